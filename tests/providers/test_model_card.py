@@ -1,0 +1,144 @@
+"""The model_card provider, its schema, and the card written by `modelcard_lock`."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from wfgy_rules.errors import ProviderError, UsageError
+from wfgy_rules.modelcard_lock import build_model_card, write_model_card
+from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.model_card import ModelCardProvider
+from wfgy_rules.providers.runtime import RuntimeProvider
+from wfgy_rules.resources import resource_path
+
+CARD = {
+    "model": "acme/support-bot-8b",
+    "tokenizer_sha": "ad4c1b9",
+    "torch": "2.3.1+cu121",
+    "transformers": "4.44.2",
+    "tokenizers": "0.19.1",
+    "cuda": "12.1",
+    "requires_gpu": True,
+    "min_gpu_memory_gib": 24,
+    "vocab_size": 128256,
+    "owner": "ml-platform",  # teams may add their own keys
+}
+
+
+def collect(base_dir: Path, **config) -> dict:
+    return ModelCardProvider().collect(config, ProviderContext(base_dir=base_dir, environ={}))
+
+
+def test_an_absent_card_is_a_fact(tmp_path):
+    assert collect(tmp_path) == {"present": False, "path": "model-card.json", "declared": None}
+
+
+def test_the_card_is_declared(tmp_path):
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "card.json").write_text(json.dumps(CARD, indent=2), encoding="utf-8")
+    assert collect(tmp_path, path="deploy/card.json") == {"present": True, "path": "deploy/card.json", "declared": CARD}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{\n  "model": "acme/bot",\n  "torch": 2.1\n}\n', ":3:12: torch: expected string, got 2.1 (number)"),
+        ('{\n  "tokenizer_sha": "not-a-sha"\n}\n', ':2:20: tokenizer_sha: "not-a-sha" (string) does not match ^[0-9a-fA-F]{7,64}$'),
+        ('{"requires_gpu": "yes", "min_gpu_memory_gib": -1}', ":1:19: requires_gpu: expected boolean, got \"yes\" (string)"),
+        ('["acme/bot"]', ":1:1: expected object, got [\"acme/bot\"] (array)"),
+        ('{\n  "model": "acme/bot"\n  "torch": "2.1"\n}\n', ":3:3: invalid YAML"),
+    ],
+    ids=["wrong-type", "bad-sha", "first-of-two-problems", "not-an-object", "syntax-error"],
+)
+def test_an_invalid_card_is_a_provider_error(tmp_path, text, message):
+    path = tmp_path / "model-card.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProviderError) as caught:
+        collect(tmp_path)
+    assert str(caught.value).startswith(f"{path}{message}")
+
+
+def test_every_problem_of_the_card_is_reported_on_one_line(tmp_path):
+    (tmp_path / "model-card.json").write_text('{"requires_gpu": "yes", "min_gpu_memory_gib": -1}', encoding="utf-8")
+    with pytest.raises(ProviderError) as caught:
+        collect(tmp_path)
+    assert "\n" not in str(caught.value)
+    assert "requires_gpu:" in str(caught.value) and "min_gpu_memory_gib:" in str(caught.value)
+
+
+def test_the_published_schema():
+    schema = json.loads(resource_path("schemas/model-card.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"] == "https://wfgy-rules.dev/schemas/model-card.schema.json"
+    assert all(prop.get("title") and prop.get("description") for prop in schema["properties"].values())
+    assert Draft202012Validator(schema).is_valid(CARD)
+
+
+@pytest.mark.usefixtures("no_cuda")
+def test_a_built_card_matches_the_runtime_facts_it_came_from(hf_model_dir):
+    card = build_model_card(
+        hf_model_dir,
+        ["tokenizers", "wfgy-no-such-package"],
+        "acme/tiny",
+        {"CUDA_VERSION": "12.4.1"},
+        requires_gpu=True,
+        min_gpu_memory_gib=8,
+    )
+    write_model_card(card, hf_model_dir.parent / "model-card.json")
+    declared = collect(hf_model_dir.parent)["declared"]
+    runtime = RuntimeProvider().collect(
+        {"packages": ["tokenizers"], "model_dir": "model"},
+        ProviderContext(base_dir=hf_model_dir.parent, environ={"CUDA_VERSION": "12.4.1"}),
+    )
+    assert declared == card
+    assert declared["tokenizer_sha"] == runtime["model_dir"]["tokenizer"]["sha256"]
+    assert declared["vocab_size"] == runtime["model_dir"]["config"]["vocab_size"] == 16
+    assert declared["tokenizers"] == runtime["packages"]["tokenizers"]
+    assert declared["cuda"] == runtime["cuda"]["compiled"] == "12.4"
+    assert (declared["model"], declared["requires_gpu"], declared["min_gpu_memory_gib"]) == ("acme/tiny", True, 8)
+    assert "wfgy-no-such-package" not in declared  # unknown values are left out, never null
+
+
+@pytest.mark.usefixtures("no_cuda")
+def test_a_card_without_a_model_dir_records_only_the_environment():
+    assert build_model_card(None, ["wfgy-no-such-package"], None, {}) == {}
+    assert build_model_card(None, [], "acme/tiny", {"CUDA_VERSION": "11.8"}) == {"model": "acme/tiny", "cuda": "11.8"}
+
+
+def test_building_from_a_bad_model_dir_is_a_usage_error(hf_model_dir):
+    with pytest.raises(UsageError, match="not a directory"):
+        build_model_card(hf_model_dir / "missing", [], None, {})
+    (hf_model_dir / "config.json").write_text('{"vocab_size": }', encoding="utf-8")
+    with pytest.raises(UsageError) as caught:
+        build_model_card(hf_model_dir, [], None, {})
+    assert str(caught.value) == f"{hf_model_dir / 'config.json'}:1:16: invalid JSON: Expecting value"
+
+
+def test_write_model_card_is_stable_and_atomic(tmp_path):
+    path = tmp_path / "model-card.json"
+    path.write_text("{}\n", encoding="utf-8")
+    path.chmod(0o640)
+    write_model_card({"torch": "2.3.1", "cuda": "12.1", "model": "acme/ü"}, path)
+    assert path.read_text(encoding="utf-8") == '{\n  "cuda": "12.1",\n  "model": "acme/ü",\n  "torch": "2.3.1"\n}\n'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-card.json"]  # no temp file left behind
+
+
+def test_a_failed_write_keeps_the_old_card(tmp_path, monkeypatch):
+    path = tmp_path / "model-card.json"
+    path.write_text('{"torch": "2.3.1"}\n', encoding="utf-8")
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_model_card({"torch": "2.4.0"}, path)
+    assert path.read_text(encoding="utf-8") == '{"torch": "2.3.1"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-card.json"]

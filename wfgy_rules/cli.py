@@ -1,0 +1,146 @@
+"""The ``wfgy-rules`` command line: parse options, call a command, map the result to an exit
+code. No logic lives here; every command is a plain function in `wfgy_rules.commands`.
+
+Exit codes: 0 passed (or forced) · 1 the run failed · 2 invalid input (usage, config,
+policy, facts file) · 3 internal error · 130 interrupted. No traceback for 1, 2 and 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from wfgy_rules import __version__
+
+EXIT_CODES = "Exit codes: 0 passed (or forced) · 1 the run failed · 2 invalid input · 3 internal error · 130 interrupted."
+
+app = typer.Typer(
+    name="wfgy-rules",
+    help="Pre-flight gate for LLM / ML deployments: YAML guards that compare the declared runtime "
+    "(model card, declared env and secrets, prompt variables) with the effective one.",
+    epilog=EXIT_CODES,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: ./wfgy.yaml when it exists).")]
+PolicyOpt = Annotated[Optional[list[str]], typer.Option("--policy", "-p", help="Policy file or directory, or 'builtin' (repeatable; replaces the config's policies).")]
+FactsOpt = Annotated[Optional[str], typer.Option("--facts", help="Judge a facts.json written by 'wfgy-rules facts' (or a directory of them) instead of gathering.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Report format: text, json.")]
+OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stdout.")]
+ReportOpt = Annotated[Optional[list[str]], typer.Option("--report", help="Also write FORMAT=FILE from the same run (repeatable), e.g. json=report.json.")]
+FailOnOpt = Annotated[Optional[str], typer.Option("--fail-on", help="Lowest severity that fails the run: info, low, medium, high, critical (info never fails).")]
+OnlyOpt = Annotated[Optional[list[str]], typer.Option("--only", help="Run only rules whose id matches this glob (repeatable).")]
+SkipOpt = Annotated[Optional[list[str]], typer.Option("--skip", help="Leave out rules whose id matches this glob (repeatable).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Exit 0 even when the run fails; the report records forced: true and what was overridden.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wfgy-rules {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    """Pre-flight gate for LLM / ML deployments."""
+
+
+@app.command("eval", epilog=EXIT_CODES)
+def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
+                 output: OutputOpt = None, report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None,
+                 skip: SkipOpt = None, force: ForceOpt = False) -> int:
+    """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
+    from wfgy_rules.commands import evaluate
+
+    return evaluate.run(evaluate.EvalOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force))
+
+
+@app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
+def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
+                  output: OutputOpt = None, policy: PolicyOpt = None) -> int:
+    """Print the fact bundle as JSON (never a secret value); judge it later with 'eval --facts'."""
+    from wfgy_rules.commands import facts as command
+
+    return command.run(config, provider or [], output, policy or [])
+
+
+@app.command("validate", epilog="Exit codes: 0 every file is valid · 2 a file is invalid (FILE:LINE:COL errors on stderr).")
+def validate_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Policy, config, policy-test, prompt-vars or model-card files, or directories (default: the config and its policies).")] = None,
+                     config: ConfigOpt = None) -> int:
+    """Validate files without gathering facts: the same loader 'eval' uses."""
+    from wfgy_rules.commands import validate as command
+
+    return command.run(paths or [], config)
+
+
+@app.command("list", epilog="Exit codes: 0 listed · 2 invalid input.")
+def list_command(config: ConfigOpt = None, policy: PolicyOpt = None, format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table") -> int:
+    """Rule inventory for audits: id, policy, file, sha256, severity, facts, action, owner, waivers."""
+    from wfgy_rules.commands import inventory
+
+    return inventory.run(config, policy or [], format)
+
+
+@app.command("explain", epilog="Exit codes: 0 explained · 2 unknown rule or invalid input.")
+def explain_command(rule_id: Annotated[str, typer.Argument(help="The rule to explain, e.g. semvers.tokenizer-sha.")], config: ConfigOpt = None,
+                    policy: PolicyOpt = None, facts: FactsOpt = None) -> int:
+    """Show a rule, its effective params, and a trace of its evaluation (over --facts, or facts gathered now)."""
+    from wfgy_rules.commands import explain
+
+    return explain.run(rule_id, config, policy or [], facts)
+
+
+@app.command("schema", epilog="Exit codes: 0 printed · 2 unknown schema name.")
+def schema_command(name: Annotated[str, typer.Argument(help="policy, config, policy-test, model-card, prompt-vars or report.")]) -> int:
+    """Print a JSON Schema (for editors: '# yaml-language-server: $schema=…')."""
+    from wfgy_rules.commands import schema
+
+    return schema.run(name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map every outcome to an exit code in one place."""
+    import click
+
+    from wfgy_rules.errors import WfgyError
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="wfgy-rules", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        code = _interrupted()
+    except click.ClickException as exc:
+        exc.show()
+        code = 2
+    except WfgyError as exc:
+        for line in exc.lines():
+            print(f"error: {line}" if not exc.problems else line, file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = _interrupted()
+    except BrokenPipeError:
+        code = 1
+    except Exception as exc:  # the one place an unexpected error becomes exit 3
+        if os.environ.get("WFGY_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (set WFGY_DEBUG=1 for a traceback)", file=sys.stderr)
+        code = 3
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupted() -> int:
+    print("interrupted", file=sys.stderr)
+    return 130
+
+
+if __name__ == "__main__":
+    main()

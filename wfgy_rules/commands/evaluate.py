@@ -1,0 +1,102 @@
+"""``wfgy-rules eval``: the CI gate. Gather (or read) facts, judge them, report, exit 0/1/2/3."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wfgy_rules.engine import evaluate
+from wfgy_rules.errors import Problem, UsageError
+from wfgy_rules.facts import gather, read_bundles
+from wfgy_rules.outcome import Outcome, decide
+from wfgy_rules.outputs import write_atomic
+from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.reporters import FORMATS, Report, render
+from wfgy_rules.session import Session, open_session
+
+
+@dataclass
+class EvalOptions:
+    config: str | None = None
+    policies: list[str] = field(default_factory=list)
+    facts: str | None = None
+    format: str = "text"
+    output: str | None = None
+    reports: list[str] = field(default_factory=list)  # FORMAT=FILE
+    fail_on: str | None = None
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    force: bool = False
+
+
+def parse_reports(specs: list[str]) -> list[tuple[str, Path]]:
+    """``--report sarif=out.sarif`` → (format, path); exit 2 on a malformed or unknown format."""
+    parsed = []
+    for spec in specs:
+        fmt, sep, path = spec.partition("=")
+        if not sep or not path:
+            raise UsageError(f"--report {spec!r}: expected FORMAT=FILE, e.g. json=report.json")
+        check_format(fmt, "--report")
+        parsed.append((fmt, Path(path)))
+    return parsed
+
+
+def check_format(fmt: str, option: str = "--format") -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"{option} {fmt!r} is not one of: {', '.join(FORMATS)}")
+
+
+def judge(session: Session, bundles, force: bool) -> tuple[Outcome, str]:
+    """Evaluate the session's rules over each bundle; the outcome and the facts digest."""
+    rules = list(session.rules)
+    results, digests = [], []
+    for bundle in bundles:
+        results.extend(evaluate(rules, bundle))
+        digests.append(bundle.digest)
+    if len(digests) == 1:
+        facts_digest = digests[0]
+    else:
+        facts_digest = "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    return decide(results, session.config.fail_on, force), facts_digest
+
+
+def collect_facts(session: Session, facts_path: str | None):
+    """The bundles to judge: read from ``--facts`` (file or directory), or gathered now."""
+    if facts_path:
+        path = Path(facts_path)
+        if not path.exists():
+            raise UsageError(f"{facts_path}: no such file or directory", [Problem(facts_path, "no such file or directory")])
+        return read_bundles(path)
+    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
+    return iter([gather(session.providers, session.config.providers, ctx)])
+
+
+def emit(report: Report, fmt: str, output: str | None, extra: list[tuple[str, Path]]) -> None:
+    """Write the main report (stdout or ``--output``) and every ``--report`` file."""
+    for extra_fmt, path in extra:
+        write_atomic(path, render(report, extra_fmt))
+    if output:
+        write_atomic(Path(output), render(report, fmt))
+    else:
+        sys.stdout.write(render(report, fmt, color=use_color(sys.stdout)))
+        sys.stdout.flush()
+
+
+def use_color(stream) -> bool:
+    """Colour only on a terminal, and never with ``NO_COLOR`` set."""
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def run(options: EvalOptions) -> int:
+    check_format(options.format)
+    extra = parse_reports(options.reports)
+    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
+    bundles = collect_facts(session, options.facts)
+    outcome, facts_digest = judge(session, bundles, options.force)
+    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest)
+    emit(report, options.format, options.output, extra)
+    return outcome.exit_code
+

@@ -1,0 +1,39 @@
+"""``wfgy-rules facts``: gather the fact bundle and print it as JSON.
+
+The bundle holds only what providers report, and no provider reports a secret value.
+Providers that failed are listed under ``_errors``. Write it with ``--output`` and judge it
+anywhere with ``wfgy-rules eval --facts FILE`` (or a directory of bundles: the fleet audit).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from wfgy_rules.errors import UsageError
+from wfgy_rules.facts import gather
+from wfgy_rules.outputs import write_atomic
+from wfgy_rules.providers import registry
+from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.session import open_session
+
+
+def run(config: str | None, providers: list[str], output: str | None, policies: list[str]) -> int:
+    session = open_session(config, policies)
+    if providers:
+        unknown = sorted(set(providers) - registry.names())
+        if unknown:
+            raise UsageError(f"unknown provider(s) {', '.join(unknown)}; installed: {', '.join(sorted(registry.names()))}")
+        names = providers
+    else:
+        names = session.providers
+    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
+    bundle = gather(names, session.config.providers, ctx)
+    text = json.dumps(bundle.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if output:
+        write_atomic(Path(output), text)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,205 @@
+"""Policy documents → compiled `Rule`s, with every meaning check of SPEC §3.
+
+Stages: the document is already YAML-valid; here it is checked against the policy schema,
+then each structurally valid rule is compiled: JMESPath parsed once, functions and
+operators resolved, `facts` checked against the installed providers, and every top-level
+name an expression reads checked against ``facts`` + ``params`` (+ ``item``/``index`` under
+``for_each``). All problems of the file are collected and raised together.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from wfgy_rules import patterns, versions
+from wfgy_rules.errors import EvaluationError, PolicyError, Problem
+from wfgy_rules.expressions import Expr, ExpressionSyntaxError, compile_expr, compile_template
+from wfgy_rules.functions import FUNCTION_NAMES
+from wfgy_rules.model import AllOf, AnyOf, Compare, Not, Policy, Remedy, Rule, Severity, SourceLocation
+from wfgy_rules.operators import OPERATORS, UNARY
+from wfgy_rules.schema import validate
+from wfgy_rules.timeparse import parse_duration
+from wfgy_rules.yamlio import Document
+
+_VERSION_OPS = frozenset(op for op in OPERATORS if op.startswith("version_") and op != "version_satisfies")
+
+
+def compile_policy(document: Document, order: int, providers: frozenset[str], shown_path: str | None = None) -> Policy:
+    """Compile one policy document; `PolicyError` listing every problem of the file."""
+    problems = validate(document, "policy")
+    data = document.data
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise PolicyError("invalid policy", problems)
+    broken = {p.where for p in problems}
+    compiler = _RuleCompiler(document, providers)
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = str(metadata.get("name", ""))
+    rules = []
+    for index, raw in enumerate(data["rules"]):
+        prefix = f"rules[{index}]"
+        if not isinstance(raw, dict) or any(w == prefix or w.startswith(prefix + ".") or w.startswith(prefix + "[") for w in broken):
+            continue
+        rule = compiler.rule(raw, index, order, name, shown_path or document.path, str(metadata.get("owner", "")))
+        if rule is not None:
+            rules.append(rule)
+    problems.extend(compiler.problems)
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise PolicyError("invalid policy", problems)
+    return Policy(
+        name=name,
+        path=shown_path or document.path,
+        file=document.path,
+        sha256=document.digest,
+        owner=str(metadata.get("owner", "")),
+        description=str(metadata.get("description", "")),
+        rules=tuple(rules),
+    )
+
+
+class _RuleCompiler:
+    def __init__(self, document: Document, providers: frozenset[str]):
+        self.document = document
+        self.providers = providers
+        self.problems: list[Problem] = []
+
+    def fail(self, where: tuple, message: str, key: bool = False) -> None:
+        self.problems.append(self.document.problem(where, message, key))
+
+    def rule(self, raw: dict, index: int, order: int, policy: str, path: str, owner: str) -> Rule | None:
+        base = ("rules", index)
+        before = len(self.problems)
+        facts = tuple(raw["facts"])
+        for position, name in enumerate(facts):
+            if name not in self.providers:
+                self.fail((*base, "facts", position), f"unknown provider {name!r}{_suggest(name, self.providers)}; installed: {', '.join(sorted(self.providers))}")
+        scope = frozenset(facts) | {"params"}
+        for_each = self.expr(raw.get("for_each"), (*base, "for_each"), scope)
+        item_scope = scope | {"item", "index"} if "for_each" in raw else scope
+        when = self.expr(raw.get("when"), (*base, "when"), scope)
+        check = self.assertion(raw["assert"], (*base, "assert"), item_scope)
+        message = self.template(raw.get("message"), (*base, "message"), item_scope)
+        remedy = self.remedy(raw.get("remedy", {"action": "abort"}), (*base, "remedy"))
+        if len(self.problems) > before:
+            return None
+        line, column = self.document.locate(base)
+        return Rule(
+            id=raw["id"],
+            title=raw["title"],
+            severity=Severity[raw["severity"]],
+            facts=facts,
+            check=check,
+            policy=policy,
+            policy_path=path,
+            location=SourceLocation(path, line, column),
+            order=(order, index),
+            description=raw.get("description", ""),
+            params=dict(raw.get("params", {})),
+            when=when,
+            for_each=for_each,
+            message=message,
+            remedy=remedy,
+            references=tuple(raw.get("references", ())),
+            tags=tuple(raw.get("tags", ())),
+            owner=owner,
+        )
+
+    def expr(self, text: Any, where: tuple, scope: frozenset[str]) -> Expr | None:
+        if text is None:
+            return None
+        try:
+            expr = compile_expr(text)
+        except ExpressionSyntaxError as exc:
+            self.fail(where, str(exc))
+            return None
+        self.check_names(expr, where, scope)
+        return expr
+
+    def check_names(self, expr: Expr, where: tuple, scope: frozenset[str]) -> None:
+        for name in sorted(expr.functions - FUNCTION_NAMES):
+            self.fail(where, f"unknown function {name}(){_suggest(name, FUNCTION_NAMES)}")
+        for name in sorted(expr.roots - scope):
+            self.fail(where, f"reads {name!r}, which is not in facts, params{', item, index' if 'item' in scope else ''}{_suggest(name, scope)}")
+
+    def template(self, text: Any, where: tuple, scope: frozenset[str]):
+        if text is None:
+            return None
+        try:
+            template = compile_template(text)
+        except ExpressionSyntaxError as exc:
+            self.fail(where, str(exc))
+            return None
+        for expr in template.expressions:
+            self.check_names(expr, where, scope)
+        return template
+
+    def assertion(self, raw: Any, where: tuple, scope: frozenset[str]):
+        if isinstance(raw, str):
+            return self.expr(raw, where, scope)
+        keys = [k for k in ("all", "any", "not", "key") if k in raw]
+        if len(keys) != 1:
+            self.fail(where, "a condition needs exactly one of: all, any, not, or key + op")
+            return None
+        kind = keys[0]
+        extra = set(raw) - ({"key", "op", "value", "value_from"} if kind == "key" else {kind})
+        if extra:
+            self.fail(where, f"{', '.join(sorted(extra))} cannot be used together with {kind}")
+            return None
+        if kind == "not":
+            return Not(self.assertion(raw["not"], (*where, "not"), scope))
+        if kind in ("all", "any"):
+            children = tuple(self.assertion(c, (*where, kind, i), scope) for i, c in enumerate(raw[kind]))
+            return AllOf(children) if kind == "all" else AnyOf(children)
+        return self.compare(raw, where, scope)
+
+    def compare(self, raw: dict, where: tuple, scope: frozenset[str]) -> Compare | None:
+        op = raw.get("op")
+        if op is None:
+            self.fail(where, "a comparison needs op")
+            return None
+        key = self.expr(raw["key"], (*where, "key"), scope)
+        has_value, has_from = "value" in raw, "value_from" in raw
+        if op in UNARY and (has_value or has_from):
+            self.fail(where, f"op {op} takes no value or value_from")
+            return None
+        if op not in UNARY and has_value == has_from:
+            self.fail(where, f"op {op} needs exactly one of value or value_from")
+            return None
+        value_from = self.expr(raw.get("value_from"), (*where, "value_from"), scope) if has_from else None
+        if has_value:
+            self.check_literal(op, raw["value"], (*where, "value"))
+        return Compare(key, op, raw.get("value"), value_from)
+
+    def check_literal(self, op: str, value: Any, where: tuple) -> None:
+        try:
+            if op == "regex":
+                problem = patterns.check(value) if isinstance(value, str) else f"regex needs a string pattern, got {value!r}"
+                if problem:
+                    self.fail(where, problem)
+            elif op in _VERSION_OPS:
+                versions.parse(value)
+            elif op == "version_satisfies":
+                versions.satisfies("0", value)
+        except EvaluationError as exc:
+            self.fail(where, str(exc))
+
+    def remedy(self, raw: dict, where: tuple) -> Remedy:
+        timeout = interval = None
+        try:
+            timeout = parse_duration(raw["timeout"]) if "timeout" in raw else None
+            interval = parse_duration(raw["interval"]) if "interval" in raw else 2.0
+        except ValueError as exc:
+            self.fail(where, str(exc))
+        return Remedy(
+            action=raw["action"],
+            hint=raw.get("hint", ""),
+            env=tuple(sorted(raw.get("env", {}).items())),
+            timeout=timeout,
+            interval=interval or 2.0,
+        )
+
+
+def _suggest(name: str, candidates) -> str:
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,106 @@
+"""The project config ``wfgy.yaml`` (SPEC §4): which policies, how strict, provider settings,
+per-rule overrides and waivers.
+
+``--config`` defaults to ``./wfgy.yaml`` when it exists; without a config the built-in packs
+run with the defaults below. Relative paths resolve against the config file's directory.
+Each provider's section is validated against that provider's own schema at load time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wfgy_rules.errors import PolicyError, Problem, UsageError
+from wfgy_rules.model import Severity
+from wfgy_rules.providers import registry
+from wfgy_rules.schema import validate, validate_value, validator_for
+from wfgy_rules.timeparse import parse_duration
+from wfgy_rules.yamlio import Document, load_file
+
+DEFAULT_CONFIG = "wfgy.yaml"
+DEFAULT_SECRET_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one run, after CLI flags were applied."""
+
+    path: str | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    policies: tuple[str, ...] = ("builtin",)
+    fail_on: Severity = Severity.low
+    ignore_versions: tuple[str, ...] | None = None
+    secret_timeout: float = DEFAULT_SECRET_TIMEOUT
+    cuda_mode: str | None = None
+    providers: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, Any] = field(default_factory=dict)
+    waivers: tuple[dict[str, Any], ...] = ()
+    document: Document | None = field(default=None, repr=False, compare=False)
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """The config to read: ``--config``, else ``./wfgy.yaml`` when it exists, else none."""
+    if explicit:
+        path = Path(explicit)
+        if not path.exists():
+            raise UsageError(f"{explicit}: no such config file", [Problem(explicit, "no such config file")])
+        return path
+    default = Path(DEFAULT_CONFIG)
+    return default if default.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Load and validate a config file (or the defaults when ``path`` is None)."""
+    if path is None:
+        return Config()
+    document = load_file(path)
+    return config_from_document(document, path.resolve().parent)
+
+
+def config_from_document(document: Document, base_dir: Path, require_header: bool = True) -> Config:
+    """Build a `Config` from a parsed document; every problem is raised at once."""
+    data = document.data
+    if require_header:
+        problems = validate(document, "config")
+    else:
+        header = {"apiVersion": "wfgy-rules/v1", "kind": "Config"}
+        probe = Document(document.path, {**header, **data} if isinstance(data, dict) else data, document.values, document.keys)
+        problems = validate(probe, "config")
+    if not isinstance(data, dict):
+        raise PolicyError("invalid config", problems)
+    problems.extend(_check_providers(document, data.get("providers")))
+    secret_timeout = DEFAULT_SECRET_TIMEOUT
+    if not problems and "secret_timeout" in data:
+        secret_timeout = parse_duration(data["secret_timeout"])
+    if problems:
+        raise PolicyError("invalid config", problems)
+    return Config(
+        path=document.path,
+        base_dir=base_dir,
+        policies=tuple(data.get("policies", ("builtin",))),
+        fail_on=Severity[data.get("fail_on", "low")],
+        ignore_versions=tuple(data["ignore_versions"]) if "ignore_versions" in data else None,
+        secret_timeout=secret_timeout,
+        cuda_mode=(data.get("cuda_probe") or {}).get("mode"),
+        providers=dict(data.get("providers", {})),
+        rules=dict(data.get("rules", {})),
+        waivers=tuple(data.get("waivers", ())),
+        document=document,
+    )
+
+
+def _check_providers(document: Document, section: Any) -> list[Problem]:
+    if not isinstance(section, dict):
+        return []
+    problems = []
+    known = registry.names()
+    for name, settings in section.items():
+        if name not in known:
+            problems.append(document.problem(("providers", name), f"unknown provider {name!r}; installed: {', '.join(sorted(known))}", key=True))
+            continue
+        schema = getattr(registry.load(name), "config_schema", None)
+        if schema and isinstance(settings, dict):
+            problems.extend(validate_value(document, settings, ("providers", name), validator_for(schema)))
+    return problems

@@ -1,0 +1,142 @@
+"""evaluate(rules, bundle) → results. Pure: no I/O, no clock, no environment.
+
+Per rule: disabled → ``skip``; a provider it reads failed or is missing from the bundle →
+``error``; ``when`` falsy → ``skip``; then ``assert`` is evaluated once, or once per
+``for_each`` element (one ``fail`` result per failing element, or a single ``pass``).
+Any evaluation problem (a type mismatch, a non-version, an expression error) is an
+``error`` result for that rule only: it fails closed and never stops the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfgy_rules.errors import EvaluationError
+from wfgy_rules.expressions import Expr, truthy
+from wfgy_rules.facts import Bundle
+from wfgy_rules.jsonvalues import show
+from wfgy_rules.model import AllOf, AnyOf, Compare, Evidence, Not, Result, Rule, SourceLocation, Status
+from wfgy_rules.operators import OPERATORS
+
+
+def evaluate(rules: list[Rule], bundle: Bundle) -> list[Result]:
+    """Every rule's results over one bundle, in report order."""
+    results: list[Result] = []
+    for rule in rules:
+        results.extend(evaluate_rule(rule, bundle))
+    return results
+
+
+def evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:
+    if not rule.enabled:
+        return [_result(rule, bundle, Status.skip, "disabled in config")]
+    for name in rule.facts:
+        if name in bundle.errors:
+            return [_result(rule, bundle, Status.error, bundle.errors[name])]
+        if name not in bundle.facts:
+            return [_result(rule, bundle, Status.error, f"no facts from provider {name!r} in the bundle")]
+    context = {name: bundle.facts[name] for name in rule.facts}
+    context["params"] = rule.params
+    try:
+        if rule.when is not None and not truthy(rule.when.search(context)):
+            return [_result(rule, bundle, Status.skip, f"when is false: {rule.when.text}")]
+        if rule.for_each is None:
+            return [_judge(rule, bundle, context, None)]
+        items = rule.for_each.search(context)
+    except EvaluationError as exc:
+        return [_result(rule, bundle, Status.error, str(exc))]
+    if not isinstance(items, list):
+        return [_result(rule, bundle, Status.error, f"for_each {rule.for_each.text!r} gave {show(items)}, expected a list")]
+    outcomes = [_judge(rule, bundle, {**context, "item": item, "index": i}, i) for i, item in enumerate(items)]
+    bad = [r for r in outcomes if r.status is not Status.pass_]
+    return bad or [_result(rule, bundle, Status.pass_, "")]
+
+
+def _judge(rule: Rule, bundle: Bundle, context: dict[str, Any], index: int | None) -> Result:
+    evidence: list[Evidence] = []
+    location = _location(context.get("item")) if index is not None else None
+    try:
+        passed = _check(rule.check, context, rule.params, evidence)
+    except EvaluationError as exc:
+        return _result(rule, bundle, Status.error, str(exc), index, location, tuple(evidence))
+    if passed:
+        return _result(rule, bundle, Status.pass_, "", index, location)
+    message = rule.message.render(context) if rule.message is not None else rule.title
+    return _result(rule, bundle, Status.fail, message, index, location, tuple(evidence))
+
+
+def _check(node: Any, context: dict[str, Any], params: dict[str, Any], evidence: list[Evidence]) -> bool:
+    if isinstance(node, Expr):
+        value = node.search(context)
+        if truthy(value):
+            return True
+        evidence.append(_expression_evidence(node, context, value))
+        return False
+    if isinstance(node, Compare):
+        left = node.key.search(context)
+        right = node.value_from.search(context) if node.value_from is not None else node.value
+        record = Evidence(node.key.text, node.op, left, right)
+        try:
+            passed = OPERATORS[node.op](left, right, params)
+        except EvaluationError:
+            evidence.append(record)
+            raise
+        if not passed:
+            evidence.append(record)
+        return passed
+    if isinstance(node, AllOf):
+        return all(_check(child, context, params, evidence) for child in node.children)
+    if isinstance(node, AnyOf):
+        trail: list[Evidence] = []
+        if any(_check(child, context, params, trail) for child in node.children):
+            return True
+        evidence.extend(trail)
+        return False
+    if isinstance(node, Not):
+        if _check(node.child, context, params, []):
+            evidence.append(Evidence(_describe(node.child), "not", True, False))
+            return False
+        return True
+    raise EvaluationError(f"unknown condition {node!r}")
+
+
+def _expression_evidence(expr: Expr, context: dict[str, Any], value: Any) -> Evidence:
+    """For ``a == b`` style asserts, both sides; otherwise the expression's value."""
+    sides = expr.sides(context)
+    if sides is not None:
+        return Evidence(expr.text, *sides)
+    return Evidence(expr.text, "truthy", value, None)
+
+
+def _describe(node: Any) -> str:
+    if isinstance(node, Expr):
+        return node.text
+    if isinstance(node, Compare):
+        return f"{node.key.text} {node.op}"
+    return type(node).__name__.lower()
+
+
+def _location(item: Any) -> SourceLocation | None:
+    if isinstance(item, dict) and isinstance(item.get("path"), str):
+        line, column = item.get("line"), item.get("column")
+        return SourceLocation(item["path"], line if isinstance(line, int) else None, column if isinstance(column, int) else None)
+    return None
+
+
+def _result(rule: Rule, bundle: Bundle, status: Status, message: str, index: int | None = None,
+            location: SourceLocation | None = None, evidence: tuple[Evidence, ...] = ()) -> Result:
+    return Result(
+        rule_id=rule.id,
+        policy=rule.policy,
+        title=rule.title,
+        severity=rule.severity,
+        status=status,
+        action=rule.remedy.action,
+        message=message,
+        hint=rule.remedy.hint,
+        location=location,
+        evidence=evidence,
+        index=index,
+        order=rule.order,
+        target=bundle.target,
+    )

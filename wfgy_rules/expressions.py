@@ -1,0 +1,155 @@
+"""JMESPath expressions and message templates, compiled once and checked at load time.
+
+An `Expr` knows the top-level names it reads and the functions it calls, so the compiler
+can reject ``modle_card.x`` (a name no provider gives) and ``verison_cmp(...)`` (an unknown
+function) before anything runs. Evaluation errors (a type error in a function, a
+non-version) surface as `EvaluationError`, which the engine turns into an ``error`` result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as jp_errors
+from jmespath.visitor import Options, TreeInterpreter
+
+from wfgy_rules.errors import EvaluationError
+from wfgy_rules.functions import FUNCTIONS
+
+_INTERPRETER = TreeInterpreter(Options(custom_functions=FUNCTIONS))
+# Children evaluated against the *current* value (not a projected element or a piped result).
+_LEFT_ONLY = frozenset({"subexpression", "index_expression", "projection", "value_projection", "filter_projection", "pipe", "flatten"})
+
+
+class ExpressionSyntaxError(ValueError):
+    """Raised by `compile_expr` for text that is not JMESPath."""
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A compiled JMESPath expression."""
+
+    text: str
+    ast: dict = field(repr=False, compare=False)
+    roots: frozenset[str] = field(compare=False)
+    functions: frozenset[str] = field(compare=False)
+
+    def search(self, data: Any) -> Any:
+        """The expression's value over ``data``; `EvaluationError` when it cannot be computed."""
+        try:
+            return _INTERPRETER.visit(self.ast, data)
+        except EvaluationError:
+            raise
+        except jp_errors.JMESPathError as exc:
+            raise EvaluationError(f"{self.text}: {_one_line(exc)}") from None
+        except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise EvaluationError(f"{self.text}: {type(exc).__name__}: {_one_line(exc)}") from None
+
+    def sides(self, data: Any) -> tuple[str, Any, Any] | None:
+        """For a top-level comparison such as ``a == b``: the operator and both values."""
+        if self.ast["type"] != "comparator":
+            return None
+        try:
+            left = _INTERPRETER.visit(self.ast["children"][0], data)
+            right = _INTERPRETER.visit(self.ast["children"][1], data)
+        except (jp_errors.JMESPathError, EvaluationError, TypeError, ValueError):
+            return None
+        return _COMPARATOR_SYMBOLS[self.ast["value"]], left, right
+
+
+_COMPARATOR_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def compile_expr(text: str) -> Expr:
+    """Parse ``text`` once; `ExpressionSyntaxError` with JMESPath's explanation if invalid."""
+    try:
+        parsed = jmespath.compile(text)
+    except jp_errors.JMESPathError as exc:
+        raise ExpressionSyntaxError(f"invalid JMESPath {text!r}: {_one_line(exc)}") from None
+    ast = parsed.parsed
+    roots: set[str] = set()
+    names: set[str] = set()
+    _walk(ast, roots, names, at_root=True)
+    return Expr(text, ast, frozenset(roots), frozenset(names))
+
+
+def _walk(node: dict, roots: set[str], functions: set[str], at_root: bool) -> None:
+    kind = node["type"]
+    if kind == "field":
+        if at_root:
+            roots.add(node["value"])
+        return
+    if kind == "function_expression":
+        functions.add(node["value"])
+    children = node.get("children", [])
+    for position, child in enumerate(children):
+        if not isinstance(child, dict):
+            continue  # slice bounds are plain ints
+        if kind == "expref":
+            _walk(child, roots, functions, at_root=False)
+        elif kind in _LEFT_ONLY and position > 0:
+            _walk(child, roots, functions, at_root=False)
+        else:
+            _walk(child, roots, functions, at_root)
+
+
+def truthy(value: Any) -> bool:
+    """JMESPath truthiness: false for ``false``, ``null``, ``""``, ``[]``, ``{}``; true otherwise (``0`` included)."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message with ``{{ expression }}`` placeholders."""
+
+    text: str
+    parts: tuple[str | Expr, ...] = field(compare=False, repr=False)
+
+    @property
+    def expressions(self) -> list[Expr]:
+        return [p for p in self.parts if isinstance(p, Expr)]
+
+    def render(self, data: Any) -> str:
+        """The message with each placeholder replaced by its value (strings as they are,
+        other values as compact JSON); a placeholder that fails renders as ``<error: …>``."""
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            try:
+                out.append(render_value(part.search(data)))
+            except EvaluationError as exc:
+                out.append(f"<error: {exc}>")
+        return "".join(out)
+
+
+def compile_template(text: str) -> Template:
+    """Split ``text`` into literal parts and compiled expressions."""
+    parts: list[str | Expr] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(text):
+        if match.start() > position:
+            parts.append(text[position : match.start()])
+        parts.append(compile_expr(match.group(1).strip()))
+        position = match.end()
+    if position < len(text):
+        parts.append(text[position:])
+    return Template(text, tuple(parts))
+
+
+def render_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,52 @@
+"""Custom JMESPath functions, available in every expression.
+
+=====================================  ==================================================
+``version_cmp(a, b)``                  -1, 0 or 1 (versions parsed leniently, fail-closed)
+``version_satisfies(v, spec)``         PEP 440 specifier, e.g. ``">=12.1,<13"``
+``version_drift(a, b)``                ``"none" | "patch" | "minor" | "major"``
+``regex_match(pattern, s)``            whether ``pattern`` matches anywhere in ``s``
+``close_matches(name, candidates)``    candidates within difflib ratio 0.8 of ``name``
+=====================================  ==================================================
+
+A non-version argument to a ``version_*`` function makes the rule an ``error`` result.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from jmespath import functions
+
+from wfgy_rules import versions
+from wfgy_rules.patterns import search as regex_search
+
+_VERSIONISH = {"types": ["string", "number"]}
+
+
+class WfgyFunctions(functions.Functions):
+    """JMESPath's built-in functions plus the ones above."""
+
+    @functions.signature(_VERSIONISH, _VERSIONISH)
+    def _func_version_cmp(self, a, b):
+        return versions.compare(a, b)
+
+    @functions.signature(_VERSIONISH, {"types": ["string"]})
+    def _func_version_satisfies(self, version, spec):
+        return versions.satisfies(version, spec)
+
+    @functions.signature(_VERSIONISH, _VERSIONISH)
+    def _func_version_drift(self, a, b):
+        return versions.drift(a, b)
+
+    @functions.signature({"types": ["string"]}, {"types": ["string"]})
+    def _func_regex_match(self, pattern, text):
+        return regex_search(pattern, text)
+
+    @functions.signature({"types": ["string"]}, {"types": ["array"]})
+    def _func_close_matches(self, name, candidates):
+        strings = [c for c in candidates if isinstance(c, str)]
+        return difflib.get_close_matches(name, strings, n=3, cutoff=0.8)
+
+
+FUNCTIONS = WfgyFunctions()
+FUNCTION_NAMES = frozenset(FUNCTIONS.FUNCTION_TABLE)

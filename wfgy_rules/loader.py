@@ -1,0 +1,112 @@
+"""Policy sources (files, directories, ``builtin``) → one checked `PolicySet`.
+
+A directory contributes every ``*.yaml`` / ``*.yml`` file under it whose ``kind`` is
+``Policy`` (policy tests and other kinds living beside them are left alone), in sorted path
+order. ``builtin`` is the packs shipped under ``rules/``. Rule ids and policy names must be
+unique across everything loaded. `validate` and `eval` share this loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from wfgy_rules.compiler import compile_policy
+from wfgy_rules.errors import PolicyError, Problem, WfgyError
+from wfgy_rules.model import Policy, Rule
+from wfgy_rules.providers import registry
+from wfgy_rules.resources import resource_path
+from wfgy_rules.yamlio import load_file
+
+BUILTIN = "builtin"
+_OTHER_KINDS = ("PolicyTest", "Config", "PromptVars")
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    policies: tuple[Policy, ...]
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [rule for policy in self.policies for rule in policy.rules]
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the loaded policy files (their shown paths and contents)."""
+        h = hashlib.sha256()
+        for policy in self.policies:
+            h.update(f"{policy.path}\0{policy.sha256}\n".encode())
+        return "sha256:" + h.hexdigest()
+
+
+def policy_files(sources: list[str] | tuple[str, ...], base_dir: Path) -> list[tuple[Path, str]]:
+    """(real path, shown path) of every policy file the sources name, in load order."""
+    found: list[tuple[Path, str]] = []
+    for source in sources:
+        if source == BUILTIN:
+            root = resource_path("rules")
+            found.extend((p, f"builtin:{p.relative_to(root).as_posix()}") for p in _yaml_files(root))
+            continue
+        path = Path(source) if Path(source).is_absolute() else base_dir / source
+        shown = _shown(path)
+        if path.is_dir():
+            found.extend((p, _shown(p)) for p in _yaml_files(path))
+        elif path.is_file():
+            found.append((path, shown))
+        else:
+            raise WfgyError(f"{shown}: no such policy file or directory", [Problem(shown, "no such policy file or directory")])
+    return found
+
+
+def load_policies(sources, base_dir: Path) -> PolicySet:
+    """Load, compile and cross-check every policy; `PolicyError` with all problems at once."""
+    providers = registry.names()
+    policies: list[Policy] = []
+    problems: list[Problem] = []
+    seen_files: set[Path] = set()
+    for order, (path, shown) in enumerate(policy_files(sources, base_dir)):
+        if path.resolve() in seen_files:
+            continue
+        seen_files.add(path.resolve())
+        try:
+            document = load_file(path, shown)
+            if isinstance(document.data, dict) and document.data.get("kind") in _OTHER_KINDS and path not in _explicit(sources, base_dir):
+                continue
+            policies.append(compile_policy(document, order, providers, shown))
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+    problems.extend(_duplicates(policies))
+    if problems:
+        raise PolicyError("invalid policies", problems)
+    return PolicySet(tuple(policies))
+
+
+def _explicit(sources, base_dir: Path) -> set[Path]:
+    return {base_dir / s for s in sources if s != BUILTIN}
+
+
+def _duplicates(policies: list[Policy]) -> list[Problem]:
+    problems = []
+    names: dict[str, Policy] = {}
+    ids: dict[str, Rule] = {}
+    for policy in policies:
+        if policy.name in names:
+            problems.append(Problem(policy.path, f"duplicate policy name {policy.name!r} (also in {names[policy.name].path})", None, None, "metadata.name"))
+        names.setdefault(policy.name, policy)
+        for rule in policy.rules:
+            if rule.id in ids:
+                problems.append(Problem(policy.path, f"duplicate rule id {rule.id!r} (also at {ids[rule.id].location})", rule.location.line, rule.location.column, f"rules[{rule.order[1]}].id"))
+            ids.setdefault(rule.id, rule)
+    return problems
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    return sorted((p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()), key=lambda p: p.as_posix())
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

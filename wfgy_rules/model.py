@@ -1,0 +1,162 @@
+"""The frozen data the pipeline passes along: severities, rules, results.
+
+Everything here is immutable and totally ordered where order matters, so every report is
+deterministic.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """``info < low < medium < high < critical``; the one severity vocabulary of the tool."""
+
+    info = 0
+    low = 1
+    medium = 2
+    high = 3
+    critical = 4
+
+
+class Status(str, enum.Enum):
+    """What one rule unit concluded."""
+
+    pass_ = "pass"
+    fail = "fail"
+    skip = "skip"
+    error = "error"
+    waived = "waived"
+
+
+ACTIONS = ("abort", "warn", "block", "fallback")
+BLOCKING_ACTIONS = frozenset({"abort", "block"})
+
+
+@dataclass(frozen=True, order=True)
+class SourceLocation:
+    """A place in a file: 1-based line and column (either may be unknown)."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "column": self.column}
+
+    def __str__(self) -> str:
+        return ":".join(str(p) for p in (self.path, self.line, self.column) if p is not None)
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """What happens when the rule fails (SPEC §6)."""
+
+    action: str = "abort"
+    hint: str = ""
+    env: tuple[tuple[str, str], ...] = ()  # fallback: variables set for the started command
+    timeout: float | None = None  # block: seconds; None means the config's secret_timeout
+    interval: float = 2.0  # block: seconds between re-checks (backs off)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One comparison the rule made: the key read, the operator, and both values."""
+
+    key: str
+    op: str
+    left: Any = None
+    right: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "op": self.op, "left": self.left, "right": self.right}
+
+
+@dataclass(frozen=True)
+class Result:
+    """The verdict of one rule on one fact bundle (or one `for_each` element of it)."""
+
+    rule_id: str
+    policy: str
+    title: str
+    severity: Severity
+    status: Status
+    action: str
+    message: str = ""
+    hint: str = ""
+    location: SourceLocation | None = None
+    evidence: tuple[Evidence, ...] = ()
+    index: int | None = None  # the for_each element, when the result is about one
+    order: tuple[int, int] = (0, 0)  # (policy file order, rule order): the report order
+    waiver: dict[str, Any] | None = None
+    blocking: bool = False
+    target: str | None = None  # the bundle's file name with `eval --facts DIR`
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def sort_key(self) -> tuple:
+        return (self.target or "", self.order, -1 if self.index is None else self.index, self.rule_id)
+
+
+@dataclass(frozen=True)
+class Compare:
+    """A leaf of a condition tree: ``key`` ``op`` (``value`` | ``value_from``)."""
+
+    key: Any  # Expr
+    op: str
+    value: Any = None
+    value_from: Any = None  # Expr | None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Any
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled rule: every expression parsed once, every name checked."""
+
+    id: str
+    title: str
+    severity: Severity
+    facts: tuple[str, ...]
+    check: Any  # Expr (string assert) or a condition tree (Compare / AllOf / AnyOf / Not)
+    policy: str
+    policy_path: str
+    location: SourceLocation
+    order: tuple[int, int]
+    description: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    when: Any = None  # Expr | None
+    for_each: Any = None  # Expr | None
+    message: Any = None  # Template | None
+    remedy: Remedy = field(default_factory=Remedy)
+    references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    owner: str = ""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One loaded policy file."""
+
+    name: str
+    path: str  # as shown to users (``builtin:semvers-diff.yaml`` for shipped packs)
+    file: str  # the real file path
+    sha256: str
+    owner: str
+    description: str
+    rules: tuple[Rule, ...]

@@ -1,0 +1,57 @@
+"""decide(results, fail_on, force) → the verdict and the exit code (SPEC §6).
+
+A result is *blocking* when its status is ``fail`` or ``error``, its action is ``abort`` or
+``block``, and its severity is at least ``fail_on`` (``info`` never fails a run). The run
+fails when any result is blocking. ``--force`` turns that failure into exit 0, records
+``forced: true`` and lists every overridden result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from wfgy_rules.model import BLOCKING_ACTIONS, Result, Severity, Status
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_INVALID = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Outcome:
+    results: tuple[Result, ...]
+    fail_on: Severity
+    failed: bool
+    forced: bool
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FAIL if self.failed and not self.forced else EXIT_PASS
+
+    @property
+    def overridden(self) -> list[Result]:
+        return [r for r in self.results if r.blocking] if self.forced else []
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in Status}
+        for result in self.results:
+            counts[result.status.value] += 1
+        return counts
+
+
+def is_blocking(result: Result, fail_on: Severity) -> bool:
+    return (
+        result.status in (Status.fail, Status.error)
+        and result.action in BLOCKING_ACTIONS
+        and result.severity >= max(fail_on, Severity.low)
+    )
+
+
+def decide(results: list[Result], fail_on: Severity, force: bool) -> Outcome:
+    """Mark blocking results, order them for the report, and say whether the run failed."""
+    marked = sorted((replace(r, blocking=is_blocking(r, fail_on)) for r in results), key=Result.sort_key)
+    failed = any(r.blocking for r in marked)
+    return Outcome(tuple(marked), fail_on, failed, forced=force and failed)

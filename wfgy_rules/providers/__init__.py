@@ -1,0 +1,1 @@
+"""Fact providers: plugins that gather one named object of JSON facts each."""

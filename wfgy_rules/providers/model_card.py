@@ -1,0 +1,85 @@
+"""``model_card``: what the deployment *declares* it was built with (``model-card.json``).
+
+Config (``providers.model_card`` in ``wfgy.yaml``)::
+
+    providers:
+      model_card:
+        path: model-card.json         # the default; relative to wfgy.yaml
+
+Facts (``model_card.*``)::
+
+    present: true                     # false, with declared: null, when the file does not exist
+    path: model-card.json             # as configured
+    declared:                         # the parsed file (schema: `wfgy-rules schema model-card`)
+      model: meta-llama/Meta-Llama-3-8B-Instruct
+      tokenizer_sha: 9e7f02d          # compare with runtime.model_dir.tokenizer.sha256
+      torch: 2.3.1+cu121
+      transformers: 4.44.2
+      tokenizers: 0.19.1
+      cuda: "12.1"                    # compare with runtime.cuda.compiled
+      requires_gpu: true
+      min_gpu_memory_gib: 24
+      vocab_size: 128256              # compare with runtime.model_dir.config.vocab_size
+
+A missing card is a fact, not an error: rules decide whether a card is required. A card that
+is not valid JSON, or that breaks the schema, raises `ProviderError` with every problem,
+``FILE:LINE:COL: json.path: message`` (``…/model-card.json:3:12: torch: expected string, got
+2.1 (number)``), so no rule compares against a half-read card. `wfgy_rules.modelcard_lock`
+writes a card from what is really installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from wfgy_rules.errors import PolicyError, ProviderError
+from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.schema import validate
+from wfgy_rules.yamlio import load_file
+
+DEFAULT_PATH = "model-card.json"
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "model_card provider",
+    "description": "The declared model card, compared by the SemVers Diff guard with the runtime facts.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "path": {
+            "title": "Path",
+            "description": "The model card file (JSON, schema model-card), relative to wfgy.yaml.",
+            "type": "string",
+            "minLength": 1,
+            "default": DEFAULT_PATH,
+        },
+    },
+}
+
+
+class ModelCardProvider:
+    """Facts about the declared model card (see the module docstring)."""
+
+    config_schema = CONFIG_SCHEMA
+
+    def collect(self, config: Mapping[str, Any], ctx: ProviderContext) -> dict[str, Any]:
+        configured = config.get("path", DEFAULT_PATH)
+        path = ctx.resolve(configured)
+        if not path.exists():
+            return {"present": False, "path": configured, "declared": None}
+        try:
+            declared = load_model_card(path)
+        except PolicyError as exc:
+            raise ProviderError("; ".join(exc.lines())) from None
+        return {"present": True, "path": configured, "declared": declared}
+
+
+def load_model_card(path: Path) -> dict[str, Any]:
+    """The parsed, schema-checked card; raises `PolicyError` listing every problem of the file."""
+    document = load_file(path)
+    problems = validate(document, "model-card")
+    if problems:
+        raise PolicyError(f"{path}: invalid model card", problems)
+    return document.data

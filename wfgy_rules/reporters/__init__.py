@@ -1,0 +1,60 @@
+"""Report formats: one module per format, each with ``render(report, color) -> str``.
+
+Modules are imported only when their format is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from wfgy_rules import __version__
+from wfgy_rules.model import Rule
+from wfgy_rules.outcome import Outcome
+
+FORMATS = {
+    "text": "wfgy_rules.reporters.text",
+    "json": "wfgy_rules.reporters.json_report",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a reporter may show about one run."""
+
+    outcome: Outcome
+    rules: tuple[Rule, ...]
+    policy_digest: str
+    facts_digest: str
+    mode: str = "eval"  # or "preflight"
+    fallback_env: dict[str, str] = field(default_factory=dict)
+    tool_version: str = __version__
+
+
+def render(report: Report, fmt: str, color: bool = False) -> str:
+    """The report in format ``fmt`` (a key of `FORMATS`)."""
+    return importlib.import_module(FORMATS[fmt]).render(report, color)
+
+
+def result_json(result) -> dict[str, Any]:
+    """A result as the report schema shapes it (shared by the machine-readable formats)."""
+    data: dict[str, Any] = {
+        "rule_id": result.rule_id,
+        "policy": result.policy,
+        "title": result.title,
+        "severity": result.severity.name,
+        "status": result.status.value,
+        "action": result.action,
+        "message": result.message,
+        "hint": result.hint,
+        "location": result.location.to_json() if result.location else None,
+        "evidence": [e.to_json() for e in result.evidence],
+        "waiver": result.waiver,
+        "blocking": result.blocking,
+    }
+    if result.index is not None:
+        data["index"] = result.index
+    if result.target is not None:
+        data["target"] = result.target
+    return data

@@ -1,0 +1,32 @@
+"""``--format json``: the report of SPEC §8, valid against ``schemas/report.schema.json``.
+
+Keys and results come in a fixed order and nothing depends on the clock, so the same inputs
+give byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+
+from wfgy_rules.reporters import Report, result_json
+
+
+def render(report: Report, color: bool = False) -> str:
+    outcome = report.outcome
+    data = {
+        "version": "1",
+        "tool": {"name": "wfgy-rules", "version": report.tool_version},
+        "outcome": "fail" if outcome.failed and not outcome.forced else "pass",
+        "forced": outcome.forced,
+        "fail_on": outcome.fail_on.name,
+        "policy_digest": report.policy_digest,
+        "facts_digest": report.facts_digest,
+        "summary": outcome.summary,
+        "results": [result_json(r) for r in outcome.results],
+    }
+    if outcome.forced:
+        data["overridden"] = [
+            {"rule_id": r.rule_id, "status": r.status.value, "severity": r.severity.name, "message": r.message, **({"target": r.target} if r.target else {})}
+            for r in outcome.overridden
+        ]
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,75 @@
+"""``--format text``: the terminal view (SPEC §7).
+
+::
+
+    ✔ env vars ............... OK
+    ✖ checkpoint ↔ tokenizer .. FAIL
+      • model facebook/llama-2-7b-chat-hf tokenizer-sha = ad4c1b9; runtime tokenizer-sha = 9e7f02d
+        hint: Rebuild the image with the checkpoint's tokenizer, or pass --force.
+      → Aborting deploy (use --force to override)
+
+Colour only when asked (the CLI asks on a TTY, never with ``NO_COLOR``).
+"""
+
+from __future__ import annotations
+
+from wfgy_rules.model import Result, Status
+from wfgy_rules.reporters import Report
+
+_GREEN, _RED, _YELLOW, _DIM, _RESET = "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
+_MIN_WIDTH, _MAX_WIDTH = 24, 48
+
+
+def _mark(result: Result) -> tuple[str, str, str]:
+    """(symbol, word, colour) for a result."""
+    if result.status is Status.pass_:
+        return "✔", "OK", _GREEN
+    if result.status is Status.skip:
+        return "-", "SKIP", _DIM
+    if result.status is Status.waived:
+        return "⚠", "WAIVED", _YELLOW
+    if result.status is Status.error:
+        return "✖", "ERROR", _RED if result.blocking else _YELLOW
+    if result.blocking:
+        return "✖", "FAIL", _RED
+    return "⚠", {"fallback": "FALLBACK", "warn": "WARN"}.get(result.action, "FAIL"), _YELLOW
+
+
+def render(report: Report, color: bool = False) -> str:
+    paint = (lambda text, code: f"{code}{text}{_RESET}") if color else (lambda text, code: text)
+    results = report.outcome.results
+    width = min(_MAX_WIDTH, max([_MIN_WIDTH, *(len(r.title) + 3 for r in results)]))
+    lines: list[str] = []
+    target = None
+    for result in results:
+        if result.target != target:
+            target = result.target
+            lines.append(paint(f"== {target} ==", _DIM))
+        symbol, word, colour = _mark(result)
+        label = f"{result.title} ".ljust(width, ".")
+        lines.append(f"{paint(symbol, colour)} {label} {paint(word, colour)}")
+        if result.status in (Status.pass_, Status.skip):
+            continue
+        where = f"{result.location}: " if result.location else ""
+        detail = result.message or result.title
+        lines.append(f"  • {where}{detail}")
+        if result.waiver:
+            lines.append(f"    waived: {result.waiver.get('reason', '')} (until {result.waiver.get('expires', '?')})")
+        elif result.hint:
+            lines.append(f"    hint: {result.hint}")
+    lines.extend(_footer(report, paint))
+    return "\n".join(lines) + "\n"
+
+
+def _footer(report: Report, paint) -> list[str]:
+    outcome = report.outcome
+    counts = outcome.summary
+    summary = ", ".join(f"{counts[k]} {label}" for k, label in (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived")) if counts[k] or k in ("pass", "fail"))
+    lines = [paint(summary, _DIM)]
+    for name, value in sorted(report.fallback_env.items()):
+        lines.append(paint(f"→ Fallback: {name}={value!r} set for the started command", _YELLOW))
+    if outcome.forced:
+        lines.append(paint(f"→ Forced: {len(outcome.overridden)} blocking result(s) overridden by --force", _YELLOW))
+    elif outcome.failed:
+        lines.append(paint("→ Aborting deploy (use --force to override)", _RED))
+    return lines

@@ -1,0 +1,108 @@
+"""Structural validation of documents against the JSON Schemas in ``schemas/``.
+
+Every violation becomes a `Problem` pointing at the offending key or value in the YAML
+source, e.g. ``policy.yaml:7:5: rules[0]: unknown key 'asert' (did you mean 'assert'?)``.
+All violations of a document are reported, in source order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from typing import Any
+
+from wfgy_rules.errors import Problem
+from wfgy_rules.jsonvalues import show
+from wfgy_rules.resources import resource_path
+from wfgy_rules.yamlio import Document
+
+SCHEMA_NAMES = ("policy", "config", "policy-test", "model-card", "prompt-vars", "report")
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """The published JSON Schema ``schemas/<name>.schema.json``."""
+    if name not in SCHEMA_NAMES:
+        raise KeyError(name)
+    return json.loads(resource_path(f"schemas/{name}.schema.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str):
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema(name))
+
+
+def validate(document: Document, name: str) -> list[Problem]:
+    """All schema violations of ``document`` against schema ``name``, in source order."""
+    return validate_value(document, document.data, (), _validator(name))
+
+
+def validate_value(document: Document, value: Any, base: tuple, validator) -> list[Problem]:
+    """Violations of ``value`` (found at ``base`` inside ``document``) against a validator."""
+    problems = []
+    for error in validator.iter_errors(value):
+        for relevant in _most_relevant(error):
+            problems.extend(_describe(document, base, relevant))
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.message))
+    return problems
+
+
+def validator_for(schema: dict[str, Any]):
+    """A validator for a plugin's own schema (e.g. a provider's config schema)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema)
+
+
+def _most_relevant(error) -> list:
+    """For ``anyOf``/``oneOf``: every error of the branch the value was meant for.
+
+    The branch is the one whose errors are not all a plain type mismatch at the value itself
+    (a mapping under ``assert`` was meant to be a condition, not an expression string).
+    """
+    if error.validator not in ("anyOf", "oneOf") or not error.context:
+        return [error]
+    branches: dict[int, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.schema_path[0], []).append(sub)
+    meant = [errs for errs in branches.values() if not (len(errs) == 1 and errs[0].validator == "type" and not errs[0].relative_path)]
+    if len(meant) != 1:
+        from jsonschema.exceptions import best_match
+
+        return _most_relevant(best_match(error.context))
+    return [leaf for sub in meant[0] for leaf in _most_relevant(sub)]
+
+
+def _describe(document: Document, base: tuple, error) -> list[Problem]:
+    where = (*base, *error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        return [
+            document.problem((*where, key), f"unknown key {key!r}{_suggest(key, known)}", key=True)
+            for key in error.instance
+            if key not in known
+        ]
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [document.problem(where, f"missing required key {missing!r}")]
+    if kind == "enum":
+        choices = [str(c) for c in error.validator_value]
+        hint = _suggest(str(error.instance), choices) if isinstance(error.instance, str) else ""
+        return [document.problem(where, f"{show(error.instance)} is not one of: {', '.join(choices)}{hint}")]
+    if kind == "const":
+        return [document.problem(where, f"{show(error.instance)} must be {error.validator_value!r}")]
+    if kind == "type":
+        expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        return [document.problem(where, f"expected {expected}, got {show(error.instance)}")]
+    if kind == "pattern":
+        return [document.problem(where, f"{show(error.instance)} does not match {error.validator_value}")]
+    return [document.problem(where, error.message)]
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

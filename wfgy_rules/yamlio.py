@@ -1,0 +1,281 @@
+"""Safe YAML (and JSON) loading that keeps the line and column of every node.
+
+The loader reads the YAML event stream itself, so it can enforce, in one pass and without
+recursion:
+
+* only the standard YAML types: strings, numbers, booleans, null, lists, mappings
+  (timestamps stay strings; any other tag, e.g. ``!!python/object/apply``, is an error);
+* no duplicate keys (a later key silently replacing an earlier one hides mistakes);
+* bounded size: files over ``WFGY_MAX_FILE_BYTES`` (default 10 MiB) are refused before
+  parsing, nesting deeper than 256 levels and alias expansion past 1,000,000 nodes
+  ("billion laughs") are refused;
+* exactly one document per file; an empty file is an error.
+
+Text is UTF-8; a byte-order mark is skipped, CRLF line ends and tabs in scalars behave as in
+any YAML parser (tabs are not allowed for indentation). Errors are `PolicyError`s whose
+problems render as ``FILE:LINE:COL: message``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wfgy_rules.errors import PolicyError, Problem
+
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 256
+MAX_NODES = 1_000_000
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_resolver = yaml.resolver.Resolver()
+_constructor = yaml.constructor.SafeConstructor()
+_CONSTRUCTED = {
+    "tag:yaml.org,2002:null": lambda v: None,
+    "tag:yaml.org,2002:bool": lambda v: _constructor.construct_yaml_bool(yaml.ScalarNode("", v)),
+    "tag:yaml.org,2002:int": lambda v: _constructor.construct_yaml_int(yaml.ScalarNode("", v)),
+    "tag:yaml.org,2002:float": lambda v: _constructor.construct_yaml_float(yaml.ScalarNode("", v)),
+    "tag:yaml.org,2002:str": lambda v: v,
+    "tag:yaml.org,2002:timestamp": lambda v: v,
+}
+_CONTAINER_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+Path_ = tuple  # a JSON path: a tuple of str keys and int indices
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file: its data and the source position of every value and key."""
+
+    path: str
+    data: Any
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict, repr=False)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict, repr=False)
+    digest: str = ""
+
+    def locate(self, where: Path_, key: bool = False) -> tuple[int | None, int | None]:
+        """Line and column of ``where`` (its key when ``key``), or of its nearest parent."""
+        if key and where in self.keys:
+            return self.keys[where]
+        probe = tuple(where)
+        while probe not in self.values and probe:
+            probe = probe[:-1]
+        return self.values.get(probe, (None, None))
+
+    def problem(self, where: Path_, message: str, key: bool = False) -> Problem:
+        line, column = self.locate(where, key)
+        return Problem(self.path, message, line, column, format_path(where))
+
+
+def format_path(where: Path_) -> str:
+    """``("rules", 2, "assert")`` → ``rules[2].assert``."""
+    text = ""
+    for part in where:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def max_file_bytes() -> int:
+    """The size limit for any input file, from ``WFGY_MAX_FILE_BYTES`` (bytes)."""
+    raw = os.environ.get("WFGY_MAX_FILE_BYTES", "")
+    return int(raw) if raw.isdigit() else DEFAULT_MAX_FILE_BYTES
+
+
+def read_text(path: Path, shown: str | None = None) -> str:
+    """A file's text: size-checked, UTF-8 (BOM skipped); every failure is one `PolicyError` line."""
+    shown = shown or str(path)
+    try:
+        if path.is_dir():
+            raise _fail(shown, "is a directory, expected a file")
+        size = path.stat().st_size
+        limit = max_file_bytes()
+        if size > limit:
+            raise _fail(shown, f"file is {size} bytes, over the {limit}-byte limit (WFGY_MAX_FILE_BYTES)")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(shown, "no such file") from None
+    except PermissionError:
+        raise _fail(shown, "permission denied") from None
+    except OSError as exc:
+        raise _fail(shown, exc.strerror or str(exc)) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PolicyError("not UTF-8", [Problem(shown, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", line, column)]) from None
+
+
+def load_file(path: Path, shown: str | None = None) -> Document:
+    """Load one YAML (or JSON, a subset of YAML) file into a `Document`."""
+    import hashlib
+
+    shown = shown or str(path)
+    text = read_text(path, shown)
+    document = load_text(text, shown)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Document(document.path, document.data, document.values, document.keys, digest)
+
+
+def load_text(text: str, path: str) -> Document:
+    """Parse YAML text; raises `PolicyError` with every duplicate key, or the first fatal error."""
+    builder = _Builder(path)
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise PolicyError(message, [_at(path, mark, f"invalid YAML: {message}")]) from None
+    except yaml.YAMLError as exc:
+        raise _fail(path, f"invalid YAML: {exc}") from None
+    if builder.documents == 0:
+        raise _fail(path, "file is empty, expected a YAML mapping")
+    if builder.problems:
+        raise PolicyError("duplicate keys", builder.problems)
+    return Document(path, builder.root, builder.values, builder.keys)
+
+
+class _Frame:
+    __slots__ = ("container", "where", "key", "key_mark", "anchor", "start_count", "is_map")
+
+    def __init__(self, container, where, anchor, start_count):
+        self.container = container
+        self.where = where
+        self.key = None
+        self.key_mark = None
+        self.anchor = anchor
+        self.start_count = start_count
+        self.is_map = isinstance(container, dict)
+
+
+class _Builder:
+    """Turns YAML events into plain data plus position maps, enforcing the limits above."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.values: dict[Path_, tuple[int, int]] = {}
+        self.keys: dict[Path_, tuple[int, int]] = {}
+        self.problems: list[Problem] = []
+        self.count = 0
+        self.documents = 0
+        self.root: Any = None
+
+    def feed(self, event: yaml.Event) -> None:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self._scalar(event)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            self._start(event, {} if kind is yaml.MappingStartEvent else [])
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            frame = self.stack.pop()
+            if frame.anchor:
+                self.anchors[frame.anchor] = (frame.container, self.count - frame.start_count)
+        elif kind is yaml.AliasEvent:
+            self._alias(event)
+        elif kind is yaml.DocumentStartEvent:
+            self.documents += 1
+            if self.documents > 1:
+                raise PolicyError("multi-document", [_at(self.path, event.start_mark, "more than one YAML document (---); put one document in each file")])
+
+    def _count(self, n: int, mark) -> None:
+        self.count += n
+        if self.count > MAX_NODES:
+            raise PolicyError("too large", [_at(self.path, mark, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")])
+
+    def _scalar(self, event: yaml.ScalarEvent) -> None:
+        self._count(1, event.start_mark)
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and frame.is_map and frame.key is None:
+            self._check_tag(event.tag, event.start_mark, scalar=True)
+            frame.key = event.value
+            frame.key_mark = event.start_mark
+            return
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        self._check_tag(tag, event.start_mark, scalar=True)
+        try:
+            value = _CONSTRUCTED[tag](event.value)
+        except (ValueError, yaml.YAMLError):
+            raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}")]) from None
+        if event.anchor:
+            self.anchors[event.anchor] = (value, 1)
+        self._place(value, event.start_mark)
+
+    def _start(self, event, container) -> None:
+        self._count(1, event.start_mark)
+        self._check_tag(event.tag, event.start_mark, scalar=False)
+        if len(self.stack) >= MAX_DEPTH:
+            raise PolicyError("too deep", [_at(self.path, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")])
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and frame.is_map and frame.key is None:
+            raise PolicyError("complex key", [_at(self.path, event.start_mark, "a mapping key must be a plain string, not a list or mapping")])
+        where = self._place(container, event.start_mark)
+        self.stack.append(_Frame(container, where, event.anchor, self.count))
+
+    def _alias(self, event: yaml.AliasEvent) -> None:
+        if event.anchor not in self.anchors:
+            raise PolicyError("bad alias", [_at(self.path, event.start_mark, f"unknown alias *{event.anchor}")])
+        value, size = self.anchors[event.anchor]
+        self._count(size, event.start_mark)
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and frame.is_map and frame.key is None:
+            raise PolicyError("alias key", [_at(self.path, event.start_mark, "an alias cannot be a mapping key")])
+        self._place(value, event.start_mark)
+
+    def _place(self, value: Any, mark) -> Path_:
+        position = (mark.line + 1, mark.column + 1)
+        if not self.stack:
+            self.root = value
+            self.values[()] = position
+            return ()
+        frame = self.stack[-1]
+        if not frame.is_map:
+            where = (*frame.where, len(frame.container))
+            frame.container.append(value)
+            self.values[where] = position
+            return where
+        key, key_mark = frame.key, frame.key_mark
+        frame.key = None
+        if key == "<<" and isinstance(value, (dict, list)):
+            self._merge(frame, value, key_mark)
+            return frame.where
+        where = (*frame.where, key)
+        if key in frame.container:
+            first = self.keys.get(where, (None, None))
+            self.problems.append(Problem(self.path, f"duplicate key {key!r} (first defined at line {first[0]})", key_mark.line + 1, key_mark.column + 1, format_path(where)))
+            return where
+        frame.container[key] = value
+        self.keys[where] = (key_mark.line + 1, key_mark.column + 1)
+        self.values[where] = position
+        return where
+
+    def _merge(self, frame: _Frame, value: Any, mark) -> None:
+        sources = value if isinstance(value, list) else [value]
+        for source in sources:
+            if not isinstance(source, dict):
+                raise PolicyError("bad merge", [_at(self.path, mark, "a merge key (<<) needs a mapping or a list of mappings")])
+            for k, v in source.items():
+                frame.container.setdefault(k, v)
+
+    def _check_tag(self, tag: str | None, mark, scalar: bool) -> None:
+        allowed = tag in _CONSTRUCTED or tag is None or tag == "!" if scalar else tag in _CONTAINER_TAGS
+        if not allowed:
+            raise PolicyError("tag", [_at(self.path, mark, f"YAML tag {tag!r} is not allowed (only plain data: strings, numbers, booleans, null, lists, mappings)")])
+
+
+def _at(path: str, mark, message: str) -> Problem:
+    if mark is None:
+        return Problem(path, message)
+    return Problem(path, message, mark.line + 1, mark.column + 1)
+
+
+def _fail(path: str, message: str) -> PolicyError:
+    return PolicyError(message, [Problem(path, message)])
