@@ -1,8 +1,10 @@
 """Policy sources (files, directories, ``builtin``) → one checked `PolicySet`.
 
-A directory contributes every ``*.yaml`` / ``*.yml`` file under it whose ``kind`` is
-``Policy`` (policy tests and other kinds living beside them are left alone), in sorted path
-order. ``builtin`` is the packs shipped under ``rules/``. Rule ids and policy names must be
+A directory contributes, in sorted path order, every ``*.yaml`` / ``*.yml`` file under it
+that is a wfgy-rules document (``apiVersion: wfgy-rules/…``) other than a config, policy
+test or prompt-vars file; those, and unrelated YAML living beside the policies, are left
+alone. A wfgy-rules file with a misspelt ``kind`` is validated as a policy, so the typo is
+reported rather than silently skipped. A file named explicitly is always a policy. ``builtin`` is the packs shipped under ``rules/``. Rule ids and policy names must be
 unique across everything loaded. `validate` and `eval` share this loader.
 """
 
@@ -65,13 +67,14 @@ def load_policies(sources, base_dir: Path) -> PolicySet:
     policies: list[Policy] = []
     problems: list[Problem] = []
     seen_files: set[Path] = set()
+    explicit = _explicit(sources, base_dir)
     for order, (path, shown) in enumerate(policy_files(sources, base_dir)):
         if path.resolve() in seen_files:
             continue
         seen_files.add(path.resolve())
         try:
             document = load_file(path, shown)
-            if isinstance(document.data, dict) and document.data.get("kind") in _OTHER_KINDS and path not in _explicit(sources, base_dir):
+            if path not in explicit and not _is_policy_candidate(document.data):
                 continue
             policies.append(compile_policy(document, order, providers, shown))
         except PolicyError as exc:
@@ -84,6 +87,10 @@ def load_policies(sources, base_dir: Path) -> PolicySet:
 
 def _explicit(sources, base_dir: Path) -> set[Path]:
     return {base_dir / s for s in sources if s != BUILTIN}
+
+
+def _is_policy_candidate(data) -> bool:
+    return isinstance(data, dict) and str(data.get("apiVersion", "")).startswith("wfgy-rules/") and data.get("kind") not in _OTHER_KINDS
 
 
 def _duplicates(policies: list[Policy]) -> list[Problem]:

@@ -55,13 +55,13 @@ def build_model_card(
         "min_gpu_memory_gib": min_gpu_memory_gib,
     }
     if model_dir is not None:
-        facts = _model_dir_facts(model_dir)
+        facts = _describe(model_dir)
         card["tokenizer_sha"] = facts["tokenizer"]["sha256"]
         card["vocab_size"] = facts["config"]["vocab_size"]
     return {key: value for key, value in card.items() if value is not None}
 
 
-def _model_dir_facts(model_dir: Path) -> dict[str, Any]:
+def _describe(model_dir: Path) -> dict[str, Any]:
     if not model_dir.is_dir():
         raise UsageError(f"{model_dir}: not a directory (expected a Hugging Face model directory)")
     try:

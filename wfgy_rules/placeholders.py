@@ -84,14 +84,18 @@ Scanner = Callable[[str], tuple[list[Placeholder], list[SyntaxProblem]]]
 
 def scan(text: str, syntax: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
     """The placeholders and syntax problems of ``text`` read as ``syntax`` (see `SCANNERS`)."""
-    markers, scanner = SCANNERS[syntax]
-    if not any(marker in text for marker in markers):
+    if not may_contain(text, syntax):
         return [], []
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    placeholders, problems = scanner(text)
+    placeholders, problems = SCANNERS[syntax][1](text)
     placeholders.sort(key=lambda p: (p.line, p.column, p.name))
     return placeholders, problems
+
+
+def may_contain(text: str, syntax: str) -> bool:
+    """Whether ``text`` holds a marker of ``syntax`` at all (a cheap test before parsing)."""
+    return any(marker in text for marker in SCANNERS[syntax][0])
 
 
 class _Locator:
@@ -259,9 +263,14 @@ _RESERVED = frozenset({"self"})  # the template's own blocks
 
 @cache
 def _jinja_environment() -> Any:
-    """One parse-only environment: loop controls, ``do`` and HF's ``{% generation %}``."""
+    """A parse-only environment: loop controls, ``do`` and HF's ``{% generation %}``.
+
+    Its lexer keeps the raw tokens of the template it lexed last, so finding the columns of
+    names needs no second lexing pass.
+    """
     from jinja2 import Environment, nodes
     from jinja2.ext import Extension
+    from jinja2.lexer import Lexer
 
     class GenerationBlock(Extension):
         """``{% generation %}…{% endgeneration %}`` of Hugging Face chat templates."""
@@ -273,7 +282,25 @@ def _jinja_environment() -> Any:
             body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
             return nodes.Scope(body, lineno=lineno)
 
-    return Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", GenerationBlock])
+    class RecordingLexer(Lexer):
+        tokens: list[tuple[int, str, str]] = []
+
+        def tokeniter(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str, str]]:
+            self.tokens = []
+            for token in super().tokeniter(*args, **kwargs):
+                self.tokens.append(token)
+                yield token
+
+    class ParseEnvironment(Environment):
+        recorder: RecordingLexer
+
+        @property
+        def lexer(self) -> Lexer:
+            return self.recorder
+
+    environment = ParseEnvironment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", GenerationBlock])
+    environment.recorder = RecordingLexer(environment)
+    return environment
 
 
 def _scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
@@ -290,18 +317,19 @@ def _scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
         return [], [SyntaxProblem(1, None, "template nests too deeply to analyse")]
     if not any(slot[2] for slot in walker.slots):
         return [], []
-    return walker.placeholders(_jinja_name_offsets(environment, text), _Locator(text)), []
+    return walker.placeholders(_jinja_name_offsets(environment.lexer.tokens, text), _Locator(text)), []
 
 
-def _jinja_name_offsets(environment: Any, text: str) -> dict[tuple[int, str], list[int]]:
+def _jinja_name_offsets(tokens: list[tuple[int, str, str]], text: str) -> dict[tuple[int, str], list[int]]:
     """Offsets of the name tokens that can be variables, by (line, name), in source order.
 
     Attribute names (after ``.``), filter names (after ``|``) and test names (after ``is``
-    / ``is not``) are left out; tokens are located by searching forward for their raw text.
+    / ``is not``) are left out; tokens are located by searching forward for their raw text
+    (whitespace that ``-`` trims is missing from them).
     """
     offsets: dict[tuple[int, str], list[int]] = defaultdict(list)
     pos, previous = 0, ("", "")
-    for line, kind, value in environment.lex(text):
+    for line, kind, value in tokens:
         start = text.find(value, pos)
         start = pos if start == -1 else start
         pos = start + len(value)

@@ -141,7 +141,7 @@ def load_text(text: str, path: str) -> Document:
 
 
 class _Frame:
-    __slots__ = ("container", "where", "key", "key_mark", "anchor", "start_count", "is_map")
+    __slots__ = ("container", "where", "key", "key_mark", "anchor", "start_count", "is_map", "merged")
 
     def __init__(self, container, where, anchor, start_count):
         self.container = container
@@ -151,6 +151,7 @@ class _Frame:
         self.anchor = anchor
         self.start_count = start_count
         self.is_map = isinstance(container, dict)
+        self.merged: set[str] = set()  # keys that came from a merge (<<); explicit keys override them
 
 
 class _Builder:
@@ -248,11 +249,12 @@ class _Builder:
             self._merge(frame, value, key_mark)
             return frame.where
         where = (*frame.where, key)
-        if key in frame.container:
+        if key in frame.container and key not in frame.merged:
             first = self.keys.get(where, (None, None))
             self.problems.append(Problem(self.path, f"duplicate key {key!r} (first defined at line {first[0]})", key_mark.line + 1, key_mark.column + 1, format_path(where)))
             return where
         frame.container[key] = value
+        frame.merged.discard(key)
         self.keys[where] = (key_mark.line + 1, key_mark.column + 1)
         self.values[where] = position
         return where
@@ -263,7 +265,9 @@ class _Builder:
             if not isinstance(source, dict):
                 raise PolicyError("bad merge", [_at(self.path, mark, "a merge key (<<) needs a mapping or a list of mappings")])
             for k, v in source.items():
-                frame.container.setdefault(k, v)
+                if k not in frame.container:
+                    frame.container[k] = v
+                    frame.merged.add(k)
 
     def _check_tag(self, tag: str | None, mark, scalar: bool) -> None:
         allowed = tag in _CONSTRUCTED or tag is None or tag == "!" if scalar else tag in _CONTAINER_TAGS

@@ -50,11 +50,13 @@ def test_the_card_is_declared(tmp_path):
     [
         ('{\n  "model": "acme/bot",\n  "torch": 2.1\n}\n', ":3:12: torch: expected string, got 2.1 (number)"),
         ('{\n  "tokenizer_sha": "not-a-sha"\n}\n', ':2:20: tokenizer_sha: "not-a-sha" (string) does not match ^[0-9a-fA-F]{7,64}$'),
-        ('{"requires_gpu": "yes", "min_gpu_memory_gib": -1}', ":1:19: requires_gpu: expected boolean, got \"yes\" (string)"),
+        ('{"requires_gpu": "yes", "min_gpu_memory_gib": -1}', ":1:18: requires_gpu: expected boolean, got \"yes\" (string)"),
         ('["acme/bot"]', ":1:1: expected object, got [\"acme/bot\"] (array)"),
-        ('{\n  "model": "acme/bot"\n  "torch": "2.1"\n}\n', ":3:3: invalid YAML"),
+        ('{\n  "model": "acme/bot"\n  "torch": "2.1"\n}\n', ":3:3: invalid JSON: Expecting ',' delimiter"),
+        ('{"model": "acme/bot",}', ":1:22: invalid JSON: "),  # JSON, not YAML: no trailing commas
+        ('{"torch": "2.1",\n "torch": "2.3"}', ":2:2: torch: duplicate key 'torch' (first defined at line 1)"),
     ],
-    ids=["wrong-type", "bad-sha", "first-of-two-problems", "not-an-object", "syntax-error"],
+    ids=["wrong-type", "bad-sha", "first-of-two-problems", "not-an-object", "syntax-error", "trailing-comma", "duplicate-key"],
 )
 def test_an_invalid_card_is_a_provider_error(tmp_path, text, message):
     path = tmp_path / "model-card.json"
@@ -62,6 +64,11 @@ def test_an_invalid_card_is_a_provider_error(tmp_path, text, message):
     with pytest.raises(ProviderError) as caught:
         collect(tmp_path)
     assert str(caught.value).startswith(f"{path}{message}")
+
+
+def test_the_card_is_read_as_json(tmp_path):
+    (tmp_path / "model-card.json").write_text('{"min_gpu_memory_gib": 2.4e1, "cuda": "12.1"}', encoding="utf-8")
+    assert collect(tmp_path)["declared"] == {"min_gpu_memory_gib": 24.0, "cuda": "12.1"}  # 2.4e1 is a number in JSON
 
 
 def test_every_problem_of_the_card_is_reported_on_one_line(tmp_path):

@@ -126,6 +126,12 @@ def test_fingerprint_ignores_key_order_whitespace_padding_and_truncation(hf_mode
     assert model_facts(hf_model_dir)["tokenizer"]["sha256"] == before
 
 
+def test_fingerprint_of_a_vocabulary_with_a_lone_surrogate(hf_model_dir):
+    path = hf_model_dir / "tokenizer.json"
+    path.write_text(path.read_text(encoding="utf-8").replace('"hello": 8', '"\\ud83d": 8'), encoding="utf-8")
+    assert len(model_facts(hf_model_dir)["tokenizer"]["sha256"]) == 64
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -166,7 +172,7 @@ def test_absent_files_are_facts(hf_model_dir):
     assert facts["config"]["present"] is False and facts["config"]["eos_token_ids"] == []
     assert facts["generation_config"] == {"present": False, "eos_token_ids": [], "bos_token_id": None}
     assert facts["tokenizer"]["present"] is False
-    assert (facts["tokenizer"]["sha256"], facts["tokenizer"]["vocab_size"], facts["tokenizer"]["eos_token"]) == (None, None, None)
+    assert {facts["tokenizer"][key] for key in ("sha256", "vocab_size", "added_tokens", "eos_token")} == {None}
     assert facts["tokenizer"]["chat_template"]["present"] is False
 
 

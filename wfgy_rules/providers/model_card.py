@@ -30,14 +30,16 @@ writes a card from what is really installed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.errors import PolicyError, ProviderError
+from wfgy_rules.errors import PolicyError, Problem, ProviderError
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.schema import validate
-from wfgy_rules.yamlio import load_file
+from wfgy_rules.yamlio import load_text, read_text
 
 DEFAULT_PATH = "model-card.json"
 
@@ -77,8 +79,19 @@ class ModelCardProvider:
 
 
 def load_model_card(path: Path) -> dict[str, Any]:
-    """The parsed, schema-checked card; raises `PolicyError` listing every problem of the file."""
-    document = load_file(path)
+    """The parsed, schema-checked card; raises `PolicyError` listing every problem of the file.
+
+    The card is strict JSON, as every other reader of it will parse it (no comments, no
+    trailing commas, ``1e5`` is a number); the YAML reading of the same text only supplies
+    the line and column of each value, and refuses duplicate keys.
+    """
+    shown = str(path)
+    text = read_text(path, shown)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyError("invalid JSON", [Problem(shown, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno)]) from None
+    document = replace(load_text(text, shown), data=data)
     problems = validate(document, "model-card")
     if problems:
         raise PolicyError(f"{path}: invalid model card", problems)

@@ -42,7 +42,7 @@ Facts (``runtime.*``)::
           present: true
           source: tokenizer_config.json   # or chat_template.jinja (wins when both exist) or null
           parseable: false                # null when there is no template
-          error: {line: 3, message: "unexpected '}'"}
+          error: {line: 3, message: "unexpected '}'"}   # line within the template
       generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], bos_token_id: 128000}
       checkpoint:
         present: true                 # some *.safetensors file exists
@@ -211,14 +211,14 @@ def describe_model_dir(path: Path) -> dict[str, Any]:
     Raises `ProviderError` (``FILE:LINE:COL: invalid JSON: …``) for a malformed JSON file.
     """
     return {
-        "config": _config_facts(read_json(path / "config.json")),
+        "config": _config_facts(_read_json(path / "config.json")),
         "tokenizer": _tokenizer_facts(path),
-        "generation_config": _generation_facts(read_json(path / "generation_config.json")),
+        "generation_config": _generation_facts(_read_json(path / "generation_config.json")),
         "checkpoint": _checkpoint_facts(path),
     }
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object file, or None when it does not exist; anything else is a `ProviderError`."""
     text = _read_text(path)
     if text is None:
@@ -234,7 +234,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
@@ -297,9 +297,9 @@ def tokenizer_fingerprint(tokenizer: dict[str, Any]) -> str:
 
 
 def _tokenizer_facts(path: Path) -> dict[str, Any]:
-    tokenizer = read_json(path / "tokenizer.json")
-    tokenizer_config = read_json(path / "tokenizer_config.json") or {}
-    special_tokens_map = read_json(path / "special_tokens_map.json") or {}
+    tokenizer = _read_json(path / "tokenizer.json")
+    tokenizer_config = _read_json(path / "tokenizer_config.json") or {}
+    special_tokens_map = _read_json(path / "special_tokens_map.json") or {}
     pairs = _token_ids(tokenizer or {})
     ids = dict(pairs)
     max_id = max((token_id for _, token_id in pairs), default=None)
@@ -312,7 +312,7 @@ def _tokenizer_facts(path: Path) -> dict[str, Any]:
         "sha256": tokenizer_fingerprint(tokenizer) if tokenizer is not None else None,
         "vocab_size": None if max_id is None else max_id + 1,
         "max_id": max_id,
-        "added_tokens": len(added) if isinstance(added, list) else 0,
+        "added_tokens": len(added) if isinstance(added, list) else None,
         "model_type": model.get("type") if isinstance(model, dict) else None,
         "bos_token": bos,
         "eos_token": eos,
@@ -429,7 +429,7 @@ def _checkpoint_facts(path: Path) -> dict[str, Any]:
 
 def _embedding(path: Path, files: list[str]) -> tuple[str | None, int | None]:
     """The input-embedding tensor's name and row count, found via the shard index when there is one."""
-    index = read_json(path / SAFETENSORS_INDEX)
+    index = _read_json(path / SAFETENSORS_INDEX)
     if index is None:
         headers = {file: _safetensors_header(path / file) for file in files}
         tensors = {name: file for file, header in headers.items() for name in header}

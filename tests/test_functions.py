@@ -1,0 +1,48 @@
+"""Custom JMESPath functions: values for good arguments, an error result for anything else."""
+
+from __future__ import annotations
+
+import pytest
+
+from wfgy_rules.errors import EvaluationError
+from wfgy_rules.expressions import compile_expr
+
+CASES = [
+    ("version_cmp(`\"2.3.1+cu121\"`, `\"2.3.0\"`)", 1),
+    ("version_cmp(`\"v1.2\"`, `\"1.2.0\"`)", 0),
+    ("version_cmp(`\"535.104.05\"`, `\"550\"`)", -1),
+    ("version_cmp(`12.1`, `\"12.1\"`)", 0),
+    ("version_satisfies(`\"12.4\"`, `\">=12.1,<13\"`)", True),
+    ("version_drift(`\"2.3.1\"`, `\"2.3.4\"`)", "patch"),
+    ("version_drift(`\"2.3.1\"`, `\"2.4.1\"`)", "minor"),
+    ("version_drift(`\"1.0\"`, `\"2.0\"`)", "major"),
+    ("version_drift(`\"2.3.1+cu121\"`, `\"2.3.1\"`)", "none"),
+    ("regex_match(`\"^sk-ant-\"`, `\"sk-ant-x\"`)", True),
+    ("regex_match(`\"^sk-ant-\"`, `\"sk-x\"`)", False),
+    ("close_matches(`\"OPEN_API_KEY\"`, `[\"OPENAI_API_KEY\", \"HOME\"]`)", ["OPENAI_API_KEY"]),
+    ("close_matches(`\"CLAUDE_API_KEY\"`, `[\"AZURE_OPENAI_API_KEY\"]`)", []),
+    ("starts_with(`\"abc\"`, `\"ab\"`)", True),
+]
+
+ERRORS = [
+    "version_cmp(`\"abc\"`, `\"1.0\"`)",
+    "version_cmp(`true`, `\"1.0\"`)",
+    "version_cmp(`null`, `\"1.0\"`)",
+    "version_satisfies(`\"1.0\"`, `\"~~1\"`)",
+    "version_drift(`[]`, `\"1.0\"`)",
+    "regex_match(`\"(\"`, `\"x\"`)",
+    "regex_match(`\"(a+)+$\"`, `\"aaaa\"`)",
+    "regex_match(`1`, `\"x\"`)",
+    "close_matches(`\"x\"`, `\"not a list\"`)",
+]
+
+
+@pytest.mark.parametrize("text,expected", CASES)
+def test_function_values(text, expected):
+    assert compile_expr(text).search({}) == expected
+
+
+@pytest.mark.parametrize("text", ERRORS)
+def test_bad_arguments_are_evaluation_errors(text):
+    with pytest.raises(EvaluationError):
+        compile_expr(text).search({})

@@ -1,0 +1,53 @@
+"""``wfgy-rules list``: the rule inventory auditors ask for.
+
+One row per loaded rule: id, policy, file, sha256 of the file, severity, facts, action,
+owner, and the waivers that name it with their state (active / expired).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from wfgy_rules.errors import UsageError
+from wfgy_rules.session import open_session
+
+_COLUMNS = ("id", "policy", "severity", "action", "facts", "owner", "file", "sha256")
+
+
+def run(config: str | None, policies: list[str], fmt: str) -> int:
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r} is not one of: table, json")
+    session = open_session(config, policies)
+    files = {policy.name: policy for policy in session.policy_set.policies}
+    rows = []
+    for rule in session.all_rules:
+        policy = files[rule.policy]
+        rows.append({
+            "id": rule.id,
+            "policy": rule.policy,
+            "file": policy.path,
+            "sha256": policy.sha256,
+            "severity": rule.severity.name,
+            "facts": list(rule.facts),
+            "action": rule.remedy.action,
+            "owner": rule.owner,
+            "enabled": rule.enabled,
+        })
+    if fmt == "json":
+        sys.stdout.write(json.dumps({"rules": rows}, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    table = [[_cell(row, c) for c in _COLUMNS] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) if table else len(c) for i, c in enumerate(_COLUMNS)]
+    for line in [list(_COLUMNS), *table]:
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() + "\n")
+    return 0
+
+
+def _cell(row: dict, column: str) -> str:
+    value = row[column]
+    if column == "sha256":
+        return value[:12]
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)

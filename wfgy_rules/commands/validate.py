@@ -1,0 +1,85 @@
+"""``wfgy-rules validate [PATH…]``: check files without gathering facts.
+
+Each file is recognised by its ``kind`` (``Policy``, ``Config``, ``PolicyTest``,
+``PromptVars``) or, for JSON, by a name containing ``model-card``. Policies go through the
+very loader ``eval`` uses, cross-checked together (duplicate rule ids across files). Every
+problem of every file is printed as ``FILE:LINE:COL: path: message``; exit 2 on any.
+With no paths: the config (``--config`` or ``./wfgy.yaml``) and the policies it names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wfgy_rules.config import config_from_document, find_config, load_config
+from wfgy_rules.errors import PolicyError, Problem, WfgyError
+from wfgy_rules.loader import load_policies, policy_files
+from wfgy_rules.schema import validate
+from wfgy_rules.yamlio import load_file
+
+_SCHEMA_OF_KIND = {"PolicyTest": "policy-test", "PromptVars": "prompt-vars"}
+
+
+def run(paths: list[str], config: str | None) -> int:
+    problems: list[Problem] = []
+    policies: list[str] = []
+    checked = 0
+    if not paths:
+        config_path = find_config(config)
+        settings = load_config(config_path)
+        checked += 1 if config_path else 0
+        files = policy_files(settings.policies, settings.base_dir)
+        policies = [str(path) for path, _ in files]
+    else:
+        for path in _expand(paths):
+            checked += 1
+            try:
+                if _check_file(path):
+                    policies.append(str(path))
+            except WfgyError as exc:
+                problems.extend(exc.problems or [Problem(str(path), str(exc))])
+    if policies:
+        try:
+            loaded = load_policies(policies, Path.cwd())
+            checked += 0 if paths else len(loaded.policies)
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PolicyError("invalid files", problems)
+    print(f"ok: {checked} file(s) valid")
+    return 0
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json")))
+        else:
+            found.append(path)
+    return found
+
+
+def _check_file(path: Path) -> bool:
+    """Check one file; True when it is a policy (checked later, together with the others)."""
+    document = load_file(path, path.as_posix())
+    data = document.data
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "Policy":
+        return True
+    if kind == "Config":
+        config_from_document(document, path.resolve().parent)
+    elif kind in _SCHEMA_OF_KIND:
+        _raise(validate(document, _SCHEMA_OF_KIND[kind]))
+    elif path.suffix == ".json" and "model-card" in path.name:
+        _raise(validate(document, "model-card"))
+    else:
+        _raise([document.problem((), "unknown file: expected kind Policy, Config, PolicyTest or PromptVars, or a model-card JSON")])
+    return False
+
+
+def _raise(problems: list[Problem]) -> None:
+    if problems:
+        raise PolicyError("invalid file", problems)
+

@@ -1,0 +1,419 @@
+"""``prompts``: the variables prompt templates expect, against the ones the app declares.
+
+Config (``providers.prompts`` in ``wfgy.yaml``; paths relative to ``wfgy.yaml``)::
+
+    providers:
+      prompts:
+        paths: ["prompts/**/*"]        # globs; ** is any depth; the default
+        vars: prompt_vars.yaml         # optional: the declared variables (below)
+        syntax:                        # optional: glob -> syntax, the first match wins
+          "prompts/legacy/*.txt": format
+          "deploy/chat_template.jinja": chat_template
+        max_file_bytes: 5242880        # larger files are not read (an ``errors`` entry)
+        workers: auto                  # or a number; 1 scans in this process
+
+``*`` and ``**`` do not match names that start with a dot (hidden directories are not
+entered unless a pattern names one); a pattern without wildcards names one file, or every
+file under a directory. Only regular files (and symlinks to them) are read; symlinked
+directories are followed once each, so a symlink loop ends the walk there.
+
+A file's syntax is the first matching ``syntax`` glob, else: ``chat_template.jinja`` (or
+``.j2``/``.jinja2``) -> ``chat_template``; ``.jinja``/``.j2``/``.jinja2`` -> ``jinja2``;
+``.mustache``/``.hbs``/``.handlebars`` -> ``mustache``; text containing ``{{`` or ``{%`` ->
+``jinja2``; text containing ``${`` -> ``dollar``; else none (no placeholders). ``format``
+(``str.format`` ``{x}``) is never guessed: JSON and code in prompts look just like it. What
+each syntax counts as a placeholder is documented in `wfgy_rules.placeholders`.
+
+``prompt_vars.yaml`` (schema ``schemas/prompt-vars.schema.json``)::
+
+    apiVersion: wfgy-rules/v1
+    kind: PromptVars
+    vars:
+      customer_name: {required: true, description: supplied by the app}
+      tone: {default: friendly}
+      locale: en-GB                    # short form: the value is the default
+      persona: {description: documented, but nothing guarantees a value}
+
+A variable is *resolved* by a ``default`` or by ``required: true`` (the application always
+supplies it). A variable declared with neither is documentation only: it is listed in
+``declared``, and its occurrences still count as ``undeclared`` (with ``declared: true``),
+because nothing guarantees a value. A configured ``vars`` file that does not exist is a
+fact (``vars.present: false``); one that is not valid YAML or breaks the schema raises
+`ProviderError` naming ``FILE:LINE:COL``.
+
+Facts (``prompts.*``)::
+
+    file_count: 3                      # files matched by ``paths``, readable or not
+    files:                             # every matched file, sorted by path
+      - path: prompts/support.j2
+        syntax: jinja2                 # null: unreadable, or no syntax detected
+        placeholders:                  # every occurrence, in source order
+          - {name: customer_name, line: 3, column: 12, default: false}
+          - {name: tone, line: 5, column: 9, default: true}   # | default('friendly')
+    vars: {path: prompt_vars.yaml, present: true}            # path null when not configured
+    declared: [customer_name, locale, persona, tone]          # sorted
+    undeclared:                        # unresolved occurrences, sorted by path, line, column
+      - {name: order_id, path: prompts/support.j2, line: 7, column: 4, syntax: jinja2, declared: false}
+    unused: [locale]                   # declared, used by no file (sorted)
+    errors:                            # sorted by path, line
+      - {path: prompts/broken.j2, line: 4, column: null, message: "unexpected '}'"}
+      - {path: prompts/logo.png, line: null, column: null, message: binary file (contains NUL bytes)}
+
+An occurrence is resolved by an inline default (``default: true``), by a resolved
+declaration, or, in a ``chat_template``, by being a runtime name (``messages``,
+``bos_token``, ``add_generation_prompt``, …). ``errors`` holds template syntax errors and
+files that could not be read: too large, binary (NUL bytes), not UTF-8 (with the line and
+column of the first bad byte), or an OS error. A BOM is skipped; CRLF counts as one line
+end. Paths are POSIX and relative to ``wfgy.yaml``'s directory (absolute when outside it).
+
+Files are read and sniffed in this process (cheap: most files hold no placeholder marker);
+the files that may hold placeholders are then parsed, with ``workers: auto`` by one process
+per available core once their text reaches `PARALLEL_MIN_CHARS`. The facts are identical,
+byte for byte and in order, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from wfgy_rules.errors import ProviderError, WfgyError
+from wfgy_rules.placeholders import RUNTIME_NAMES, SYNTAXES, Placeholder, SyntaxProblem, may_contain, scan
+from wfgy_rules.providers.base import ProviderContext
+
+DEFAULT_PATHS = ("prompts/**/*",)
+DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
+PARALLEL_MIN_CHARS = 512 * 1024  # of template text to parse: below it, a pool costs more than it saves
+
+_BY_SUFFIX = {
+    ".jinja": "jinja2",
+    ".j2": "jinja2",
+    ".jinja2": "jinja2",
+    ".mustache": "mustache",
+    ".hbs": "mustache",
+    ".handlebars": "mustache",
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "prompts provider",
+    "description": "Placeholders of prompt templates, against the variables prompt_vars.yaml declares.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "paths": {
+            "title": "Prompt files",
+            "description": "Globs relative to wfgy.yaml (** is any depth); a plain path is a file or a whole directory.",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "default": list(DEFAULT_PATHS),
+        },
+        "vars": {
+            "title": "Declared variables",
+            "description": "The prompt_vars.yaml file (relative to wfgy.yaml).",
+            "type": "string",
+            "minLength": 1,
+        },
+        "syntax": {
+            "title": "Syntax by glob",
+            "description": "Glob (relative to wfgy.yaml) -> template syntax; the first match wins over detection.",
+            "type": "object",
+            "additionalProperties": {"enum": list(SYNTAXES)},
+        },
+        "max_file_bytes": {
+            "title": "Largest file",
+            "description": "Files larger than this many bytes are not read (an errors entry).",
+            "type": "integer",
+            "minimum": 1,
+            "default": DEFAULT_MAX_FILE_BYTES,
+        },
+        "workers": {
+            "title": "Worker processes",
+            "description": "Processes that parse templates; auto: one per core when there is much template text.",
+            "anyOf": [{"const": "auto"}, {"type": "integer", "minimum": 1}],
+            "default": "auto",
+        },
+    },
+}
+
+
+class PromptsProvider:
+    """Facts about prompt placeholders (see the module docstring)."""
+
+    config_schema = CONFIG_SCHEMA
+
+    def collect(self, config: Mapping[str, Any], ctx: ProviderContext) -> dict[str, Any]:
+        vars_fact, resolved = _load_vars(config.get("vars"), ctx)
+        walk_errors: list[dict[str, Any]] = []
+        matched = _matched_files(config.get("paths", DEFAULT_PATHS), ctx, walk_errors)
+        syntaxes = [(_glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
+        limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
+        files = [_read_file(path, shown, _configured(shown, syntaxes), limit) for shown, path in matched]
+        work = [(f.text, f.syntax) for f in files if f.text is not None]
+        scanned = _scan_all(work, _workers(config.get("workers", "auto"), work))
+        return _facts(files, iter(scanned), walk_errors, vars_fact, resolved)
+
+
+# --- prompt_vars.yaml ---------------------------------------------------------------------
+
+
+def _load_vars(spec: str | None, ctx: ProviderContext) -> tuple[dict[str, Any], dict[str, bool]]:
+    """The ``vars`` fact and {declared name: resolved}."""
+    if spec is None:
+        return {"path": None, "present": False}, {}
+    path = ctx.resolve(spec)
+    shown = _shown(path, _base(ctx))
+    if not path.is_file():
+        return {"path": shown, "present": False}, {}
+    from wfgy_rules.schema import validate
+    from wfgy_rules.yamlio import load_file
+
+    try:
+        document = load_file(path, shown)
+    except WfgyError as exc:
+        raise ProviderError(exc.lines()[0]) from None
+    problems = validate(document, "prompt-vars")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ProviderError(f"{problems[0]}{more}")
+    return {"path": shown, "present": True}, {n: _resolves(v) for n, v in document.data["vars"].items()}
+
+
+def _resolves(declaration: Any) -> bool:
+    if isinstance(declaration, dict):  # the long form
+        return "default" in declaration or declaration.get("required") is True
+    return True  # the short form: the value is the default
+
+
+# --- finding files ------------------------------------------------------------------------
+
+
+def _matched_files(patterns: list[str], ctx: ProviderContext, errors: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(shown path, path) of every file matched by any pattern, sorted by shown path."""
+    base = _base(ctx)
+    found = {_shown(path, base): path for pattern in patterns for path in _expand(pattern, ctx, errors)}
+    return sorted(found.items())
+
+
+def _expand(pattern: str, ctx: ProviderContext, errors: list[dict[str, Any]]) -> Iterator[str]:
+    parts = pattern.split("/")
+    fixed = next((i for i, part in enumerate(parts) if re.search(r"[*?\[]", part)), len(parts))
+    root = ctx.resolve("/".join(parts[:fixed]) or ".")
+    rest = [part for part in parts[fixed:] if part]
+    if not rest:
+        if root.is_file():
+            yield str(root)
+            return
+        rest = ["**"]
+    regex = _glob_regex("/".join(rest))
+    hidden = any(part.startswith(".") for part in rest)
+    prefix = len(os.path.join(root, ""))
+    for path in _walk(root, hidden, _base(ctx), errors):
+        if regex.fullmatch(path[prefix:].replace(os.sep, "/")):
+            yield path
+
+
+def _walk(root: Path, hidden: bool, base: str, errors: list[dict[str, Any]]) -> Iterator[str]:
+    """Regular files under ``root``; each directory (by device and inode) is entered once."""
+    stack, seen = [str(root)], set()
+    while stack:
+        directory = stack.pop()
+        try:
+            identity = (st := os.stat(directory)).st_dev, st.st_ino
+            if identity in seen:
+                continue
+            seen.add(identity)
+            with os.scandir(directory) as scanner:
+                entries = sorted(scanner, key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            errors.append(_error(_shown(directory, base), f"cannot list directory: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            if not hidden and entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                stack.append(entry.path)
+            elif entry.is_file():
+                yield entry.path
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob as a regex over POSIX paths: ``**`` spans directories, ``*``/``?``/``[…]`` do not."""
+    parts = pattern.split("/")
+    regex = ""
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            regex += r"(?:(?!\.)[^/]+/)*" + (r"(?!\.)[^/]+" if last else "")
+        else:
+            regex += _segment_regex(part) + ("" if last else "/")
+    return re.compile(regex)
+
+
+def _segment_regex(part: str) -> str:
+    regex = "" if part.startswith(".") else r"(?!\.)"
+    for token in re.findall(r"\*|\?|\[!?\]?[^\]]*\]|[^*?\[]+|\[", part):
+        if token == "*":
+            regex += "[^/]*"
+        elif token == "?":
+            regex += "[^/]"
+        elif token.startswith("[") and len(token) > 1:
+            regex += "[" + ("^" + token[2:-1] if token[1] == "!" else token[1:-1]).replace("\\", "\\\\") + "]"
+        else:
+            regex += re.escape(token)
+    return regex
+
+
+def _base(ctx: ProviderContext) -> str:
+    """The prefix that shown paths drop: ``base_dir`` (resolved) with a trailing separator."""
+    return os.path.join(ctx.base_dir.resolve(), "")
+
+
+def _shown(path: str | Path, base: str) -> str:
+    """``path`` relative to ``base`` as a POSIX path; absolute when it is outside ``base``."""
+    path = str(path)
+    return (path[len(base) :] if path.startswith(base) else path).replace(os.sep, "/")
+
+
+def _configured(shown: str, syntaxes: list[tuple[re.Pattern[str], str]]) -> str | None:
+    return next((syntax for regex, syntax in syntaxes if regex.fullmatch(shown)), None)
+
+
+# --- reading and scanning ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _File:
+    path: str  # as shown in facts
+    syntax: str | None
+    text: str | None  # only when it may hold placeholders: the text still to scan
+    error: dict[str, Any] | None = None
+
+
+class _Unreadable(Exception):
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+def _read_file(path: str, shown: str, syntax: str | None, limit: int) -> _File:
+    try:
+        text = _read_text(path, limit)
+    except _Unreadable as exc:
+        return _File(shown, None, None, _error(shown, exc.message, exc.line, exc.column))
+    syntax = syntax or _detect(path, text)
+    return _File(shown, syntax, text if syntax and may_contain(text, syntax) else None)
+
+
+def _read_text(path: str, limit: int) -> str:
+    """The file's text, as long as it was when opened (bytes appended meanwhile are not read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            size = os.fstat(fd).st_size
+            if size > limit:
+                raise _Unreadable(f"file too large ({size} bytes, max_file_bytes is {limit})")
+            data = os.read(fd, size)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
+    if b"\0" in data:
+        raise _Unreadable("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _Unreadable(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from None
+
+
+def _detect(path: str, text: str) -> str | None:
+    name = os.path.basename(path)
+    stem, suffix = os.path.splitext(name)
+    syntax = _BY_SUFFIX.get(suffix.lower())
+    if syntax == "jinja2" and stem == "chat_template":
+        return "chat_template"
+    if syntax:
+        return syntax
+    if "{" not in text:  # one memchr-fast probe rejects most prose
+        return None
+    if "{{" in text or "{%" in text:
+        return "jinja2"
+    return "dollar" if "${" in text else None
+
+
+def _workers(setting: int | str, work: list[tuple[str, str]]) -> int:
+    if setting != "auto":
+        return int(setting)
+    if sum(len(text) for text, _ in work) < PARALLEL_MIN_CHARS:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _scan_all(work: list[tuple[str, str]], workers: int) -> list[tuple[list[Placeholder], list[SyntaxProblem]]]:
+    """``scan`` every (text, syntax), in order; with several workers, in chunks per process."""
+    if workers <= 1 or len(work) < 2:
+        return [scan(text, syntax) for text, syntax in work]
+    texts, syntaxes = zip(*work)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(scan, texts, syntaxes, chunksize=max(1, len(work) // (workers * 4))))
+
+
+# --- facts --------------------------------------------------------------------------------
+
+
+def _error(path: str, message: str, line: int | None = None, column: int | None = None) -> dict[str, Any]:
+    return {"path": path, "line": line, "column": column, "message": message}
+
+
+def _facts(
+    files: list[_File],
+    scanned: Iterator[tuple[list[Placeholder], list[SyntaxProblem]]],
+    walk_errors: list[dict[str, Any]],
+    vars_fact: dict[str, Any],
+    resolved: dict[str, bool],
+) -> dict[str, Any]:
+    facts, errors = [], list(walk_errors)
+    for file in files:
+        placeholders, problems = next(scanned) if file.text is not None else ([], [])
+        facts.append({"path": file.path, "syntax": file.syntax, "placeholders": [asdict(p) for p in placeholders]})
+        errors += [file.error] if file.error else []
+        errors += [_error(file.path, p.message, p.line, p.column) for p in problems]
+    used = {p["name"] for fact in facts for p in fact["placeholders"]}
+    return {
+        "file_count": len(facts),
+        "files": facts,
+        "vars": vars_fact,
+        "declared": sorted(resolved),
+        "undeclared": [
+            {**_occurrence(fact, p), "declared": p["name"] in resolved}
+            for fact in facts
+            for p in fact["placeholders"]
+            if not _is_resolved(p, fact["syntax"], resolved)
+        ],
+        "unused": sorted(set(resolved) - used),
+        "errors": sorted(errors, key=lambda e: (e["path"], e["line"] or 0, e["column"] or 0, e["message"])),
+    }
+
+
+def _occurrence(fact: dict[str, Any], placeholder: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": placeholder["name"],
+        "path": fact["path"],
+        "line": placeholder["line"],
+        "column": placeholder["column"],
+        "syntax": fact["syntax"],
+    }
+
+
+def _is_resolved(placeholder: dict[str, Any], syntax: str, resolved: dict[str, bool]) -> bool:
+    name = placeholder["name"]
+    return placeholder["default"] or resolved.get(name, False) or name in RUNTIME_NAMES.get(syntax, ())
