@@ -181,7 +181,7 @@ def test_validate_list_explain_schema(project):
     listing = json.loads(run_cli("list", "--format", "json", cwd=project).stdout)["rules"]
     assert listing[0] == {
         "id": "team.max-len", "policy": "team", "file": "team.yaml", "sha256": hashlib.sha256(TEAM.encode()).hexdigest(),
-        "severity": "high", "facts": ["file"], "action": "abort", "owner": "platform", "enabled": True,
+        "severity": "high", "facts": ["file"], "action": "abort", "owner": "platform", "enabled": True, "waivers": [],
     }
     table = run_cli("list", cwd=project).stdout.splitlines()
     assert table[0].split() == ["id", "policy", "severity", "action", "facts", "owner", "file", "sha256"]

@@ -80,6 +80,15 @@ def validate_command(paths: Annotated[Optional[list[str]], typer.Argument(help="
     return command.run(paths or [], config)
 
 
+@app.command("test", epilog="Exit codes: 0 every case passed · 1 a case failed (or, with --require-tests, a rule is uncovered) · 2 invalid test file.")
+def test_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Test files or directories (default: **/*.test.yaml and tests/policies/ under the current directory).")] = None,
+                 require_tests: Annotated[bool, typer.Option("--require-tests", help="Fail when a rule under test has no case.")] = False) -> int:
+    """Run policy tests (kind: PolicyTest): facts in, expected statuses out; ends with 'N passed, M failed'."""
+    from wfgy_rules.commands import test
+
+    return test.run(paths or [], require_tests)
+
+
 @app.command("list", epilog="Exit codes: 0 listed · 2 invalid input.")
 def list_command(config: ConfigOpt = None, policy: PolicyOpt = None, format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table") -> int:
     """Rule inventory for audits: id, policy, file, sha256, severity, facts, action, owner, waivers."""

@@ -54,15 +54,17 @@ def evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:
 
 def _judge(rule: Rule, bundle: Bundle, context: dict[str, Any], index: int | None) -> Result:
     evidence: list[Evidence] = []
-    location = _location(context.get("item")) if index is not None else None
+    item = context.get("item")
+    location = _location(item) if index is not None else None
+    subject = _subject(item) if index is not None else None
     try:
         passed = _check(rule.check, context, rule.params, evidence)
     except EvaluationError as exc:
-        return _result(rule, bundle, Status.error, str(exc), index, location, tuple(evidence))
+        return _result(rule, bundle, Status.error, str(exc), index, location, tuple(evidence), subject)
     if passed:
         return _result(rule, bundle, Status.pass_, "", index, location)
     message = rule.message.render(context) if rule.message is not None else rule.title
-    return _result(rule, bundle, Status.fail, message, index, location, tuple(evidence))
+    return _result(rule, bundle, Status.fail, message, index, location, tuple(evidence), subject)
 
 
 def _check(node: Any, context: dict[str, Any], params: dict[str, Any], evidence: list[Evidence]) -> bool:
@@ -116,6 +118,13 @@ def _describe(node: Any) -> str:
     return type(node).__name__.lower()
 
 
+def _subject(item: Any) -> dict[str, Any]:
+    """The scalar fields of a for_each element (``{"value": item}`` for a scalar), for waivers' ``match``."""
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if isinstance(v, (str, int, float, bool))}
+    return {"value": item}
+
+
 def _location(item: Any) -> SourceLocation | None:
     if isinstance(item, dict) and isinstance(item.get("path"), str):
         line, column = item.get("line"), item.get("column")
@@ -124,7 +133,7 @@ def _location(item: Any) -> SourceLocation | None:
 
 
 def _result(rule: Rule, bundle: Bundle, status: Status, message: str, index: int | None = None,
-            location: SourceLocation | None = None, evidence: tuple[Evidence, ...] = ()) -> Result:
+            location: SourceLocation | None = None, evidence: tuple[Evidence, ...] = (), subject: dict[str, Any] | None = None) -> Result:
     return Result(
         rule_id=rule.id,
         policy=rule.policy,
@@ -139,4 +148,5 @@ def _result(rule: Rule, bundle: Bundle, status: Status, message: str, index: int
         index=index,
         order=rule.order,
         target=bundle.target,
+        subject=subject,
     )

@@ -93,7 +93,7 @@ class Result:
     waiver: dict[str, Any] | None = None
     blocking: bool = False
     target: str | None = None  # the bundle's file name with `eval --facts DIR`
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    subject: dict[str, Any] | None = field(default=None, compare=False)  # scalar fields of the for_each element (waiver `match`)
 
     def sort_key(self) -> tuple:
         return (self.target or "", self.order, -1 if self.index is None else self.index, self.rule_id)

@@ -66,6 +66,16 @@ class Document:
             probe = probe[:-1]
         return self.values.get(probe, (None, None))
 
+    def data_at(self, where: Path_) -> Any:
+        """The value at a JSON path (None when absent)."""
+        value = self.data
+        for part in where:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return value
+
     def problem(self, where: Path_, message: str, key: bool = False) -> Problem:
         line, column = self.locate(where, key)
         return Problem(self.path, message, line, column, format_path(where))
@@ -283,3 +293,14 @@ def _at(path: str, mark, message: str) -> Problem:
 
 def _fail(path: str, message: str) -> PolicyError:
     return PolicyError(message, [Problem(path, message)])
+
+
+def subdocument(document: Document, prefix: Path_, data: Any = None) -> Document:
+    """The part of ``document`` under ``prefix`` as a document of its own, positions kept
+    (so errors in an embedded config still point into the right file and line)."""
+    n = len(prefix)
+    values = {k[n:]: v for k, v in document.values.items() if k[:n] == prefix}
+    keys = {k[n:]: v for k, v in document.keys.items() if k[:n] == prefix}
+    if () not in values:
+        values[()] = document.locate(prefix)
+    return Document(document.path, document.data_at(prefix) if data is None else data, values, keys, document.digest)

@@ -134,6 +134,7 @@ def test_real_nvml_absent_on_a_host_without_nvidia():
         "device_count": 0,
         "devices": [],
         "max_memory_total_mib": None,
+        "max_memory_total_gib": None,
         "nvidia_visible_devices": None,
         "cuda_visible_devices": "0",
     }
@@ -183,6 +184,7 @@ def test_present(install):
             },
         ],
         "max_memory_total_mib": 81559,
+        "max_memory_total_gib": 79.65,
         "nvidia_visible_devices": "all",
         "cuda_visible_devices": None,
     }

@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from wfgy_rules.engine import evaluate
@@ -16,6 +17,7 @@ from wfgy_rules.outputs import write_atomic
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.reporters import FORMATS, Report, render
 from wfgy_rules.session import Session, open_session
+from wfgy_rules.waivers import apply_waivers
 
 
 @dataclass
@@ -49,8 +51,8 @@ def check_format(fmt: str, option: str = "--format") -> None:
         raise UsageError(f"{option} {fmt!r} is not one of: {', '.join(FORMATS)}")
 
 
-def judge(session: Session, bundles, force: bool) -> tuple[Outcome, str]:
-    """Evaluate the session's rules over each bundle; the outcome and the facts digest."""
+def judge(session: Session, bundles, force: bool, today: date | None = None) -> tuple[Outcome, str]:
+    """Evaluate the session's rules over each bundle, apply waivers; the outcome and the facts digest."""
     rules = list(session.rules)
     results, digests = [], []
     for bundle in bundles:
@@ -60,6 +62,7 @@ def judge(session: Session, bundles, force: bool) -> tuple[Outcome, str]:
         facts_digest = digests[0]
     else:
         facts_digest = "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    results = apply_waivers(results, session.config, session.all_rules, today or date.today())
     return decide(results, session.config.fail_on, force), facts_digest
 
 

@@ -18,6 +18,7 @@ Facts (``nvml.*``) on a GPU host::
         compute_capability: "9.0"
         mig_mode: {current: false, pending: false}   # null when the GPU has no MIG
     max_memory_total_mib: 81559         # null without devices
+    max_memory_total_gib: 79.65         # the same in GiB (2 decimals), for min_gpu_memory_gib rules
     nvidia_visible_devices: all         # from the environment, null when unset
     cuda_visible_devices: null
 
@@ -32,6 +33,7 @@ On a host or container without NVIDIA (absence is a fact, not an error)::
     device_count: 0
     devices: []
     max_memory_total_mib: null
+    max_memory_total_gib: null
 
 ``error`` is NVML's own text. A field one GPU cannot report (NVML "Not Supported", or a
 driver older than the bindings) is null; any other NVML failure after the driver answered
@@ -124,6 +126,7 @@ def _absent(environ: Mapping[str, str]) -> dict[str, Any]:
         "device_count": 0,
         "devices": [],
         "max_memory_total_mib": None,
+        "max_memory_total_gib": None,
         "nvidia_visible_devices": environ.get("NVIDIA_VISIBLE_DEVICES"),
         "cuda_visible_devices": environ.get("CUDA_VISIBLE_DEVICES"),
     }
@@ -137,6 +140,7 @@ def _failure(nvml: ModuleType, exc: Exception) -> dict[str, Any]:
         "device_count": 0,
         "devices": [],
         "max_memory_total_mib": None,
+        "max_memory_total_gib": None,
     }
 
 
@@ -165,6 +169,7 @@ def _devices(nvml: ModuleType) -> dict[str, Any]:
         "device_count": len(devices),
         "devices": devices,
         "max_memory_total_mib": max(memory, default=None),
+        "max_memory_total_gib": round(max(memory) / 1024, 2) if memory else None,
     }
 
 

@@ -1,0 +1,403 @@
+"""The ``prompts`` provider over real files in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from wfgy_rules.errors import ProviderError
+from wfgy_rules.placeholders import RUNTIME_NAMES, Placeholder, scan
+from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.prompts import CONFIG_SCHEMA, PromptsProvider
+
+REPO = Path(__file__).resolve().parents[2]
+FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "unused", "errors"}
+
+VARS_YAML = """\
+apiVersion: wfgy-rules/v1
+kind: PromptVars
+vars:
+  customer_name: {required: true, description: supplied by the app}
+  tone: {default: friendly}
+  locale: en-GB
+  persona: {description: documented only}
+  legacy: {required: true}
+"""
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+
+
+def collect(root: Path, **config) -> dict:
+    facts = PromptsProvider().collect(config, ProviderContext(base_dir=root, environ={}))
+    assert json.loads(json.dumps(facts)) == facts  # JSON values only
+    return facts
+
+
+def test_facts_end_to_end(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "prompt_vars.yaml": VARS_YAML,
+            "prompts/support.j2": "Dear {{ customer_name }},\n{{ tone | default('calm') }} {{ persona }}\n{{ order_id }}\n",
+            "prompts/sub/notify.txt": "Order ${ORDER}: ${STATUS:-pending} for {{ locale }}",
+            "prompts/readme.md": "No placeholders here.",
+        },
+    )
+    facts = collect(tmp_path, vars="prompt_vars.yaml")
+    assert set(facts) == FACT_KEYS
+    assert facts["file_count"] == 3
+    assert [(f["path"], f["syntax"]) for f in facts["files"]] == [
+        ("prompts/readme.md", None),
+        ("prompts/sub/notify.txt", "jinja2"),  # {{ wins over ${ when guessing
+        ("prompts/support.j2", "jinja2"),
+    ]
+    assert facts["files"][2]["placeholders"] == [
+        {"name": "customer_name", "line": 1, "column": 9, "default": False},
+        {"name": "tone", "line": 2, "column": 4, "default": True},
+        {"name": "persona", "line": 2, "column": 33, "default": False},
+        {"name": "order_id", "line": 3, "column": 4, "default": False},
+    ]
+    assert facts["vars"] == {"path": "prompt_vars.yaml", "present": True}
+    assert facts["declared"] == ["customer_name", "legacy", "locale", "persona", "tone"]
+    assert facts["undeclared"] == [
+        {"name": "persona", "path": "prompts/support.j2", "line": 2, "column": 33, "syntax": "jinja2", "declared": True},
+        {"name": "order_id", "path": "prompts/support.j2", "line": 3, "column": 4, "syntax": "jinja2", "declared": False},
+    ]
+    assert facts["unused"] == ["legacy"]
+    assert facts["errors"] == []
+
+
+def test_without_vars_every_placeholder_without_default_is_undeclared(tmp_path: Path) -> None:
+    write(tmp_path, {"prompts/a.sh.tmpl": "${A} ${B:-x} ${C:?set C}"})
+    facts = collect(tmp_path)
+    assert facts["vars"] == {"path": None, "present": False}
+    assert [(u["name"], u["column"], u["syntax"]) for u in facts["undeclared"]] == [("A", 3, "dollar"), ("C", 16, "dollar")]
+
+
+def test_missing_vars_file_is_a_fact(tmp_path: Path) -> None:
+    write(tmp_path, {"prompts/a.j2": "{{ x }}"})
+    facts = collect(tmp_path, vars="prompt_vars.yaml")
+    assert facts["vars"] == {"path": "prompt_vars.yaml", "present": False}
+    assert [u["name"] for u in facts["undeclared"]] == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "apiVersion: wfgy-rules/v1\nkind: PromptVars\nvars:\n  tone: {defualt: x}\n",
+            "prompt_vars.yaml:4:10: vars.tone.defualt: unknown key 'defualt' (did you mean 'default'?)",
+        ),
+        (
+            "apiVersion: wfgy-rules/v1\nkind: PromptVars\nvars:\n  tone: {required: yes please}\n",
+            'prompt_vars.yaml:4:20: vars.tone.required: expected boolean, got "yes please" (string)',
+        ),
+        (
+            "apiVersion: wfgy-rules/v1\nkind: PromptVars\nvars: {a: 1\n",
+            "prompt_vars.yaml:4:1: invalid YAML: while parsing a flow mapping did not find expected ',' or '}'",
+        ),
+        ("kind: PromptVars\nvars: {}\n", "prompt_vars.yaml:1:1: missing required key 'apiVersion'"),
+        (
+            "apiVersion: wfgy-rules/v1\nkind: PromptVars\nvars:\n  a: 1\n  a: 2\n",
+            "prompt_vars.yaml:5:3: vars.a: duplicate key 'a' (first defined at line 4)",
+        ),
+    ],
+)
+def test_invalid_vars_file_raises_one_located_line(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, {"prompt_vars.yaml": text})
+    with pytest.raises(ProviderError) as caught:
+        collect(tmp_path, vars="prompt_vars.yaml")
+    assert str(caught.value) == message
+
+
+# Hugging Face chat templates in the styles of well-known model families (written for these
+# tests). Every free name in them is supplied by the runtime.
+LLAMA2_STYLE = """\
+{%- if messages[0]['role'] == 'system' -%}
+    {%- set sys_text = messages[0]['content'] -%}
+    {%- set turns = messages[1:] -%}
+{%- else -%}
+    {%- set sys_text = false -%}
+    {%- set turns = messages -%}
+{%- endif -%}
+{%- for turn in turns -%}
+    {%- if (turn['role'] == 'user') != (loop.index0 is even) -%}
+        {{- raise_exception('Turns must alternate between user and assistant') -}}
+    {%- endif -%}
+    {%- if loop.first and sys_text -%}
+        {%- set body = '<<SYS>>\\n' ~ sys_text ~ '\\n<</SYS>>\\n\\n' ~ turn['content'] -%}
+    {%- else -%}
+        {%- set body = turn['content'] -%}
+    {%- endif -%}
+    {%- if turn['role'] == 'user' -%}
+        {{- bos_token ~ '[INST] ' ~ body | trim ~ ' [/INST]' -}}
+    {%- else -%}
+        {{- ' ' ~ body | trim ~ ' ' ~ eos_token -}}
+    {%- endif -%}
+{%- endfor -%}
+"""
+
+LLAMA3_STYLE = """\
+{{- bos_token }}
+{%- if custom_tools is defined %}{%- set tools = custom_tools %}{%- endif %}
+{%- if not tools_in_user_message is defined %}{%- set tools_in_user_message = true %}{%- endif %}
+{%- if not date_string is defined %}
+    {%- if strftime_now is defined %}{%- set date_string = strftime_now("%d %b %Y") %}
+    {%- else %}{%- set date_string = "01 Jan 2025" %}{%- endif %}
+{%- endif %}
+{%- if messages[0].role == 'system' %}
+    {%- set system_text = messages[0].content | trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_text = "" %}
+{%- endif %}
+{{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+{%- if builtin_tools is defined or tools is not none %}{{- "Environment: ipython\\n" }}{%- endif %}
+{{- "Today Date: " + date_string + "\\n\\n" }}
+{%- if tools is not none and not tools_in_user_message %}
+    {%- for t in tools %}{{- t | tojson(indent=4) }}{{- "\\n\\n" }}{%- endfor %}
+{%- endif %}
+{{- system_text }}{{- "<|eot_id|>" }}
+{%- set ns = namespace(seen_user=false) %}
+{%- for message in messages %}
+    {%- if message.role == 'user' %}{%- set ns.seen_user = true %}{%- endif %}
+    {%- if message.role == 'tool' or message.role == 'ipython' %}
+        {{- "<|start_header_id|>ipython<|end_header_id|>\\n\\n" }}
+        {{- message.content | tojson if message.content is mapping else message.content }}
+    {%- else %}
+        {{- '<|start_header_id|>' + message.role + '<|end_header_id|>\\n\\n' + message.content | trim + '<|eot_id|>' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}
+"""
+
+CHATML_STYLE = """\
+{% for message in messages %}{% if loop.first and message['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}{{ '<|im_start|>' + message['role'] + '\\n' }}{% if message['role'] == 'assistant' %}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{% else %}{{ message['content'] + '<|im_end|>' }}{% endif %}{{ '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
+"""
+
+MISTRAL_STYLE = """\
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content'] %}
+    {%- set loop_messages = messages[1:] %}
+{%- else %}
+    {%- set loop_messages = messages %}
+{%- endif %}
+{{- bos_token }}
+{%- for message in loop_messages %}
+    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}
+        {{- raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}
+    {%- endif %}
+    {%- if message['role'] == 'user' %}
+        {%- if loop.last and system_message is defined %}
+            {{- '[INST] ' + system_message + '\\n\\n' + message['content'] + '[/INST]' }}
+        {%- else %}
+            {{- '[INST] ' + message['content'] + '[/INST]' }}
+        {%- endif %}
+    {%- elif message['role'] == 'assistant' %}
+        {{- ' ' + message['content'] + eos_token }}
+    {%- else %}
+        {{- raise_exception('Only user and assistant roles are supported, with the exception of an initial optional system message!') }}
+    {%- endif %}
+{%- endfor %}
+"""
+
+CHAT_TEMPLATES = {"llama2": LLAMA2_STYLE, "llama3": LLAMA3_STYLE, "chatml": CHATML_STYLE, "mistral": MISTRAL_STYLE}
+
+
+@pytest.mark.parametrize("template", CHAT_TEMPLATES.values(), ids=list(CHAT_TEMPLATES))
+def test_chat_templates_scan_to_runtime_names_only(template: str) -> None:
+    placeholders, problems = scan(template, "chat_template")
+    assert problems == []
+    unresolved = {p.name for p in placeholders if not p.default} - RUNTIME_NAMES["chat_template"]
+    assert unresolved == set()
+    assert "messages" in {p.name for p in placeholders}
+
+
+def test_chat_template_positions() -> None:
+    placeholders, _ = scan(MISTRAL_STYLE, "chat_template")
+    guarded = [p for p in placeholders if p.name == "system_message"]
+    assert guarded == [Placeholder("system_message", 13, 30, True), Placeholder("system_message", 14, 29, True)]
+
+
+@pytest.mark.parametrize("name", list(CHAT_TEMPLATES))
+def test_chat_templates_have_no_undeclared_names(tmp_path: Path, name: str) -> None:
+    write(tmp_path, {f"models/{name}/chat_template.jinja": CHAT_TEMPLATES[name]})
+    facts = collect(tmp_path, paths=["models/**/*.jinja"])
+    assert [(f["syntax"], f["path"]) for f in facts["files"]] == [("chat_template", f"models/{name}/chat_template.jinja")]
+    assert facts["undeclared"] == []
+    assert facts["errors"] == []
+
+
+def test_chat_template_read_as_plain_jinja_misses_runtime_names(tmp_path: Path) -> None:
+    write(tmp_path, {"t/chatml.jinja": CHAT_TEMPLATES["chatml"]})
+    facts = collect(tmp_path, paths=["t/*"])
+    assert {u["name"] for u in facts["undeclared"]} == {"messages", "add_generation_prompt"}
+    facts = collect(tmp_path, paths=["t/*"], syntax={"t/chatml.*": "chat_template"})
+    assert facts["undeclared"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "syntax"),
+    [
+        ("a.jinja", "plain", "jinja2"),
+        ("a.J2", "plain", "jinja2"),
+        ("a.jinja2", "plain", "jinja2"),
+        ("chat_template.j2", "plain", "chat_template"),
+        ("a.mustache", "plain", "mustache"),
+        ("a.hbs", "plain", "mustache"),
+        ("a.txt", "{% if x %}", "jinja2"),
+        ("a.txt", "{{ x }}", "jinja2"),
+        ("a.txt", "${X}", "dollar"),
+        ("a.txt", "$X and {x}", None),
+        ("a.txt", "plain", None),
+    ],
+)
+def test_syntax_detection(tmp_path: Path, name: str, text: str, syntax: str | None) -> None:
+    write(tmp_path, {f"prompts/{name}": text})
+    assert collect(tmp_path)["files"][0]["syntax"] == syntax
+
+
+def test_configured_syntax_first_match_wins(tmp_path: Path) -> None:
+    write(tmp_path, {"prompts/a.txt": 'Answer as {"k": 1} about {topic}', "prompts/b.txt": "$USER"})
+    facts = collect(tmp_path, syntax={"prompts/a.*": "format", "prompts/*": "dollar"})
+    assert [(f["syntax"], [p["name"] for p in f["placeholders"]]) for f in facts["files"]] == [
+        ("format", ["topic"]),
+        ("dollar", ["USER"]),
+    ]
+
+
+def test_unreadable_files_are_errors_not_crashes(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "prompts/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00",
+            "prompts/latin1.txt": "first line\ncaf\xe9 {{ x }}".encode("latin-1"),
+            "prompts/huge.txt": "{{ x }}" + " " * 200,
+            "prompts/broken.j2": "ok\n{% if x %}\nno end",
+            "prompts/ok.j2": "{{ y }}",
+        },
+    )
+    facts = collect(tmp_path, max_file_bytes=100)
+    assert facts["file_count"] == 5
+    assert facts["errors"] == [
+        {"path": "prompts/broken.j2", "line": 2, "column": None, "message": "Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'."},
+        {"path": "prompts/huge.txt", "line": None, "column": None, "message": "file too large (207 bytes, max_file_bytes is 100)"},
+        {"path": "prompts/latin1.txt", "line": 2, "column": 4, "message": "not UTF-8 text (byte 0xe9)"},
+        {"path": "prompts/logo.png", "line": None, "column": None, "message": "binary file (contains NUL bytes)"},
+    ]
+    assert [(f["path"], f["syntax"]) for f in facts["files"]][:4] == [
+        ("prompts/broken.j2", "jinja2"),
+        ("prompts/huge.txt", None),
+        ("prompts/latin1.txt", None),
+        ("prompts/logo.png", None),
+    ]
+    assert [u["name"] for u in facts["undeclared"]] == ["y"]
+
+
+def test_bom_and_crlf(tmp_path: Path) -> None:
+    write(tmp_path, {"prompts/a.j2": "\ufeff{{ a }}\r\n\r\nx {{ b }}\r\n"})
+    placeholders = collect(tmp_path)["files"][0]["placeholders"]
+    assert [(p["name"], p["line"], p["column"]) for p in placeholders] == [("a", 1, 4), ("b", 3, 6)]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_symlink_loops_end_and_files_are_listed_once(tmp_path: Path) -> None:
+    write(tmp_path, {"prompts/sub/a.j2": "{{ a }}"})
+    (tmp_path / "prompts/sub/up").symlink_to("..", target_is_directory=True)  # prompts/sub/up -> prompts
+    (tmp_path / "prompts/self").symlink_to("self")  # a file symlink that points at itself
+    (tmp_path / "prompts/dangling.j2").symlink_to("missing.j2")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere/b.j2").write_text("{{ b }}")
+    (tmp_path / "prompts/linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    facts = collect(tmp_path)
+    assert [f["path"] for f in facts["files"]] == ["prompts/linked/b.j2", "prompts/sub/a.j2"]
+    assert facts["errors"] == []
+
+
+def test_hidden_entries_need_an_explicit_pattern(tmp_path: Path) -> None:
+    write(tmp_path, {"prompts/.cache/a.j2": "{{ a }}", "prompts/.b.j2": "{{ b }}", "prompts/c.j2": "{{ c }}"})
+    assert [f["path"] for f in collect(tmp_path)["files"]] == ["prompts/c.j2"]
+    facts = collect(tmp_path, paths=["prompts/.cache/*", "prompts/.*.j2"])
+    assert [f["path"] for f in facts["files"]] == ["prompts/.b.j2", "prompts/.cache/a.j2"]
+
+
+def test_patterns_files_directories_and_outside_paths(tmp_path: Path) -> None:
+    base = tmp_path / "project"
+    write(base, {"system.txt": "${A}", "deep/x/y.j2": "{{ y }}", "deep/z.md": "none", "other/q.j2": "{{ q }}"})
+    write(tmp_path, {"shared/s.j2": "{{ s }}"})
+    facts = collect(base, paths=["system.txt", "deep", "**/q.j2", "../shared/*.j2", "missing/**/*"])
+    assert [f["path"] for f in facts["files"]] == [
+        (tmp_path / "shared/s.j2").resolve().as_posix(),
+        "deep/x/y.j2",
+        "deep/z.md",
+        "other/q.j2",
+        "system.txt",
+    ]
+
+
+def test_single_star_stays_in_one_directory(tmp_path: Path) -> None:
+    write(tmp_path, {"prompts/a.j2": "", "prompts/sub/b.j2": "", "prompts/sub/c.txt": ""})
+    assert [f["path"] for f in collect(tmp_path, paths=["prompts/*.j2"])["files"]] == ["prompts/a.j2"]
+    assert [f["path"] for f in collect(tmp_path, paths=["prompts/**/*.j2"])["files"]] == ["prompts/a.j2", "prompts/sub/b.j2"]
+    assert [f["path"] for f in collect(tmp_path, paths=["prompts/s?b/[!b]*"])["files"]] == ["prompts/sub/c.txt"]
+
+
+def test_serial_and_parallel_scans_are_identical(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {}
+    for i in range(300):
+        kind = i % 6
+        name = f"prompts/g{i % 7}/p{i:03d}"
+        if kind == 0:
+            files[name + ".j2"] = f"Hi {{{{ user_{i % 11} }}}}\n{{% for m in items %}}{{{{ m }}}}{{% endfor %}}{{{{ t | d('x') }}}}"
+        elif kind == 1:
+            files[name + ".txt"] = f"${{VAR_{i % 5}}} and ${{OPT:-x}}"
+        elif kind == 2:
+            files[name + ".mustache"] = "{{#list}}{{name}}{{/list}}"
+        elif kind == 3:
+            files[name + ".j2"] = "{% if %}broken"
+        elif kind == 4:
+            files[name + ".bin"] = b"\x00\x01"
+        else:
+            files[name + ".md"] = "plain prose " * 20
+    write(tmp_path, files)
+    serial = collect(tmp_path, workers=1)
+    parallel = collect(tmp_path, workers=2)
+    assert serial["file_count"] == 300
+    assert json.dumps(serial, sort_keys=False) == json.dumps(parallel, sort_keys=False)
+    assert [f["path"] for f in serial["files"]] == sorted(f["path"] for f in serial["files"])
+
+
+def test_config_schema_is_complete() -> None:
+    Draft202012Validator.check_schema(CONFIG_SCHEMA)
+    assert CONFIG_SCHEMA["additionalProperties"] is False
+    for name, prop in CONFIG_SCHEMA["properties"].items():
+        assert prop.get("title") and prop.get("description"), name
+    validator = Draft202012Validator(CONFIG_SCHEMA)
+    assert validator.is_valid({"paths": ["p/**/*"], "vars": "v.yaml", "syntax": {"*.txt": "format"}, "max_file_bytes": 10, "workers": "auto"})
+    assert not validator.is_valid({"syntax": {"*.txt": "erb"}})
+    assert not validator.is_valid({"workers": 0})
+    assert not validator.is_valid({"path": "prompts"})
+
+
+def test_prompt_vars_schema() -> None:
+    schema = json.loads((REPO / "schemas/prompt-vars.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"] == "https://wfgy-rules.dev/schemas/prompt-vars.schema.json"
+    validator = Draft202012Validator(schema)
+    import yaml
+
+    assert validator.is_valid(yaml.safe_load(VARS_YAML))
+    assert not validator.is_valid({"apiVersion": "wfgy-rules/v1", "kind": "PromptVars", "vars": {"x": None}})
+    assert not validator.is_valid({"apiVersion": "wfgy-rules/v1", "kind": "PromptVars", "vars": {"x": {"secret": True}}})

@@ -1,0 +1,51 @@
+"""``wfgy-rules test [PATH…]``: run policy tests and end with ``N passed, M failed``.
+
+Exit 0 when every case passes (and, with ``--require-tests``, every rule under test is
+covered by some case), 1 otherwise, 2 when a test file is invalid.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from wfgy_rules.errors import PolicyError, Problem
+from wfgy_rules.policytests import discover, run_file
+
+
+def run(paths: list[str], require_tests: bool) -> int:
+    files = discover(paths)
+    if not files:
+        raise _no_tests(paths)
+    runs = []
+    problems = []
+    for path in files:
+        try:
+            runs.append(run_file(path))
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PolicyError("invalid policy tests", problems)
+    passed = failed = 0
+    out = sys.stdout
+    for file_run in runs:
+        for case in file_run.cases:
+            if case.passed:
+                passed += 1
+                out.write(f"✔ {case.file} :: {case.name}\n")
+            else:
+                failed += 1
+                out.write(f"✖ {case.file} :: {case.name}\n")
+                for line in case.failures:
+                    out.write(f"    {line}\n")
+    rules = {rule.id: rule for file_run in runs for rule in file_run.rules}
+    covered = set().union(*(r.covered for r in runs)) if runs else set()
+    uncovered = sorted(set(rules) - covered)
+    if uncovered:
+        out.write(f"rules no case covers ({len(uncovered)}): {', '.join(uncovered)}\n")
+    out.write(f"{passed} passed, {failed} failed\n")
+    return 1 if failed or (require_tests and uncovered) else 0
+
+
+def _no_tests(paths: list[str]) -> PolicyError:
+    where = ", ".join(paths) or "."
+    return PolicyError("no tests", [Problem(where, "no policy tests found (*.test.yaml, tests/policies/)")])
