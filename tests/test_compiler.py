@@ -30,6 +30,7 @@ CASES = [
     ("    assert: {all: [{key: file.x, op: version_ge, value: latest}]}\n", ["p.yaml:9:57: rules[0].assert.all[0].value: \"latest\" (string) is not a version"]),
     ("    assert: {key: file.x, op: regex, value: '(a+)+'}\n", ["p.yaml:9:45: rules[0].assert.value: regular expression '(a+)+' nests quantifiers (e.g. (a+)+), which can backtrack catastrophically"]),
     ("    assert: {any: [{key: file.a, op: exists}], key: file.b, op: exists}\n", ["p.yaml:9:13: rules[0].assert: a condition needs exactly one of: all, any, not, or key + op"]),
+    ("    assert: file.x == true\n", ["p.yaml:9:13: rules[0].assert: bare true is a field name in JMESPath (always null); write the literal `true` in backticks"]),
     ("    assert: file.x\n    message: 'value {{ item.x }}'\n", ["p.yaml:10:14: rules[0].message: reads 'item', which is not in facts, params"]),
     ("    assert: file.x\n    remedy: {action: explode}\n", ["p.yaml:10:22: rules[0].remedy.action: \"explode\" (string) is not one of: abort, warn, block, fallback"]),
 ]

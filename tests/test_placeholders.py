@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wfgy_rules.placeholders import SYNTAXES, Placeholder, SyntaxProblem, may_contain, scan
 
@@ -118,3 +120,21 @@ def test_deep_nesting_is_a_problem_not_a_crash() -> None:
 def test_text_without_markers_is_not_parsed(syntax: str) -> None:
     assert not may_contain("plain prose, nothing to see", syntax)
     assert scan("plain prose, nothing to see", syntax) == ([], [])
+
+
+FRAGMENTS = [
+    "{{ ", " }}", "{%", "%}", "{#", "#}", "{{{", "}}}", "${", "}", "{", "$", "$$", ":-", "\n", "\r\n", " ",
+    "x", "user", ".name", "[0]", "|", "default(", ")", "is defined", "if ", "for ", " in ", "set ", "=",
+    "#", "^", "/", "&", ">", "!", "'", '"', "\\", "endif", "endfor", "raw", "é", "\ufeff",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=40), st.sampled_from(SYNTAXES))
+def test_any_text_scans_and_every_position_points_at_its_name(parts: list[str], syntax: str) -> None:
+    text = "".join(parts)
+    placeholders, problems = scan(text, syntax)
+    lines = text.replace("\r\n", "\n").split("\n")
+    for p in placeholders:
+        assert lines[p.line - 1][p.column - 1 :].startswith(p.name), p
+    assert all(p.line >= 1 for p in problems)

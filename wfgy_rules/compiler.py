@@ -4,7 +4,9 @@ Stages: the document is already YAML-valid; here it is checked against the polic
 then each structurally valid rule is compiled: JMESPath parsed once, functions and
 operators resolved, `facts` checked against the installed providers, and every top-level
 name an expression reads checked against ``facts`` + ``params`` (+ ``item``/``index`` under
-``for_each``). All problems of the file are collected and raised together.
+``for_each``). A bare ``null`` is accepted (JMESPath reads it as a missing field, which is
+null, as the author meant); a bare ``true``/``false`` is refused, since it is also a field
+and never the boolean. All problems of the file are collected and raised together.
 """
 
 from __future__ import annotations
@@ -119,7 +121,10 @@ class _RuleCompiler:
     def check_names(self, expr: Expr, where: tuple, scope: frozenset[str]) -> None:
         for name in sorted(expr.functions - FUNCTION_NAMES):
             self.fail(where, f"unknown function {name}(){_suggest(name, FUNCTION_NAMES)}")
-        for name in sorted(expr.roots - scope):
+        for name in sorted(expr.roots - scope - {"null"}):
+            if name in ("true", "false"):
+                self.fail(where, f"bare {name} is a field name in JMESPath (always null); write the literal `{name}` in backticks")
+                continue
             self.fail(where, f"reads {name!r}, which is not in facts, params{', item, index' if 'item' in scope else ''}{_suggest(name, scope)}")
 
     def template(self, text: Any, where: tuple, scope: frozenset[str]):

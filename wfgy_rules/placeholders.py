@@ -42,6 +42,7 @@ from __future__ import annotations
 import bisect
 import re
 import string
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ def scan(text: str, syntax: str) -> tuple[list[Placeholder], list[SyntaxProblem]
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     placeholders, problems = SCANNERS[syntax][1](text)
     placeholders.sort(key=lambda p: (p.line, p.column, p.name))
+    problems.sort(key=lambda p: (p.line, p.column or 0))
     return placeholders, problems
 
 
@@ -265,8 +267,8 @@ _RESERVED = frozenset({"self"})  # the template's own blocks
 def _jinja_environment() -> Any:
     """A parse-only environment: loop controls, ``do`` and HF's ``{% generation %}``.
 
-    Its lexer keeps the raw tokens of the template it lexed last, so finding the columns of
-    names needs no second lexing pass.
+    Its lexer keeps the raw tokens of the template each thread lexed last, so finding the
+    columns of names needs no second lexing pass.
     """
     from jinja2 import Environment, nodes
     from jinja2.ext import Extension
@@ -283,12 +285,12 @@ def _jinja_environment() -> Any:
             return nodes.Scope(body, lineno=lineno)
 
     class RecordingLexer(Lexer):
-        tokens: list[tuple[int, str, str]] = []
+        recorded = threading.local()
 
         def tokeniter(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str, str]]:
-            self.tokens = []
+            tokens = self.recorded.tokens = []
             for token in super().tokeniter(*args, **kwargs):
-                self.tokens.append(token)
+                tokens.append(token)
                 yield token
 
     class ParseEnvironment(Environment):
@@ -317,7 +319,7 @@ def _scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
         return [], [SyntaxProblem(1, None, "template nests too deeply to analyse")]
     if not any(slot[2] for slot in walker.slots):
         return [], []
-    return walker.placeholders(_jinja_name_offsets(environment.lexer.tokens, text), _Locator(text)), []
+    return walker.placeholders(_jinja_name_offsets(environment.lexer.recorded.tokens, text), _Locator(text)), []
 
 
 def _jinja_name_offsets(tokens: list[tuple[int, str, str]], text: str) -> dict[tuple[int, str], list[int]]:

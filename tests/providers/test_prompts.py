@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 
 from wfgy_rules.errors import ProviderError
@@ -29,7 +30,7 @@ vars:
 """
 
 
-def write(root: Path, files: dict[str, str | bytes]) -> None:
+def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
     for name, content in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def collect(root: Path, **config) -> dict:
 
 
 def test_facts_end_to_end(tmp_path: Path) -> None:
-    write(
+    write_tree(
         tmp_path,
         {
             "prompt_vars.yaml": VARS_YAML,
@@ -80,14 +81,14 @@ def test_facts_end_to_end(tmp_path: Path) -> None:
 
 
 def test_without_vars_every_placeholder_without_default_is_undeclared(tmp_path: Path) -> None:
-    write(tmp_path, {"prompts/a.sh.tmpl": "${A} ${B:-x} ${C:?set C}"})
+    write_tree(tmp_path, {"prompts/a.sh.tmpl": "${A} ${B:-x} ${C:?set C}"})
     facts = collect(tmp_path)
     assert facts["vars"] == {"path": None, "present": False}
     assert [(u["name"], u["column"], u["syntax"]) for u in facts["undeclared"]] == [("A", 3, "dollar"), ("C", 16, "dollar")]
 
 
 def test_missing_vars_file_is_a_fact(tmp_path: Path) -> None:
-    write(tmp_path, {"prompts/a.j2": "{{ x }}"})
+    write_tree(tmp_path, {"prompts/a.j2": "{{ x }}"})
     facts = collect(tmp_path, vars="prompt_vars.yaml")
     assert facts["vars"] == {"path": "prompt_vars.yaml", "present": False}
     assert [u["name"] for u in facts["undeclared"]] == ["x"]
@@ -116,7 +117,7 @@ def test_missing_vars_file_is_a_fact(tmp_path: Path) -> None:
     ],
 )
 def test_invalid_vars_file_raises_one_located_line(tmp_path: Path, text: str, message: str) -> None:
-    write(tmp_path, {"prompt_vars.yaml": text})
+    write_tree(tmp_path, {"prompt_vars.yaml": text})
     with pytest.raises(ProviderError) as caught:
         collect(tmp_path, vars="prompt_vars.yaml")
     assert str(caught.value) == message
@@ -233,7 +234,7 @@ def test_chat_template_positions() -> None:
 
 @pytest.mark.parametrize("name", list(CHAT_TEMPLATES))
 def test_chat_templates_have_no_undeclared_names(tmp_path: Path, name: str) -> None:
-    write(tmp_path, {f"models/{name}/chat_template.jinja": CHAT_TEMPLATES[name]})
+    write_tree(tmp_path, {f"models/{name}/chat_template.jinja": CHAT_TEMPLATES[name]})
     facts = collect(tmp_path, paths=["models/**/*.jinja"])
     assert [(f["syntax"], f["path"]) for f in facts["files"]] == [("chat_template", f"models/{name}/chat_template.jinja")]
     assert facts["undeclared"] == []
@@ -241,7 +242,7 @@ def test_chat_templates_have_no_undeclared_names(tmp_path: Path, name: str) -> N
 
 
 def test_chat_template_read_as_plain_jinja_misses_runtime_names(tmp_path: Path) -> None:
-    write(tmp_path, {"t/chatml.jinja": CHAT_TEMPLATES["chatml"]})
+    write_tree(tmp_path, {"t/chatml.jinja": CHAT_TEMPLATES["chatml"]})
     facts = collect(tmp_path, paths=["t/*"])
     assert {u["name"] for u in facts["undeclared"]} == {"messages", "add_generation_prompt"}
     facts = collect(tmp_path, paths=["t/*"], syntax={"t/chatml.*": "chat_template"})
@@ -265,12 +266,12 @@ def test_chat_template_read_as_plain_jinja_misses_runtime_names(tmp_path: Path) 
     ],
 )
 def test_syntax_detection(tmp_path: Path, name: str, text: str, syntax: str | None) -> None:
-    write(tmp_path, {f"prompts/{name}": text})
+    write_tree(tmp_path, {f"prompts/{name}": text})
     assert collect(tmp_path)["files"][0]["syntax"] == syntax
 
 
 def test_configured_syntax_first_match_wins(tmp_path: Path) -> None:
-    write(tmp_path, {"prompts/a.txt": 'Answer as {"k": 1} about {topic}', "prompts/b.txt": "$USER"})
+    write_tree(tmp_path, {"prompts/a.txt": 'Answer as {"k": 1} about {topic}', "prompts/b.txt": "$USER"})
     facts = collect(tmp_path, syntax={"prompts/a.*": "format", "prompts/*": "dollar"})
     assert [(f["syntax"], [p["name"] for p in f["placeholders"]]) for f in facts["files"]] == [
         ("format", ["topic"]),
@@ -279,7 +280,7 @@ def test_configured_syntax_first_match_wins(tmp_path: Path) -> None:
 
 
 def test_unreadable_files_are_errors_not_crashes(tmp_path: Path) -> None:
-    write(
+    write_tree(
         tmp_path,
         {
             "prompts/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00",
@@ -307,14 +308,14 @@ def test_unreadable_files_are_errors_not_crashes(tmp_path: Path) -> None:
 
 
 def test_bom_and_crlf(tmp_path: Path) -> None:
-    write(tmp_path, {"prompts/a.j2": "\ufeff{{ a }}\r\n\r\nx {{ b }}\r\n"})
+    write_tree(tmp_path, {"prompts/a.j2": "\ufeff{{ a }}\r\n\r\nx {{ b }}\r\n"})
     placeholders = collect(tmp_path)["files"][0]["placeholders"]
     assert [(p["name"], p["line"], p["column"]) for p in placeholders] == [("a", 1, 4), ("b", 3, 6)]
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
 def test_symlink_loops_end_and_files_are_listed_once(tmp_path: Path) -> None:
-    write(tmp_path, {"prompts/sub/a.j2": "{{ a }}"})
+    write_tree(tmp_path, {"prompts/sub/a.j2": "{{ a }}"})
     (tmp_path / "prompts/sub/up").symlink_to("..", target_is_directory=True)  # prompts/sub/up -> prompts
     (tmp_path / "prompts/self").symlink_to("self")  # a file symlink that points at itself
     (tmp_path / "prompts/dangling.j2").symlink_to("missing.j2")
@@ -327,7 +328,7 @@ def test_symlink_loops_end_and_files_are_listed_once(tmp_path: Path) -> None:
 
 
 def test_hidden_entries_need_an_explicit_pattern(tmp_path: Path) -> None:
-    write(tmp_path, {"prompts/.cache/a.j2": "{{ a }}", "prompts/.b.j2": "{{ b }}", "prompts/c.j2": "{{ c }}"})
+    write_tree(tmp_path, {"prompts/.cache/a.j2": "{{ a }}", "prompts/.b.j2": "{{ b }}", "prompts/c.j2": "{{ c }}"})
     assert [f["path"] for f in collect(tmp_path)["files"]] == ["prompts/c.j2"]
     facts = collect(tmp_path, paths=["prompts/.cache/*", "prompts/.*.j2"])
     assert [f["path"] for f in facts["files"]] == ["prompts/.b.j2", "prompts/.cache/a.j2"]
@@ -335,8 +336,8 @@ def test_hidden_entries_need_an_explicit_pattern(tmp_path: Path) -> None:
 
 def test_patterns_files_directories_and_outside_paths(tmp_path: Path) -> None:
     base = tmp_path / "project"
-    write(base, {"system.txt": "${A}", "deep/x/y.j2": "{{ y }}", "deep/z.md": "none", "other/q.j2": "{{ q }}"})
-    write(tmp_path, {"shared/s.j2": "{{ s }}"})
+    write_tree(base, {"system.txt": "${A}", "deep/x/y.j2": "{{ y }}", "deep/z.md": "none", "other/q.j2": "{{ q }}"})
+    write_tree(tmp_path, {"shared/s.j2": "{{ s }}"})
     facts = collect(base, paths=["system.txt", "deep", "**/q.j2", "../shared/*.j2", "missing/**/*"])
     assert [f["path"] for f in facts["files"]] == [
         (tmp_path / "shared/s.j2").resolve().as_posix(),
@@ -348,7 +349,7 @@ def test_patterns_files_directories_and_outside_paths(tmp_path: Path) -> None:
 
 
 def test_single_star_stays_in_one_directory(tmp_path: Path) -> None:
-    write(tmp_path, {"prompts/a.j2": "", "prompts/sub/b.j2": "", "prompts/sub/c.txt": ""})
+    write_tree(tmp_path, {"prompts/a.j2": "", "prompts/sub/b.j2": "", "prompts/sub/c.txt": ""})
     assert [f["path"] for f in collect(tmp_path, paths=["prompts/*.j2"])["files"]] == ["prompts/a.j2"]
     assert [f["path"] for f in collect(tmp_path, paths=["prompts/**/*.j2"])["files"]] == ["prompts/a.j2", "prompts/sub/b.j2"]
     assert [f["path"] for f in collect(tmp_path, paths=["prompts/s?b/[!b]*"])["files"]] == ["prompts/sub/c.txt"]
@@ -371,7 +372,7 @@ def test_serial_and_parallel_scans_are_identical(tmp_path: Path) -> None:
             files[name + ".bin"] = b"\x00\x01"
         else:
             files[name + ".md"] = "plain prose " * 20
-    write(tmp_path, files)
+    write_tree(tmp_path, files)
     serial = collect(tmp_path, workers=1)
     parallel = collect(tmp_path, workers=2)
     assert serial["file_count"] == 300
@@ -396,8 +397,19 @@ def test_prompt_vars_schema() -> None:
     Draft202012Validator.check_schema(schema)
     assert schema["$id"] == "https://wfgy-rules.dev/schemas/prompt-vars.schema.json"
     validator = Draft202012Validator(schema)
-    import yaml
-
     assert validator.is_valid(yaml.safe_load(VARS_YAML))
     assert not validator.is_valid({"apiVersion": "wfgy-rules/v1", "kind": "PromptVars", "vars": {"x": None}})
     assert not validator.is_valid({"apiVersion": "wfgy-rules/v1", "kind": "PromptVars", "vars": {"x": {"secret": True}}})
+    for where, node in _subschemas(schema):
+        for name, prop in node.get("properties", {}).items():
+            assert prop.get("title") and prop.get("description"), f"{where}.{name}"
+
+
+def _subschemas(node: object, where: str = "$"):
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from _subschemas(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _subschemas(value, f"{where}[{index}]")

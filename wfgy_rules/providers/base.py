@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ENTRY_POINT_GROUP = "wfgy_rules.providers"
-RESERVED_NAMES = frozenset({"params", "item", "index"})
+RESERVED_NAMES = frozenset({"params", "item", "index", "null", "true", "false"})
 
 
 @dataclass(frozen=True)
