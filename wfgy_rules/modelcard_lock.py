@@ -23,13 +23,12 @@ card rather than written as null.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import ProviderError, UsageError
+from wfgy_rules.outputs import write_atomic
 from wfgy_rules.providers.runtime import compiled_cuda, describe_model_dir, package_versions
 
 
@@ -71,21 +70,5 @@ def _describe(model_dir: Path) -> dict[str, Any]:
 
 
 def write_model_card(card: Mapping[str, Any], path: Path) -> None:
-    """Write ``card`` as stable JSON (sorted keys, 2-space indent, final newline).
-
-    The file is replaced atomically (a reader sees the old card or the new one, never half)
-    and keeps the old file's permissions (0644 for a new one).
-    """
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    text = json.dumps(card, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-        os.chmod(handle.name, mode)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    """Write ``card`` as stable JSON (sorted keys, 2-space indent, final newline), atomically."""
+    write_atomic(path, json.dumps(card, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wfgy_rules.config import config_from_document, find_config, load_config
 from wfgy_rules.errors import PolicyError, Problem, WfgyError
-from wfgy_rules.loader import load_policies, policy_files
+from wfgy_rules.loader import load_policies
 from wfgy_rules.schema import validate
 from wfgy_rules.yamlio import load_file
 
@@ -21,29 +21,27 @@ _SCHEMA_OF_KIND = {"PolicyTest": "policy-test", "PromptVars": "prompt-vars"}
 
 
 def run(paths: list[str], config: str | None) -> int:
-    problems: list[Problem] = []
-    policies: list[str] = []
-    checked = 0
     if not paths:
         config_path = find_config(config)
         settings = load_config(config_path)
-        checked += 1 if config_path else 0
-        files = policy_files(settings.policies, settings.base_dir)
-        policies = [str(path) for path, _ in files]
-    else:
-        for path in _expand(paths):
-            checked += 1
-            try:
-                if _check_file(path):
-                    policies.append(str(path))
-            except WfgyError as exc:
-                problems.extend(exc.problems or [Problem(str(path), str(exc))])
+        loaded = load_policies(settings.policies, settings.base_dir)
+        print(f"ok: {len(loaded.policies) + (1 if config_path else 0)} file(s) valid")
+        return 0
+    problems: list[Problem] = []
+    policies: list[str] = []
+    files = _expand(paths)
+    for path in files:
+        try:
+            if _check_file(path):
+                policies.append(str(path))
+        except WfgyError as exc:
+            problems.extend(exc.problems or [Problem(str(path), str(exc))])
     if policies:
         try:
-            loaded = load_policies(policies, Path.cwd())
-            checked += 0 if paths else len(loaded.policies)
+            load_policies(policies, Path.cwd())
         except PolicyError as exc:
             problems.extend(exc.problems)
+    checked = len(files)
     if problems:
         raise PolicyError("invalid files", problems)
     print(f"ok: {checked} file(s) valid")

@@ -1,0 +1,49 @@
+"""``wfgy-rules lock``: write ``model-card.json`` from the build environment.
+
+Run it where the image is built and tested. It records the installed versions of the
+runtime provider's packages, the compiled CUDA and the model directory's tokenizer
+fingerprint and vocab size, so the deploy-time gate (SemVers Diff) compares against what was
+really built. Keys already in the card that ``lock`` does not produce (``context_length``,
+``requires_gpu`` …) are kept; the keys it produces are replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from wfgy_rules.config import find_config, load_config
+from wfgy_rules.errors import Problem, UsageError
+from wfgy_rules.modelcard_lock import build_model_card, write_model_card
+
+_DEFAULT_PACKAGES = ["torch", "transformers", "tokenizers"]
+
+
+def run(config: str | None, model_dir: str | None, model: str | None, output: str | None,
+        requires_gpu: bool | None, min_gpu_memory_gib: float | None) -> int:
+    settings = load_config(find_config(config))
+    runtime = settings.providers.get("runtime", {})
+    card_setting = settings.providers.get("model_card", {}).get("path", "model-card.json")
+    directory = Path(model_dir) if model_dir else (settings.base_dir / runtime["model_dir"] if "model_dir" in runtime else None)
+    target = Path(output) if output else settings.base_dir / card_setting
+    existing = _existing(target)
+    card = build_model_card(directory, list(runtime.get("packages", _DEFAULT_PACKAGES)), model or existing.get("model"),
+                            dict(os.environ), requires_gpu=requires_gpu, min_gpu_memory_gib=min_gpu_memory_gib)
+    merged = {**existing, **card}
+    write_model_card(merged, target)
+    print(f"wrote {target} ({', '.join(f'{k}={v}' for k, v in sorted(card.items()))})", file=sys.stderr)
+    return 0
+
+
+def _existing(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read the existing card", [Problem(str(path), f"cannot read the existing card: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a JSON object", [Problem(str(path), "the existing card is not a JSON object")])
+    return data
