@@ -8,10 +8,12 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 from wfgy_rules.engine import evaluate
 from wfgy_rules.errors import Problem, UsageError
-from wfgy_rules.facts import gather, read_bundles
+from wfgy_rules.facts import Bundle, gather, read_bundles
+from wfgy_rules.model import Result
 from wfgy_rules.outcome import Outcome, decide
 from wfgy_rules.outputs import write_atomic
 from wfgy_rules.providers.base import ProviderContext
@@ -62,8 +64,13 @@ def judge(session: Session, bundles, force: bool, today: date | None = None) -> 
         facts_digest = digests[0]
     else:
         facts_digest = "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    return conclude(session, results, force, today), facts_digest
+
+
+def conclude(session: Session, results: list[Result], force: bool, today: date | None = None) -> Outcome:
+    """Apply the config's waivers to the results and decide the run (SPEC §6)."""
     results = apply_waivers(results, session.config, session.all_rules, today or date.today())
-    return decide(results, session.config.fail_on, force), facts_digest
+    return decide(results, session.config.fail_on, force)
 
 
 def collect_facts(session: Session, facts_path: str | None):
@@ -73,19 +80,25 @@ def collect_facts(session: Session, facts_path: str | None):
         if not path.exists():
             raise UsageError(f"{facts_path}: no such file or directory", [Problem(facts_path, "no such file or directory")])
         return read_bundles(path)
+    return iter([gather_now(session, session.providers)])
+
+
+def gather_now(session: Session, names: list[str]) -> Bundle:
+    """Run the named providers now, with the session's provider settings and this process's env."""
     ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
-    return iter([gather(session.providers, session.config.providers, ctx)])
+    return gather(names, session.config.providers, ctx)
 
 
-def emit(report: Report, fmt: str, output: str | None, extra: list[tuple[str, Path]]) -> None:
-    """Write the main report (stdout or ``--output``) and every ``--report`` file."""
+def emit(report: Report, fmt: str, output: str | None, extra: list[tuple[str, Path]], stream: TextIO | None = None) -> None:
+    """Write the main report (``stream``, stdout by default, or ``--output``) and every ``--report`` file."""
     for extra_fmt, path in extra:
         write_atomic(path, render(report, extra_fmt))
     if output:
         write_atomic(Path(output), render(report, fmt))
     else:
-        sys.stdout.write(render(report, fmt, color=use_color(sys.stdout)))
-        sys.stdout.flush()
+        stream = stream or sys.stdout
+        stream.write(render(report, fmt, color=use_color(stream)))
+        stream.flush()
 
 
 def use_color(stream) -> bool:
