@@ -1,0 +1,96 @@
+"""``--format github``: GitHub Actions workflow commands, shown as annotations on the run
+and on the pull request's changed lines.
+
+::
+
+    ::error file=team.yaml,line=8,col=5,title=team.max-len%3A max length fits context::max_model_len 8192 > context 4096%0Ahint: Lower max_model_len.
+    ::warning file=prompts/a.txt,line=3,col=5,title=team.soft%3A prefer pinned images::image is not pinned
+    wfgy-rules: 4 passed, 2 failed
+
+One command per ``fail`` or ``error`` result that is not waived: ``error`` when it fails the
+run, ``notice`` for ``info`` rules, ``warning`` for the rest (warnings, fallbacks, results
+below ``--fail-on``). The file and line are the ``for_each`` element's, else the rule's in
+its policy file (none for the packs shipped with the tool), relative to the current
+directory: run from the repository root. Text is escaped as the runner expects, so a
+message can neither break the command nor start another one.
+
+With ``GITHUB_STEP_SUMMARY`` set (as in every Actions job), the markdown report is also
+appended to the job summary: see `append_step_summary`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from wfgy_rules.model import Result, Severity, Status
+from wfgy_rules.reporters import Report, markdown
+from wfgy_rules.reporters.sarif import locate
+
+_DATA_ESCAPES = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
+_PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))
+
+
+def render(report: Report, color: bool = False) -> str:
+    rules = {rule.id: rule for rule in report.rules}
+    lines = [_command(r, rules.get(r.rule_id)) for r in report.outcome.results if r.status in (Status.fail, Status.error)]
+    counts = report.outcome.summary
+    summary = ", ".join(f"{counts[k]} {word}" for k, word in (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived")) if counts[k] or k in ("pass", "fail"))
+    lines.append(f"wfgy-rules: {summary}" + (" (forced)" if report.outcome.forced else ""))
+    return "\n".join(lines) + "\n"
+
+
+def step_summary(report: Report) -> str:
+    """The text appended to the job summary: the markdown report."""
+    return markdown.render(report)
+
+
+def append_step_summary(report: Report, environ: Mapping[str, str] = os.environ) -> bool:
+    """Append `step_summary` to the file named by ``GITHUB_STEP_SUMMARY``; False when unset.
+
+    The runner creates that file per step and renders whatever markdown the step appended.
+    """
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    with Path(path).open("a", encoding="utf-8") as handle:
+        handle.write(step_summary(report))
+    return True
+
+
+def command_name(result: Result) -> str:
+    """``error`` for a result that fails the run, ``notice`` for ``info``, else ``warning``."""
+    if result.blocking:
+        return "error"
+    return "notice" if result.severity is Severity.info else "warning"
+
+
+def _command(result: Result, rule) -> str:
+    properties = []
+    where = locate(result, rule)
+    if where is not None:
+        properties.append(("file", where.path))
+        properties += [(key, str(value)) for key, value in (("line", where.line), ("col", where.column)) if value is not None]
+    properties.append(("title", f"{result.rule_id}: {result.title}"))
+    text = result.message or result.title
+    if result.target:
+        text = f"{result.target}: {text}"
+    if result.hint:
+        text += f"\nhint: {result.hint}"
+    props = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
+    return f"::{command_name(result)} {props}::{escape_data(text)}"
+
+
+def escape_data(text: str) -> str:
+    """A command's message: ``%``, CR and LF percent-encoded."""
+    for raw, encoded in _DATA_ESCAPES:
+        text = text.replace(raw, encoded)
+    return text
+
+
+def escape_property(text: str) -> str:
+    """A command's property value: as `escape_data`, plus ``:`` and ``,``."""
+    for raw, encoded in _PROPERTY_ESCAPES:
+        text = text.replace(raw, encoded)
+    return text

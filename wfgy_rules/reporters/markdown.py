@@ -1,0 +1,112 @@
+"""``--format markdown``: a compact table for a pull-request comment or a job summary.
+
+::
+
+    ## ❌ wfgy-rules: failed
+
+    4 passed, 2 failed, 1 waived · fail-on `low`
+
+    | | Rule | Severity | Result | Where |
+    |---|---|---|---|---|
+    | ❌ | `team.max-len` max length fits context | high | **FAIL** max_model_len 8192 > context 4096<br>hint: Lower max_model_len. | `team.yaml:8:5` |
+    | ⚠️ | `team.soft` prefer pinned images | low | **WARN** image is not pinned | `team.yaml:20:5` |
+    | 💤 | `team.items` every item ok | high | **WAIVED** prompts/legacy/a.txt is not ok<br>waived: rewrite in Q1 (until 2027-01-31) | `prompts/legacy/a.txt:3:5` |
+
+    <details><summary>4 passed</summary>
+    …the same table for passed and skipped rules…
+    </details>
+
+Rows that need attention come first: results that fail the run, then the ones that do not
+(warnings, fallbacks, results below ``--fail-on``), then waived ones. Passed and skipped
+results fold into a ``<details>`` block. Cells escape ``|``, HTML and line breaks, so a
+message cannot break the table or inject markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wfgy_rules.model import Result, Status
+from wfgy_rules.reporters import Report
+from wfgy_rules.reporters.sarif import locate
+
+_HEADER = ["| | Rule | Severity | Result | Where |", "|---|---|---|---|---|"]
+_MARKUP = re.compile(r"[\\`*_\[\]<>|~&]")
+_COUNTS = (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived"))
+
+
+def render(report: Report, color: bool = False) -> str:
+    outcome = report.outcome
+    rules = {rule.id: rule for rule in report.rules}
+    attention = sorted((r for r in outcome.results if r.status not in (Status.pass_, Status.skip)), key=_rank)
+    quiet = [r for r in outcome.results if r.status in (Status.pass_, Status.skip)]
+    lines = [f"## {_verdict(report)}", "", _summary(report)]
+    if attention:
+        lines += ["", *_HEADER, *(_row(r, rules.get(r.rule_id)) for r in attention)]
+    if quiet:
+        counts = outcome.summary
+        label = ", ".join(f"{counts[k]} {word}" for k, word in (("pass", "passed"), ("skip", "skipped")) if counts[k])
+        lines += ["", f"<details><summary>{label}</summary>", "", *_HEADER, *(_row(r, rules.get(r.rule_id)) for r in quiet), "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(report: Report) -> str:
+    outcome = report.outcome
+    if outcome.forced:
+        return "⚠️ wfgy-rules: failed, forced"
+    return "❌ wfgy-rules: failed" if outcome.failed else "✅ wfgy-rules: passed"
+
+
+def _summary(report: Report) -> str:
+    outcome = report.outcome
+    counts = outcome.summary
+    parts = [", ".join(f"{counts[k]} {word}" for k, word in _COUNTS if counts[k] or k in ("pass", "fail"))]
+    parts.append(f"fail-on `{outcome.fail_on.name}`")
+    if outcome.forced:
+        parts.append(f"{len(outcome.overridden)} blocking result(s) overridden by `--force`")
+    return " · ".join(parts)
+
+
+def _rank(result: Result) -> int:
+    """Blocking failures, then non-blocking ones, then waived (a stable sort keeps report order)."""
+    if result.status is Status.waived:
+        return 2
+    return 0 if result.blocking else 1
+
+
+def _row(result: Result, rule) -> str:
+    icon, word = _mark(result)
+    notes = [result.message] if result.message else []
+    if result.status is Status.waived and result.waiver:
+        notes.append(f"waived: {result.waiver.get('reason', '')} (until {result.waiver.get('expires', '?')})")
+    elif result.status in (Status.fail, Status.error) and result.hint:
+        notes.append(f"hint: {result.hint}")
+    where = locate(result, rule)
+    place = _code(str(where)) if where else ""
+    if result.target:
+        place = f"{_cell(result.target)} {place}".strip()
+    cells = [icon, f"{_code(result.rule_id)} {_cell(result.title)}", result.severity.name, " ".join([f"**{word}**", "<br>".join(_cell(n) for n in notes)]).strip(), place]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _mark(result: Result) -> tuple[str, str]:
+    if result.status is Status.pass_:
+        return "✅", "PASS"
+    if result.status is Status.skip:
+        return "⏭️", "SKIP"
+    if result.status is Status.waived:
+        return "💤", "WAIVED"
+    word = "ERROR" if result.status is Status.error else {"fallback": "FALLBACK", "warn": "WARN"}.get(result.action, "FAIL")
+    return ("❌" if result.blocking else "⚠️"), word
+
+
+def _cell(text: str) -> str:
+    """Plain text safe inside a table cell: markup characters escaped, line breaks as ``<br>``."""
+    return "<br>".join(_MARKUP.sub(r"\\\g<0>", line) for line in text.splitlines())
+
+
+def _code(text: str) -> str:
+    """A code span (falls back to escaped text when ``text`` holds a backtick or a line break)."""
+    if "`" in text or "\n" in text or "\r" in text:
+        return _cell(text)
+    return f"`{text.replace('|', chr(92) + '|')}`"
