@@ -62,6 +62,43 @@ def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: Fact
     return evaluate.run(evaluate.EvalOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force))
 
 
+PREFLIGHT_EPILOG = (
+    "Exit codes: 0 passed (or forced), no CMD given · 1 the run failed, CMD not started · 2 invalid input · "
+    "3 internal error · 126 CMD is not runnable · 127 CMD not found · 130 interrupted. "
+    "Once CMD starts it replaces wfgy-rules, so its exit code is the process's."
+)
+
+
+@app.command("preflight", epilog=PREFLIGHT_EPILOG, context_settings={"allow_interspersed_args": False})
+def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(metavar="[-- CMD ARGS...]", help="The service to start when the run passes, e.g. -- python -m vllm.entrypoints.openai.api_server --model /models/llama.")] = None,
+                      config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
+                      output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stderr.")] = None,
+                      report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None, skip: SkipOpt = None, force: ForceOpt = False,
+                      env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None) -> int:
+    """The deploy gate: eval with the remedies applied, then exec CMD with the remedied environment.
+
+    \b
+    remedy    when its rule fails or errors
+    abort     the run fails; CMD is not started
+    warn      reported only
+    block     its facts are gathered again (every remedy.interval, 2s backing off
+              to 10s) until it passes or remedy.timeout (default: secret_timeout,
+              90s) runs out; then the run fails
+    fallback  remedy.env (e.g. CUDA_VISIBLE_DEVICES="") is set for CMD and written
+              to --env-out; each downgrade is logged on stderr
+
+    The report goes to stderr (stdout belongs to CMD). When the run fails, its reason is
+    also written to /dev/termination-log (or $WFGY_TERMINATION_LOG) when that file exists,
+    so 'kubectl describe pod' shows it. When it passes, CMD replaces wfgy-rules (exec): the
+    same PID, signals reach the app directly, and the app's exit code is the container's.
+    Everything after CMD (or after '--') belongs to CMD.
+    """
+    from wfgy_rules.commands import evaluate, preflight
+
+    options = evaluate.EvalOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
+    return preflight.run(options, env_out, command or [])
+
+
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
 def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
                   output: OutputOpt = None, policy: PolicyOpt = None) -> int:

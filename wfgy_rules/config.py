@@ -15,7 +15,7 @@ from typing import Any
 from wfgy_rules.errors import PolicyError, Problem, UsageError
 from wfgy_rules.model import Severity
 from wfgy_rules.providers import registry
-from wfgy_rules.schema import validate, validate_value, validator_for
+from wfgy_rules.schema import validate, validate_value
 from wfgy_rules.timeparse import parse_duration
 from wfgy_rules.yamlio import Document, load_file
 
@@ -100,7 +100,15 @@ def _check_providers(document: Document, section: Any) -> list[Problem]:
         if name not in known:
             problems.append(document.problem(("providers", name), f"unknown provider {name!r}; installed: {', '.join(sorted(known))}", key=True))
             continue
+        if not isinstance(settings, dict):
+            continue
+        own = {key: value for key, value in settings.items() if key != "timeout"}
+        if "timeout" in settings:
+            try:
+                parse_duration(settings["timeout"])
+            except ValueError as exc:
+                problems.append(document.problem(("providers", name, "timeout"), str(exc)))
         schema = getattr(registry.load(name), "config_schema", None)
-        if schema and isinstance(settings, dict):
-            problems.extend(validate_value(document, settings, ("providers", name), validator_for(schema)))
+        if schema:
+            problems.extend(validate_value(document, own, ("providers", name), schema))
     return problems

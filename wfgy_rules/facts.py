@@ -14,7 +14,6 @@ duplicate keys is refused (exit 2).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +71,8 @@ def gather(names: Iterable[str], settings: Mapping[str, Any], ctx: ProviderConte
 
 class _Job:
     def __init__(self, name: str, settings: dict[str, Any], ctx: ProviderContext):
+        import threading  # only runs that gather pay for it (not `eval --facts`)
+
         self.name = name
         self.timeout = parse_duration(settings.pop("timeout", DEFAULT_PROVIDER_TIMEOUT))
         self.settings = settings

@@ -13,8 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from wfgy_rules.errors import Problem
-from wfgy_rules.jsonvalues import show
+from wfgy_rules.jsonvalues import canonical, show
 from wfgy_rules.resources import resource_path
+from wfgy_rules.schemacheck import is_valid
 from wfgy_rules.yamlio import Document
 
 SCHEMA_NAMES = ("policy", "config", "policy-test", "model-card", "prompt-vars", "report")
@@ -28,33 +29,30 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(resource_path(f"schemas/{name}.schema.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
-def _validator(name: str):
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(load_schema(name))
-
-
 def validate(document: Document, name: str) -> list[Problem]:
     """All schema violations of ``document`` against schema ``name``, in source order."""
-    return validate_value(document, document.data, (), _validator(name))
+    return validate_value(document, document.data, (), load_schema(name))
 
 
-def validate_value(document: Document, value: Any, base: tuple, validator) -> list[Problem]:
-    """Violations of ``value`` (found at ``base`` inside ``document``) against a validator."""
+def validate_value(document: Document, value: Any, base: tuple, schema: dict[str, Any]) -> list[Problem]:
+    """Violations of ``value`` (found at ``base`` inside ``document``) against ``schema``.
+
+    The fast checker answers for valid documents; jsonschema is imported only to explain."""
+    if is_valid(schema, value):
+        return []
     problems = []
-    for error in validator.iter_errors(value):
+    for error in _validator_for(canonical(schema)).iter_errors(value):
         for relevant in _most_relevant(error):
             problems.extend(_describe(document, base, relevant))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.message))
     return problems
 
 
-def validator_for(schema: dict[str, Any]):
-    """A validator for a plugin's own schema (e.g. a provider's config schema)."""
+@lru_cache(maxsize=64)
+def _validator_for(schema_text: str):
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(schema)
+    return Draft202012Validator(json.loads(schema_text))
 
 
 def _most_relevant(error) -> list:

@@ -8,18 +8,23 @@ an `EvaluationError` (an ``error`` result), never a silent ``0.0.0``.
 from __future__ import annotations
 
 from functools import lru_cache
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING
 
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.jsonvalues import show as _show
 
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
 DRIFT_LEVELS = ("none", "patch", "minor", "major")
+# `packaging` is imported on first use: most runs never compare a version (cold start).
 
 
 @lru_cache(maxsize=4096)
 def _parse_text(text: str) -> Version:
+    from packaging.version import Version
+
     cleaned = text.strip()
     if cleaned[:1] in ("v", "V"):
         cleaned = cleaned[1:]
@@ -30,6 +35,8 @@ def parse(value: object) -> Version:
     """The `Version` of a string (or int/float such as ``12`` or ``12.1``), or an error."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise EvaluationError(f"{_show(value)} is not a version")
+    from packaging.version import InvalidVersion
+
     try:
         return _parse_text(str(value))
     except InvalidVersion:
@@ -46,6 +53,8 @@ def satisfies(version: object, spec: object) -> bool:
     """Whether ``version`` meets a PEP 440 specifier such as ``">=12.1,<13"``."""
     if not isinstance(spec, str):
         raise EvaluationError(f"{_show(spec)} is not a version specifier")
+    from packaging.specifiers import InvalidSpecifier
+
     try:
         specifier = _specifier(spec)
     except InvalidSpecifier:
@@ -55,6 +64,8 @@ def satisfies(version: object, spec: object) -> bool:
 
 @lru_cache(maxsize=1024)
 def _specifier(spec: str) -> SpecifierSet:
+    from packaging.specifiers import SpecifierSet
+
     return SpecifierSet(spec)
 
 

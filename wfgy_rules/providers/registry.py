@@ -1,17 +1,17 @@
 """Finds providers through the ``wfgy_rules.providers`` entry-point group.
 
-Looking up names is cheap (distribution metadata only); a provider's module is imported
-only when its facts are needed.
+Looking up names is cheap (the ``entry_points.txt`` files only); a provider's module is
+imported only when its facts are needed.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from wfgy_rules.errors import WfgyError
 from wfgy_rules.providers.base import ENTRY_POINT_GROUP, RESERVED_NAMES
+from wfgy_rules.providers.entrypoints import EntryPoint, entry_points
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,10 @@ from wfgy_rules.outcome import Outcome
 FORMATS = {
     "text": "wfgy_rules.reporters.text",
     "json": "wfgy_rules.reporters.json_report",
+    "sarif": "wfgy_rules.reporters.sarif",
+    "junit": "wfgy_rules.reporters.junit",
+    "github": "wfgy_rules.reporters.github",
+    "markdown": "wfgy_rules.reporters.markdown",
 }
 
 

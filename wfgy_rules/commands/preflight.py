@@ -1,0 +1,126 @@
+"""``wfgy-rules preflight [OPTIONS] [-- CMD ARGS…]``: the deploy gate.
+
+The same run as ``eval`` (same options, same report), with the remedies applied (SPEC §6):
+
+1. gather the facts the rules need and evaluate them;
+2. ``block`` rules that fail are re-checked until they pass or time out (not with ``--facts``:
+   facts read from a file cannot change);
+3. waivers apply, the run is decided (``--force`` honoured);
+4. a failed run writes its reason to the termination log (``/dev/termination-log``, or
+   ``$WFGY_TERMINATION_LOG``) and exits 1 without starting anything;
+5. otherwise the ``fallback`` rules that failed set their ``remedy.env``: logged on stderr,
+   written to ``--env-out FILE`` and put in the environment of CMD, which then *replaces*
+   this process (``exec``): same PID, signals go straight to the app, its exit code is the
+   container's.
+
+The report goes to stderr unless ``--output`` says otherwise: stdout belongs to the app.
+CMD not found exits 127, found but not runnable exits 126 (as shells do).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from wfgy_rules.commands.evaluate import EvalOptions, check_format, collect_facts, conclude, emit, gather_now, parse_reports
+from wfgy_rules.engine import evaluate
+from wfgy_rules.errors import UsageError, WfgyError
+from wfgy_rules.model import Result, Rule, Status
+from wfgy_rules.outcome import Outcome, is_blocking
+from wfgy_rules.remedies import Progress, fallback_env, fallbacks, is_failing_block, wait_for_blocking, write_env_file, write_termination_log
+from wfgy_rules.reporters import Report
+from wfgy_rules.session import Session, open_session
+from wfgy_rules.waivers import apply_waivers
+
+EXIT_CANNOT_RUN = 126
+EXIT_NOT_FOUND = 127
+
+
+def run(options: EvalOptions, env_out: str | None, command: list[str]) -> int:
+    """Judge, remedy, then exec ``command`` (or return the exit code when nothing is started)."""
+    try:
+        return _run(options, env_out, command)
+    except WfgyError as exc:  # exit 2: kubectl describe shows why the init container failed
+        write_termination_log("wfgy-rules preflight: invalid input: " + " | ".join(exc.lines()))
+        raise
+
+
+def _run(options: EvalOptions, env_out: str | None, command: list[str]) -> int:
+    check_format(options.format)
+    extra = parse_reports(options.reports)
+    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
+    today = date.today()
+    rules = list(session.rules)
+    if options.facts:
+        if Path(options.facts).is_dir():
+            raise UsageError(f"--facts {options.facts}: preflight judges one fact bundle; judge a directory with 'wfgy-rules eval --facts DIR'")
+        bundle = next(collect_facts(session, options.facts))
+        results = evaluate(rules, bundle)
+    else:
+        bundle = gather_now(session, session.providers)
+        results, bundle = wait_for_blocking(
+            rules, evaluate(rules, bundle), bundle, lambda names: gather_now(session, names),
+            default_timeout=session.config.secret_timeout, pending=_counts(session, today), progress=Progress(sys.stderr),
+        )
+    outcome = conclude(session, results, options.force, today)
+    proceed = outcome.exit_code == 0
+    env = fallback_env(outcome.results, rules) if proceed else {}
+    report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env)
+    emit(report, options.format, options.output, extra, stream=sys.stderr)
+    if not proceed:
+        write_termination_log(failure_reason(outcome))
+        return outcome.exit_code
+    _log_fallbacks(outcome.results, rules, command, env_out)
+    if env_out:
+        write_env_file(Path(env_out), env)
+    return start(command, env) if command else outcome.exit_code
+
+
+def _counts(session: Session, today: date) -> Callable[[Result], bool]:
+    """Whether a result is worth waiting for: a failing ``block`` result that would fail the
+    run (severity ≥ fail_on) and that no active waiver covers."""
+
+    def pending(result: Result) -> bool:
+        if not (is_failing_block(result) and is_blocking(result, session.config.fail_on)):
+            return False
+        return apply_waivers([result], session.config, session.all_rules, today)[0].status is not Status.waived
+
+    return pending
+
+
+def failure_reason(outcome: Outcome) -> str:
+    """One paragraph for the termination log: every blocking result's rule id and message."""
+    parts = [f"{r.rule_id}: {r.message or r.title}" for r in outcome.results if r.blocking]
+    return f"wfgy-rules preflight failed ({len(parts)} blocking): " + " | ".join(parts)
+
+
+def _log_fallbacks(results: Sequence[Result], rules: Sequence[Rule], command: list[str], env_out: str | None) -> None:
+    """``wfgy-rules: fallback: cuda.gpu-present failed → CUDA_VISIBLE_DEVICES='' for the started command``."""
+    places = (["for the started command"] if command else []) + ([f"in {env_out}"] if env_out else [])
+    where = " and ".join(places) or "(no command to start, no --env-out)"
+    logged = set()
+    for result, env in fallbacks(results, rules):
+        if result.rule_id in logged or not env:
+            continue
+        logged.add(result.rule_id)
+        verb = "failed" if result.status is Status.fail else "errored"
+        settings = ", ".join(f"{name}={value!r}" for name, value in sorted(env.items()))
+        print(f"wfgy-rules: fallback: {result.rule_id} {verb} → {settings} {where}", file=sys.stderr)
+
+
+def start(command: list[str], env: dict[str, str]) -> int:
+    """Replace this process with ``command`` (``PATH`` searched), ``env`` added to its environment.
+
+    Returns only when it cannot start: 127 when it is not found, 126 when it is not runnable,
+    after one line on stderr.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, {**os.environ, **env})
+    except OSError as exc:
+        print(f"wfgy-rules: cannot run {command[0]!r}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND if isinstance(exc, FileNotFoundError) else EXIT_CANNOT_RUN
