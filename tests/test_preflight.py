@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -147,6 +148,33 @@ def test_a_secret_that_never_arrives_fails_after_the_timeout(tmp_path):
     assert "• missing secrets: OPENAI_API_KEY; did not pass within 2s" in err
     assert "→ Aborting deploy" in err
     assert log.read_text() == "wfgy-rules preflight failed (1 blocking): team.secrets: missing secrets: OPENAI_API_KEY; did not pass within 2s"
+
+
+def test_on_a_terminal_the_wait_counts_down_in_place(tmp_path):
+    project(tmp_path, secret=False, timeout="1s")
+    primary, secondary = pty.openpty()
+    done = subprocess.run([*cli_command(), "preflight", "--output", "report.txt"], cwd=tmp_path, env=environ(), stderr=secondary, timeout=30)
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the pty is closed once the child's output is read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    assert done.returncode == 1
+    assert shown.decode() == "\r\033[Kwfgy-rules: waiting for required secrets: missing secrets: OPENAI_API_KEY (1s left)\r\033[K"
+
+
+def test_help_teaches_remedies_and_exit_codes():
+    done = run_cli("preflight", "--help")
+    assert done.returncode == 0
+    shown = " ".join(done.stdout.split())  # help is wrapped to the terminal's width
+    for text in ("[-- CMD ARGS...]", "fallback remedy.env", "--env-out FILE", "127 CMD not found", "130 interrupted", "termination-log"):
+        assert text in shown, text
 
 
 def test_ctrl_c_while_waiting_exits_130_without_a_traceback(tmp_path):

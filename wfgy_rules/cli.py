@@ -32,7 +32,7 @@ app = typer.Typer(
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: ./wfgy.yaml when it exists).")]
 PolicyOpt = Annotated[Optional[list[str]], typer.Option("--policy", "-p", help="Policy file or directory, or 'builtin' (repeatable; replaces the config's policies).")]
 FactsOpt = Annotated[Optional[str], typer.Option("--facts", help="Judge a facts.json written by 'wfgy-rules facts' (or a directory of them) instead of gathering.")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Report format: text, json.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Report format: text, json, sarif, junit, github, markdown.")]
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stdout.")]
 ReportOpt = Annotated[Optional[list[str]], typer.Option("--report", help="Also write FORMAT=FILE from the same run (repeatable), e.g. json=report.json.")]
 FailOnOpt = Annotated[Optional[str], typer.Option("--fail-on", help="Lowest severity that fails the run: info, low, medium, high, critical (info never fails).")]
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = command.main(args=argv, prog_name="wfgy-rules", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        code = exc.exit_code
+        code = _interrupted() if exc.exit_code == 130 else exc.exit_code
     except click.exceptions.Abort:
         code = _interrupted()
     except click.ClickException as exc:

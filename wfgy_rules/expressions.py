@@ -4,19 +4,26 @@ An `Expr` knows the top-level names it reads and the functions it calls, so the 
 can reject ``modle_card.x`` (a name no provider gives) and ``verison_cmp(...)`` (an unknown
 function) before anything runs. Evaluation errors (a type error in a function, a
 non-version) surface as `EvaluationError`, which the engine turns into an ``error`` result.
+
+The AST is compiled once more, into nested closures (`wfgy_rules.closures`), so that a
+search is one plain call; an AST the closure compiler does not accept runs on jmespath's
+tree interpreter, with the same results.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import jmespath
 from jmespath import exceptions as jp_errors
 from jmespath.visitor import Options, TreeInterpreter
 
+from wfgy_rules.closures import compile_ast
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.functions import FUNCTIONS
 
@@ -37,16 +44,18 @@ class Expr:
     ast: dict = field(repr=False, compare=False)
     roots: frozenset[str] = field(compare=False)
     functions: frozenset[str] = field(compare=False)
+    # ``fn(data)``: the compiled closure, or the tree interpreter bound to ``ast``.
+    evaluate: Callable[[Any], Any] = field(repr=False, compare=False)
 
     def search(self, data: Any) -> Any:
         """The expression's value over ``data``; `EvaluationError` when it cannot be computed."""
         try:
-            return _INTERPRETER.visit(self.ast, data)
+            return self.evaluate(data)
         except EvaluationError:
             raise
         except jp_errors.JMESPathError as exc:
             raise EvaluationError(f"{self.text}: {_one_line(exc)}") from None
-        except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as exc:
             raise EvaluationError(f"{self.text}: {type(exc).__name__}: {_one_line(exc)}") from None
 
     def sides(self, data: Any) -> tuple[str, Any, Any] | None:
@@ -56,7 +65,7 @@ class Expr:
         try:
             left = _INTERPRETER.visit(self.ast["children"][0], data)
             right = _INTERPRETER.visit(self.ast["children"][1], data)
-        except (jp_errors.JMESPathError, EvaluationError, TypeError, ValueError):
+        except (jp_errors.JMESPathError, EvaluationError, TypeError, ValueError, ArithmeticError, RecursionError):
             return None
         return _COMPARATOR_SYMBOLS[self.ast["value"]], left, right
 
@@ -74,7 +83,8 @@ def compile_expr(text: str) -> Expr:
     roots: set[str] = set()
     names: set[str] = set()
     _walk(ast, roots, names, at_root=True)
-    return Expr(text, ast, frozenset(roots), frozenset(names))
+    evaluate = compile_ast(ast, FUNCTIONS) or partial(_INTERPRETER.visit, ast)
+    return Expr(text, ast, frozenset(roots), frozenset(names), evaluate)
 
 
 def _walk(node: dict, roots: set[str], functions: set[str], at_root: bool) -> None:

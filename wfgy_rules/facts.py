@@ -7,8 +7,9 @@ something that is not JSON is recorded in ``errors``; the rules that read it bec
 ``error`` results and every other rule is still evaluated.
 
 A bundle file is a JSON object keyed by provider name; the reserved key ``_errors`` maps
-provider names to the reason their facts are missing. JSON with ``NaN``/``Infinity`` or
-duplicate keys is refused (exit 2).
+provider names to the reason their facts are missing. JSON with ``NaN``/``Infinity``,
+duplicate keys, or nesting deeper than ``MAX_DEPTH`` levels is refused (exit 2); a provider
+whose facts nest deeper is an ``error`` like any other provider failure.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from wfgy_rules.yamlio import read_text
 
 ERRORS_KEY = "_errors"
 DEFAULT_PROVIDER_TIMEOUT = 30.0
+MAX_DEPTH = 512  # twice the YAML loader's limit: room for provider and fact-name levels
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class _Job:
             if not isinstance(facts, dict):
                 raise ProviderError(f"returned {type(facts).__name__}, expected an object of facts")
             canonical(facts)
+            _check_depth(facts)
             self.facts = facts
         except ProviderError as exc:
             self.error = f"provider {self.name!r} failed: {exc}"
@@ -102,10 +105,13 @@ def read_bundle(path: Path, shown: str | None = None) -> Bundle:
     text = read_text(path, shown)
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        _check_depth(data)
     except json.JSONDecodeError as exc:
         raise WfgyError("bad facts", [Problem(shown, f"not valid JSON: {exc.msg}", exc.lineno, exc.colno)]) from None
     except ValueError as exc:
         raise WfgyError("bad facts", [Problem(shown, str(exc))]) from None
+    except RecursionError:
+        raise WfgyError("bad facts", [Problem(shown, f"JSON nested deeper than {MAX_DEPTH} levels")]) from None
     if not isinstance(data, dict):
         raise WfgyError("bad facts", [Problem(shown, "a fact bundle must be a JSON object keyed by provider name")])
     errors = data.pop(ERRORS_KEY, {})
@@ -127,12 +133,25 @@ def read_bundles(path: Path) -> Iterator[Bundle]:
         yield Bundle(bundle.facts, bundle.errors, None)
 
 
+def _check_depth(value: Any) -> None:
+    """`ValueError` when ``value`` nests deeper than ``MAX_DEPTH`` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > MAX_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r} in a JSON object")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicate key {duplicate!r} in a JSON object")
     return result
 
 

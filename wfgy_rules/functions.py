@@ -8,16 +8,20 @@
 ``close_matches(name, candidates)``    candidates within difflib ratio 0.8 of ``name``
 =====================================  ==================================================
 
-A non-version argument to a ``version_*`` function makes the rule an ``error`` result.
+A non-version argument to a ``version_*`` function makes the rule an ``error`` result, and
+so does a number that is not finite: ``to_number('1e999')``, ``to_number('nan')`` or a
+``sum``/``avg`` that overflows (JSON has no NaN or infinity, so no report could show it).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 
 from jmespath import functions
 
 from wfgy_rules import versions
+from wfgy_rules.errors import EvaluationError
 from wfgy_rules.patterns import search as regex_search
 
 _VERSIONISH = {"types": ["string", "number"]}
@@ -46,6 +50,29 @@ class WfgyFunctions(functions.Functions):
     def _func_close_matches(self, name, candidates):
         strings = [c for c in candidates if isinstance(c, str)]
         return difflib.get_close_matches(name, strings, n=3, cutoff=0.8)
+
+    @functions.signature({"types": []})
+    def _func_to_number(self, value):
+        return _finite("to_number", super()._func_to_number(value))
+
+    @functions.signature({"types": ["array-number"]})
+    def _func_sum(self, values):
+        return _finite("sum", lambda: super(WfgyFunctions, self)._func_sum(values))
+
+    @functions.signature({"types": ["array-number"]})
+    def _func_avg(self, values):
+        return _finite("avg", lambda: super(WfgyFunctions, self)._func_avg(values))
+
+
+def _finite(name: str, value):
+    """``value`` (or the result of calling it) when it is a finite JSON number or not a number."""
+    try:
+        result = value() if callable(value) else value
+    except OverflowError:
+        raise EvaluationError(f"{name}() overflows: the result is too large for a number") from None
+    if isinstance(result, float) and not math.isfinite(result):
+        raise EvaluationError(f"{name}() gives {result}, which is not a finite JSON number")
+    return result
 
 
 FUNCTIONS = WfgyFunctions()

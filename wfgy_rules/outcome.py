@@ -52,6 +52,11 @@ def is_blocking(result: Result, fail_on: Severity) -> bool:
 
 def decide(results: list[Result], fail_on: Severity, force: bool) -> Outcome:
     """Mark blocking results, order them for the report, and say whether the run failed."""
-    marked = sorted((replace(r, blocking=is_blocking(r, fail_on)) for r in results), key=Result.sort_key)
+    marked = sorted((_marked(r, fail_on) for r in results), key=Result.sort_key)
     failed = any(r.blocking for r in marked)
     return Outcome(tuple(marked), fail_on, failed, forced=force and failed)
+
+
+def _marked(result: Result, fail_on: Severity) -> Result:
+    blocking = is_blocking(result, fail_on)
+    return result if result.blocking == blocking else replace(result, blocking=blocking)

@@ -6,7 +6,7 @@ seconds after the pod starts, Vault Agent renders ``/vault/secrets/<name>`` late
     remedy:
       action: block
       timeout: 2m        # default: secret_timeout in wfgy.yaml (90s)
-      interval: 2s       # first re-check; then ×1.5 per round, at most 10s apart
+      interval: 2s       # first re-check; then ×1.5 per round up to 10s (a longer interval stays)
 
 Only the providers of the failing ``block`` rules are gathered again, and only those rules
 are evaluated again, until they pass or their timeout runs out; a rule that never passes
@@ -132,7 +132,7 @@ def wait_for_blocking(
     if not ids:
         return results, bundle
     start = clock()
-    waits = {}
+    waits: dict[str, _Wait] = {}
     for rule_id in ids:
         remedy = by_id[rule_id].remedy
         timeout = default_timeout if remedy.timeout is None else remedy.timeout
@@ -154,7 +154,7 @@ def wait_for_blocking(
                     wait.results = [_timed_out(r, wait.timeout) if pending(r) else r for r in wait.results]
                     open_waits.remove(wait)
                 else:
-                    wait.interval = min(wait.interval * BACKOFF, MAX_INTERVAL)
+                    wait.interval = max(wait.interval, min(wait.interval * BACKOFF, MAX_INTERVAL))
                     wait.next_check = now + wait.interval
     finally:
         if progress is not None:

@@ -4,7 +4,8 @@ The loader reads the YAML event stream itself, so it can enforce, in one pass an
 recursion:
 
 * only the standard YAML types: strings, numbers, booleans, null, lists, mappings
-  (timestamps stay strings; any other tag, e.g. ``!!python/object/apply``, is an error);
+  (timestamps stay strings; any other tag, e.g. ``!!python/object/apply``, is an error;
+  ``.nan``, ``.inf`` and floats too large for a double are errors, as they are not JSON);
 * no duplicate keys (a later key silently replacing an earlier one hides mistakes);
 * bounded size: files over ``WFGY_MAX_FILE_BYTES`` (default 10 MiB) are refused before
   parsing, nesting deeper than 256 levels and alias expansion past 1,000,000 nodes
@@ -18,6 +19,7 @@ problems render as ``FILE:LINE:COL: message``.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +218,8 @@ class _Builder:
             value = _CONSTRUCTED[tag](event.value)
         except (ValueError, yaml.YAMLError):
             raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}")]) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a finite number (NaN and infinity are not JSON values)")])
         if event.anchor:
             self.anchors[event.anchor] = (value, 1)
         self._place(value, event.start_mark)

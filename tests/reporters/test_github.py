@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.reporters.conftest import report, rule_line
 from wfgy_rules.model import Result, Severity, Status
 from wfgy_rules.outcome import decide
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.github import append_step_summary, escape_data, escape_property, step_summary
-
-from tests.reporters.conftest import report, rule_line
 
 
 def test_one_command_per_unwaived_failure(project):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -69,8 +69,25 @@ def judge(session: Session, bundles, force: bool, today: date | None = None) -> 
 
 def conclude(session: Session, results: list[Result], force: bool, today: date | None = None) -> Outcome:
     """Apply the config's waivers to the results and decide the run (SPEC §6)."""
+    results = rebase(results, session.config.base_dir)
     results = apply_waivers(results, session.config, session.all_rules, today or date.today())
     return decide(results, session.config.fail_on, force)
+
+
+def rebase(results: list[Result], base_dir: Path) -> list[Result]:
+    """Locations are relative to the config's directory; reports show them relative to the
+    working directory (``--config deploy/wfgy.yaml`` → ``deploy/prompts/a.txt``)."""
+    cwd = Path.cwd().resolve()
+    base = base_dir.resolve()
+    if base == cwd:
+        return results
+    return [_rebased(r, base, cwd) if r.location and not Path(r.location.path).is_absolute() else r for r in results]
+
+
+def _rebased(result: Result, base: Path, cwd: Path) -> Result:
+    target = base / result.location.path
+    shown = os.path.relpath(target, cwd) if target.is_relative_to(cwd) else target.as_posix()
+    return replace(result, location=replace(result.location, path=Path(shown).as_posix()))
 
 
 def collect_facts(session: Session, facts_path: str | None):
@@ -93,6 +110,10 @@ def emit(report: Report, fmt: str, output: str | None, extra: list[tuple[str, Pa
     """Write the main report (``stream``, stdout by default, or ``--output``) and every ``--report`` file."""
     for extra_fmt, path in extra:
         write_atomic(path, render(report, extra_fmt))
+    if "github" in (fmt, *(f for f, _ in extra)):
+        from wfgy_rules.reporters.github import append_step_summary
+
+        append_step_summary(report)
     if output:
         write_atomic(Path(output), render(report, fmt))
     else:

@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from wfgy_rules.model import Result, Severity, Status
+from wfgy_rules.model import Result, Rule, Severity, Status
 from wfgy_rules.reporters import Report, markdown
 from wfgy_rules.reporters.sarif import locate
 
@@ -35,9 +35,7 @@ _PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))
 def render(report: Report, color: bool = False) -> str:
     rules = {rule.id: rule for rule in report.rules}
     lines = [_command(r, rules.get(r.rule_id)) for r in report.outcome.results if r.status in (Status.fail, Status.error)]
-    counts = report.outcome.summary
-    summary = ", ".join(f"{counts[k]} {word}" for k, word in (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived")) if counts[k] or k in ("pass", "fail"))
-    lines.append(f"wfgy-rules: {summary}" + (" (forced)" if report.outcome.forced else ""))
+    lines.append(f"wfgy-rules: {markdown.counts_line(report.outcome)}" + (" (forced)" if report.outcome.forced else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -66,7 +64,7 @@ def command_name(result: Result) -> str:
     return "notice" if result.severity is Severity.info else "warning"
 
 
-def _command(result: Result, rule) -> str:
+def _command(result: Result, rule: Rule | None) -> str:
     properties = []
     where = locate(result, rule)
     if where is not None:

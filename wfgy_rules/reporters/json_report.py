@@ -1,7 +1,9 @@
 """``--format json``: the report of SPEC §8, valid against ``schemas/report.schema.json``.
 
 Keys and results come in a fixed order and nothing depends on the clock, so the same inputs
-give byte-identical output.
+give byte-identical output. The envelope is indented; each result is one compact line, which
+keeps diffs readable and lets the C JSON encoder write fleet reports of many thousands of
+results quickly.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ def render(report: Report, color: bool = False) -> str:
     data = {
         "version": "1",
         "tool": {"name": "wfgy-rules", "version": report.tool_version},
+        "mode": report.mode,
         "outcome": "fail" if outcome.failed and not outcome.forced else "pass",
         "forced": outcome.forced,
         "fail_on": outcome.fail_on.name,
         "policy_digest": report.policy_digest,
         "facts_digest": report.facts_digest,
         "summary": outcome.summary,
+        "fallback_env": dict(sorted(report.fallback_env.items())),
         "results": [result_json(r) for r in outcome.results],
     }
     if outcome.forced:
@@ -29,4 +33,8 @@ def render(report: Report, color: bool = False) -> str:
             {"rule_id": r.rule_id, "status": r.status.value, "severity": r.severity.name, "message": r.message, **({"target": r.target} if r.target else {})}
             for r in outcome.overridden
         ]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    results = data.pop("results")
+    head = json.dumps(data, indent=2, ensure_ascii=False)
+    lines = ",\n".join("    " + json.dumps(r, ensure_ascii=False) for r in results)
+    body = f'  "results": [\n{lines}\n  ]' if results else '  "results": []'
+    return f"{head[:-2]},\n{body}\n}}\n"

@@ -3,6 +3,7 @@ Azure Pipelines, CircleCI).
 
 ::
 
+    <?xml version="1.0" encoding="UTF-8"?>
     <testsuites>
       <testsuite name="team" tests="3" failures="1" errors="0" skipped="1" time="0" package="team" id="0">
         <properties>
@@ -13,6 +14,7 @@ Azure Pipelines, CircleCI).
         <testcase classname="team" name="team.max-len" time="0">
           <failure message="max_model_len 8192 &gt; context 4096" type="high">max_model_len 8192 &gt; context 4096
     hint: Lower max_model_len.
+    at: team.yaml:5:5
     evidence: file.serving.max_model_len &lt;= params.context: 8192 &lt;= 4096</failure>
         </testcase>
         <testcase classname="team" name="team.items[1] @node-b.json" time="0">…</testcase>
@@ -40,7 +42,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from wfgy_rules.model import Result, Status
+from wfgy_rules.model import Result, Rule, Status
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.sarif import locate
 
@@ -102,7 +104,7 @@ def _properties(report: Report) -> list[tuple[str, str]]:
     ]
 
 
-def _testcase(suite: ET.Element, result: Result, rule) -> None:
+def _testcase(suite: ET.Element, result: Result, rule: Rule | None) -> None:
     case = ET.SubElement(suite, "testcase", {"classname": _clean(result.policy), "name": _clean(testcase_name(result)), "time": "0"})
     element = _ELEMENT.get(result.status)
     if element is None:
@@ -117,7 +119,7 @@ def _testcase(suite: ET.Element, result: Result, rule) -> None:
     detail.text = _clean("\n".join(_details(result, rule, message)))
 
 
-def _details(result: Result, rule, message: str) -> list[str]:
+def _details(result: Result, rule: Rule | None, message: str) -> list[str]:
     lines = [message]
     if result.hint and result.status in (Status.fail, Status.error):
         lines.append(f"hint: {result.hint}")

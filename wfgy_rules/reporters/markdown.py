@@ -1,32 +1,39 @@
-"""``--format markdown``: a compact table for a pull-request comment or a job summary.
+r"""``--format markdown``: a compact table for a pull-request comment or a job summary.
 
 ::
 
     ## ❌ wfgy-rules: failed
 
-    4 passed, 2 failed, 1 waived · fail-on `low`
+    1 passed, 2 failed, 1 waived · fail-on `low`
 
     | | Rule | Severity | Result | Where |
     |---|---|---|---|---|
-    | ❌ | `team.max-len` max length fits context | high | **FAIL** max_model_len 8192 > context 4096<br>hint: Lower max_model_len. | `team.yaml:8:5` |
-    | ⚠️ | `team.soft` prefer pinned images | low | **WARN** image is not pinned | `team.yaml:20:5` |
+    | ❌ | `team.max-len` max length fits context | high | **FAIL** max\_model\_len 8192 \> context 4096<br>hint: Lower max\_model\_len. | `team.yaml:5:5` |
+    | ⚠️ | `team.soft` images pinned | low | **WARN** images pinned<br>hint: Pin the image by digest. | `team.yaml:30:5` |
     | 💤 | `team.items` every item ok | high | **WAIVED** prompts/legacy/a.txt is not ok<br>waived: rewrite in Q1 (until 2027-01-31) | `prompts/legacy/a.txt:3:5` |
 
-    <details><summary>4 passed</summary>
-    …the same table for passed and skipped rules…
+    <details><summary>1 passed</summary>
+
+    | | Rule | Severity | Result | Where |
+    |---|---|---|---|---|
+    | ✅ | `team.replicas` at least two replicas | medium | **PASS** | `team.yaml:13:5` |
+
     </details>
 
 Rows that need attention come first: results that fail the run, then the ones that do not
-(warnings, fallbacks, results below ``--fail-on``), then waived ones. Passed and skipped
-results fold into a ``<details>`` block. Cells escape ``|``, HTML and line breaks, so a
-message cannot break the table or inject markup.
+(warnings, fallbacks, results below ``--fail-on``), then waived ones; each group keeps the
+report's order. Passed and skipped results fold into a ``<details>`` block. Markup characters
+in a cell are backslash-escaped and line breaks become ``<br>``, so a message can neither
+break the table nor inject markup. The verdict reads ``passed``, ``failed``, or
+``failed, forced`` when ``--force`` overrode it.
 """
 
 from __future__ import annotations
 
 import re
 
-from wfgy_rules.model import Result, Status
+from wfgy_rules.model import Result, Rule, Status
+from wfgy_rules.outcome import Outcome
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.sarif import locate
 
@@ -57,11 +64,15 @@ def _verdict(report: Report) -> str:
     return "❌ wfgy-rules: failed" if outcome.failed else "✅ wfgy-rules: passed"
 
 
+def counts_line(outcome: Outcome) -> str:
+    """``3 passed, 1 failed, 1 waived``: passed and failed always, the rest when not zero."""
+    counts = outcome.summary
+    return ", ".join(f"{counts[k]} {word}" for k, word in _COUNTS if counts[k] or k in ("pass", "fail"))
+
+
 def _summary(report: Report) -> str:
     outcome = report.outcome
-    counts = outcome.summary
-    parts = [", ".join(f"{counts[k]} {word}" for k, word in _COUNTS if counts[k] or k in ("pass", "fail"))]
-    parts.append(f"fail-on `{outcome.fail_on.name}`")
+    parts = [counts_line(outcome), f"fail-on `{outcome.fail_on.name}`"]
     if outcome.forced:
         parts.append(f"{len(outcome.overridden)} blocking result(s) overridden by `--force`")
     return " · ".join(parts)
@@ -74,7 +85,7 @@ def _rank(result: Result) -> int:
     return 0 if result.blocking else 1
 
 
-def _row(result: Result, rule) -> str:
+def _row(result: Result, rule: Rule | None) -> str:
     icon, word = _mark(result)
     notes = [result.message] if result.message else []
     if result.status is Status.waived and result.waiver:
@@ -109,4 +120,5 @@ def _code(text: str) -> str:
     """A code span (falls back to escaped text when ``text`` holds a backtick or a line break)."""
     if "`" in text or "\n" in text or "\r" in text:
         return _cell(text)
-    return f"`{text.replace('|', chr(92) + '|')}`"
+    escaped = text.replace("|", "\\|")  # GFM reads a bare | as a cell border, even in code
+    return f"`{escaped}`"

@@ -64,8 +64,10 @@ def render(report: Report, color: bool = False) -> str:
 def _footer(report: Report, paint) -> list[str]:
     outcome = report.outcome
     counts = outcome.summary
-    summary = ", ".join(f"{counts[k]} {label}" for k, label in (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived")) if counts[k] or k in ("pass", "fail"))
-    lines = [paint(summary, _DIM)]
+    labels = (("pass", "passed"), ("fail", "failed"), ("error", "errors" if counts["error"] != 1 else "error"), ("skip", "skipped"), ("waived", "waived"))
+    summary = ", ".join(f"{counts[k]} {label}" for k, label in labels if counts[k] or k in ("pass", "fail"))
+    blocking = sum(1 for r in outcome.results if r.blocking)
+    lines = [paint(f"{summary} ({blocking} blocking)" if counts["fail"] + counts["error"] else summary, _DIM)]
     for name, value in sorted(report.fallback_env.items()):
         lines.append(paint(f"→ Fallback: {name}={value!r} set for the started command", _YELLOW))
     if outcome.forced:

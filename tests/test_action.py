@@ -1,0 +1,78 @@
+"""The GitHub Action (``action.yml``) and the example workflow: valid for GitHub, and the
+action's eval step keeps the tool's exit code while still writing the SARIF report."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, cli_command
+
+ACTION = REPO / "action.yml"
+WORKFLOW = REPO / "policies.example" / ".github" / "workflows" / "wfgy-rules.yml"
+
+
+@pytest.mark.parametrize("path,schema", [(ACTION, "vendor.github-actions"), (WORKFLOW, "vendor.github-workflows")])
+def test_valid_for_github(path, schema):
+    if importlib.util.find_spec("check_jsonschema") is None:
+        pytest.skip("check-jsonschema is not installed (pip install check-jsonschema, in the test extra)")
+    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _steps() -> dict[str, dict]:
+    action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    assert action["runs"]["using"] == "composite"
+    return {step["name"]: step for step in action["runs"]["steps"]}
+
+
+def test_sarif_is_uploaded_whenever_the_report_was_written():
+    upload = _steps()["Upload SARIF to code scanning"]
+    assert upload["uses"] == "github/codeql-action/upload-sarif@v3"
+    assert upload["if"].startswith("always() && inputs.sarif-file != ''")
+    assert upload["with"]["sarif_file"] == "${{ inputs.sarif-file }}"
+
+
+def _run_eval_step(project: Path, inputs: dict[str, str]) -> tuple[int, str, str]:
+    """The action's eval step, run the way the runner runs a bash step; (exit code, outputs, stdout)."""
+    step = _steps()["Evaluate policies"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WFGY_")}
+    for name, value in step["env"].items():
+        env[name] = re.sub(r"\$\{\{ inputs\.([a-z-]+) \}\}", lambda m: inputs.get(m.group(1), ""), value)
+    outputs = project / "github_output"
+    outputs.write_text("")
+    env["GITHUB_OUTPUT"] = str(outputs)
+    env["NO_COLOR"] = "1"
+    env["PATH"] = f"{Path(cli_command()[0]).parent}{os.pathsep}{env.get('PATH', '')}"
+    script = project / "step.sh"
+    script.write_text(step["run"])
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    return done.returncode, outputs.read_text(), done.stdout
+
+
+@pytest.mark.skipif(not Path(cli_command()[0]).name == "wfgy-rules", reason="the wfgy-rules script is not installed next to this Python")
+def test_eval_step_keeps_the_exit_code_and_writes_sarif(tmp_path):
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "team.yaml").write_text(
+        "apiVersion: wfgy-rules/v1\nkind: Policy\nmetadata: {name: team}\nrules:\n"
+        "  - {id: team.replicas, title: two replicas, severity: medium, facts: [file], assert: 'file.serving.replicas >= `2`'}\n"
+    )
+    (tmp_path / "wfgy.yaml").write_text("apiVersion: wfgy-rules/v1\nkind: Config\nproviders:\n  file: {files: {serving: serving.yaml}}\n")
+    (tmp_path / "serving.yaml").write_text("replicas: 1\n")
+    inputs = {"config": "wfgy.yaml", "policies": "policies\n", "format": "github", "fail-on": "", "sarif-file": "out.sarif"}
+    code, outputs, stdout = _run_eval_step(tmp_path, inputs)
+    assert (code, outputs) == (1, "exit-code=1\n")
+    assert stdout.startswith("::error file=policies/team.yaml,line=5,")
+    assert json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"][0]["ruleId"] == "team.replicas"
+    code, outputs, _ = _run_eval_step(tmp_path, {**inputs, "fail-on": "critical"})
+    assert (code, outputs) == (0, "exit-code=0\n")
+    code, outputs, _ = _run_eval_step(tmp_path, {**inputs, "fail-on": "urgent"})
+    assert (code, outputs) == (2, "exit-code=2\n")

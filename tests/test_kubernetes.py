@@ -1,0 +1,134 @@
+"""The Kubernetes examples (``policies.example/kubernetes/``) are deployable as written: every
+manifest is valid for Kubernetes, every ``wfgy-rules`` command in them parses with the real
+CLI and names files its container mounts, and the ConfigMap's config and policies load."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import typer
+import yaml
+
+from tests.conftest import REPO, run_cli
+from wfgy_rules.cli import app
+
+FOLDER = REPO / "policies.example" / "kubernetes"
+KUBERNETES_VERSION = "1.30"  # a release every managed offering still runs; shipped by kubernetes-validate
+MANIFESTS = sorted(FOLDER.glob("*.yaml"))
+
+
+def documents() -> list[tuple[str, dict[str, Any]]]:
+    return [(path.name, doc) for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
+    template = doc.get("spec", {}).get("template")
+    return template["spec"] if template else None
+
+
+def containers() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(file, pod spec, container) for every container and init container."""
+    found = []
+    for name, doc in documents():
+        pod = pod_spec(doc)
+        if pod:
+            found += [(name, pod, c) for c in pod.get("initContainers", []) + pod["containers"]]
+    return found
+
+
+def invocations() -> list[tuple[str, dict[str, Any], dict[str, Any], list[str]]]:
+    """Every container whose command line runs wfgy-rules, with that command line."""
+    return [(name, pod, c, [*c.get("command", []), *c.get("args", [])]) for name, pod, c in containers()
+            if "wfgy-rules" in " ".join(c.get("command", []) + c.get("args", []))]
+
+
+def config_map() -> dict[str, str]:
+    (doc,) = [doc for _, doc in documents() if doc["kind"] == "ConfigMap"]
+    return doc["data"]
+
+
+def parse(argv: list[str]) -> click.Context:
+    """The context the real CLI builds for ``argv`` (raises click.UsageError when it does not parse)."""
+    group = typer.main.get_command(app)
+    command = group.commands[argv[1]]
+    return command.make_context(f"wfgy-rules {argv[1]}", list(argv[2:]))
+
+
+def test_the_folder_has_every_form():
+    assert {p.name for p in MANIFESTS} == {"configmap.yaml", "init-container.yaml", "entrypoint-wrapper.yaml", "fleet-audit-job.yaml"}
+    assert (FOLDER / "README.md").exists()
+    assert len(invocations()) == 3
+
+
+@pytest.mark.parametrize("name,doc", [pytest.param(n, d, id=f"{n}:{d['kind']}") for n, d in documents()])
+def test_manifest_is_valid_for_kubernetes(name, doc):
+    kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is not installed (pip install kubernetes-validate)")
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)  # strict: unknown fields are errors
+
+
+@pytest.mark.parametrize("name,pod,container,argv", [pytest.param(*i, id=f"{i[0]}:{i[2]['name']}") for i in invocations()])
+def test_wfgy_rules_command_lines_parse_and_use_mounted_paths(name, pod, container, argv):
+    assert argv[0] == "wfgy-rules", f"{name}: run wfgy-rules directly (exec form), not inside a shell string"
+    ctx = parse(argv)
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    for option in ("config", "env_out", "output"):
+        value = ctx.params.get(option)
+        if value:
+            mount = next((m for path, m in mounts.items() if value.startswith(path.rstrip("/") + "/")), None)
+            assert mount is not None, f"{name}: {value} is not on a volume of container {container['name']}"
+            assert option == "config" or not mount.get("readOnly"), f"{name}: {value} is on a read-only mount"
+    for variable in re.findall(r"\$\((\w+)\)", " ".join(argv)):
+        assert variable in {e["name"] for e in container.get("env", [])}, f"{name}: $({variable}) is not in the container's env"
+    config = ctx.params["config"]
+    volume = next(v for v in pod["volumes"] if v["name"] == mounts[str(Path(config).parent)]["name"])
+    assert volume["configMap"]["name"] == "wfgy-config" and Path(config).name in config_map()
+
+
+def test_every_only_and_skip_glob_matches_a_rule(tmp_path):
+    for key, text in config_map().items():
+        (tmp_path / key).write_text(text)
+    listing = run_cli("list", "--config", "wfgy.yaml", "--format", "json", cwd=tmp_path)
+    ids = [rule["id"] for rule in json.loads(listing.stdout)["rules"]]
+    for name, _, _, argv in invocations():
+        params = parse(argv).params
+        for glob in [*(params.get("only") or ()), *(params.get("skip") or ())]:
+            assert fnmatch.filter(ids, glob), f"{name}: {glob} matches no rule"
+
+
+def test_the_init_container_hands_its_env_file_to_the_app():
+    (init,) = [(pod, argv) for name, pod, c, argv in invocations() if name == "init-container.yaml"]
+    pod, argv = init
+    env_out = parse(argv).params["env_out"]
+    (app_container,) = pod["containers"]
+    script = " ".join(app_container["args"])
+    assert f"set -a && . {env_out} && set +a && exec " in script
+    shared = {m["mountPath"]: m["name"] for m in app_container["volumeMounts"]}[str(Path(env_out).parent)]
+    assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == shared)
+
+
+def test_the_wrapper_starts_the_app_after_its_checks():
+    (argv,) = [argv for name, _, _, argv in invocations() if name == "entrypoint-wrapper.yaml"]
+    assert list(parse(argv).params["command"][:3]) == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+
+
+def test_the_config_map_loads_and_the_fleet_audit_judges_node_bundles(tmp_path):
+    for key, text in config_map().items():
+        (tmp_path / key).write_text(text)
+    done = run_cli("validate", "wfgy.yaml", "fleet.yaml", "model-card.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    card = json.loads(config_map()["model-card.json"])
+    nodes = tmp_path / "out"
+    nodes.mkdir()
+    for node, (driver, cuda, gib) in {"gpu-a": ("550.54.15", "12.4", 80), "gpu-b": ("525.85.12", "12.0", 80)}.items():
+        nvml = {"available": True, "driver_version": driver, "cuda_driver_version": cuda, "device_count": 1, "max_memory_total_gib": gib}
+        (nodes / f"{node}.json").write_text(json.dumps({"nvml": nvml, "model_card": {"present": True, "path": "model-card.json", "declared": card}}))
+    done = run_cli("eval", "--config", "wfgy.yaml", "--facts", "out", "--only", "fleet.*", "--only", "cuda.gpu-*", "-f", "json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    failed = [(r["target"], r["rule_id"]) for r in json.loads(done.stdout)["results"] if r["status"] != "pass"]
+    assert failed == [("gpu-b.json", "fleet.driver-floor")]
