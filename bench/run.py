@@ -13,7 +13,8 @@ Figures (targets from the performance issue):
 4. prompt scan    10,000 files / 100 MB, ~1 % with placeholders: the prompts provider ≤ 3×
                   `rg -n '\\{\\{|\\$\\{'`; serial and parallel results identical.
 5. fleet          `eval --facts DIR` over 1,000 bundles with the built-in packs ≤ 1.3×
-                  (1,000 × one in-process evaluation); peak RSS growth from 250 to 1,000 bundles.
+                  (1,000 × one in-process evaluation: read the bundle, judge it, render its
+                  JSON report); peak RSS growth from 250 to 1,000 bundles.
 6. preflight      `preflight -- true` on the example project ≤ 2× the cold `eval` of it.
 """
 
@@ -226,7 +227,6 @@ def prompt_scan(work: Path, files: int, total_mb: float, repeats: int) -> list[d
 
 # 5. fleet ------------------------------------------------------------------------------
 def fleet(work: Path, bundles: int, repeats: int) -> list[dict]:
-    from wfgy_rules.engine import evaluate
     from wfgy_rules.facts import read_bundle
     from wfgy_rules.session import open_session
 
@@ -247,11 +247,19 @@ def fleet(work: Path, bundles: int, repeats: int) -> list[dict]:
     cmd = [CLI, "eval", "--policy", "builtin", "--facts", str(many), "--format", "json"]
     ours, rss = median_process(cmd, repeats)
     _, rss_few = median_process([CLI, "eval", "--policy", "builtin", "--facts", str(few), "--format", "json"], 1)
+    from wfgy_rules.commands.evaluate import judge
+    from wfgy_rules.reporters import Report, render
+
     session = open_session(None, ["builtin"])
-    one = read_bundle(next(many.iterdir()))
-    rules = list(session.rules)
-    evaluate(rules, one)
-    per = timed(lambda: evaluate(rules, one), max(repeats * 4, 20))
+    sample = sorted(many.iterdir())[:50]
+
+    def one_by_one() -> None:  # what a caller does per bundle in-process: read, judge, report
+        for path in sample:
+            outcome, digest = judge(session, iter([read_bundle(path)]), False)
+            render(Report(outcome, session.rules, session.policy_set.digest, digest), "json")
+
+    one_by_one()
+    per = timed(one_by_one, max(repeats, 3)) / len(sample)
     return [figure(f"fleet: eval --facts DIR, {bundles} bundles", ours, per * bundles, 1.3,
                    extra={"peak_rss_mib": round(rss, 1), "peak_rss_mib_quarter": round(rss_few, 1)})]
 

@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="wfgy-rules", standalone_mode=False)
+        if code == 130:  # Typer turns Ctrl-C into a *returned* 130 when not standalone
+            code = _interrupted()
     except click.exceptions.Exit as exc:
         code = _interrupted() if exc.exit_code == 130 else exc.exit_code
     except click.exceptions.Abort:

@@ -279,9 +279,7 @@ def _build_projection(node: dict, c: _Compiler) -> Evaluator:
 
 
 def _build_value_projection(node: dict, c: _Compiler) -> Evaluator:
-    left_node, right_node = node["children"]
-    left = c.build(left_node)
-    right = c.build(right_node)
+    left, right = (c.build(child) for child in node["children"])
 
     def value_projection(value):
         base = left(value)
@@ -298,19 +296,7 @@ def _build_value_projection(node: dict, c: _Compiler) -> Evaluator:
 
 
 def _build_filter_projection(node: dict, c: _Compiler) -> Evaluator:
-    left_node, right_node, condition_node = node["children"]
-    left = c.build(left_node)
-    condition = c.build(condition_node)
-    if right_node["type"] == "identity":
-
-        def filter_identity(value):
-            base = left(value)
-            if not isinstance(base, list):
-                return None
-            return [e for e in base if ((r := condition(e)) is True or (r is not False and _truthy(r))) and e is not None]
-
-        return filter_identity
-    right = c.build(right_node)
+    left, right, condition = (c.build(child) for child in node["children"])
 
     def filter_projection(value):
         base = left(value)
@@ -412,49 +398,29 @@ def _flatten_same(node: dict) -> list[dict]:
 def _build_and(node: dict, c: _Compiler) -> Evaluator:
     """The first false operand, else the last one."""
     operands = tuple(c.build(child) for child in _flatten_same(node))
-    if len(operands) == 2:
-        first, second = operands
 
-        def and_2(value):
-            result = first(value)
-            if result is not True and not _truthy(result):
-                return result
-            return second(value)
-
-        return and_2
-
-    def and_n(value):
+    def and_(value):
         for operand in operands:
             result = operand(value)
             if result is not True and not _truthy(result):
                 return result
         return result
 
-    return and_n
+    return and_
 
 
 def _build_or(node: dict, c: _Compiler) -> Evaluator:
     """The first true operand, else the last one."""
     operands = tuple(c.build(child) for child in _flatten_same(node))
-    if len(operands) == 2:
-        first, second = operands
 
-        def or_2(value):
-            result = first(value)
-            if result is True or (result is not False and _truthy(result)):
-                return result
-            return second(value)
-
-        return or_2
-
-    def or_n(value):
+    def or_(value):
         for operand in operands:
             result = operand(value)
             if result is True or (result is not False and _truthy(result)):
                 return result
         return result
 
-    return or_n
+    return or_
 
 
 def _build_not(node: dict, c: _Compiler) -> Evaluator:

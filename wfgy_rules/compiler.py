@@ -27,14 +27,18 @@ from wfgy_rules.yamlio import Document
 _VERSION_OPS = frozenset(op for op in OPERATORS if op.startswith("version_") and op != "version_satisfies")
 
 
-def compile_policy(document: Document, order: int, providers: frozenset[str], shown_path: str | None = None) -> Policy:
-    """Compile one policy document; `PolicyError` listing every problem of the file."""
-    problems = validate(document, "policy")
+def compile_policy(document: Document, order: int, providers: frozenset[str], shown_path: str | None = None,
+                   asts: dict[str, dict] | None = None, validated: bool = False) -> Policy:
+    """Compile one policy document; `PolicyError` listing every problem of the file.
+
+    ``asts`` supplies (and collects) parsed expressions; ``validated`` skips the schema stage
+    for a document that passed it before (both come from the policy cache)."""
+    problems = [] if validated else validate(document, "policy")
     data = document.data
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise PolicyError("invalid policy", problems)
     broken = {p.where for p in problems}
-    compiler = _RuleCompiler(document, providers)
+    compiler = _RuleCompiler(document, providers, asts)
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     name = str(metadata.get("name", ""))
     rules = []
@@ -61,9 +65,10 @@ def compile_policy(document: Document, order: int, providers: frozenset[str], sh
 
 
 class _RuleCompiler:
-    def __init__(self, document: Document, providers: frozenset[str]):
+    def __init__(self, document: Document, providers: frozenset[str], asts: dict[str, dict] | None):
         self.document = document
         self.providers = providers
+        self.asts = asts
         self.problems: list[Problem] = []
 
     def fail(self, where: tuple, message: str, key: bool = False) -> None:
@@ -111,7 +116,7 @@ class _RuleCompiler:
         if text is None:
             return None
         try:
-            expr = compile_expr(text)
+            expr = compile_expr(text, self.asts)
         except ExpressionSyntaxError as exc:
             self.fail(where, str(exc))
             return None
@@ -131,7 +136,7 @@ class _RuleCompiler:
         if text is None:
             return None
         try:
-            template = compile_template(text)
+            template = compile_template(text, self.asts)
         except ExpressionSyntaxError as exc:
             self.fail(where, str(exc))
             return None

@@ -28,7 +28,7 @@ class Problem:
             if self.column is not None:
                 place += f":{self.column}"
         where = f" {self.where}:" if self.where else ""
-        return f"{place}:{where} {self.message}"
+        return _one_line(f"{place}:{where} {self.message}")
 
 
 class WfgyError(Exception):
@@ -40,7 +40,12 @@ class WfgyError(Exception):
 
     def lines(self) -> list[str]:
         """The one-line messages to print, one per problem."""
-        return [str(p) for p in self.problems] or [str(self)]
+        return [str(p) for p in self.problems] or [_one_line(str(self))]
+
+
+def _one_line(text: str) -> str:
+    """Line breaks that came from the input (a key such as ``"a\\nb"``) shown escaped."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class PolicyError(WfgyError):

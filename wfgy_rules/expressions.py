@@ -73,13 +73,19 @@ class Expr:
 _COMPARATOR_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
-def compile_expr(text: str) -> Expr:
-    """Parse ``text`` once; `ExpressionSyntaxError` with JMESPath's explanation if invalid."""
-    try:
-        parsed = jmespath.compile(text)
-    except jp_errors.JMESPathError as exc:
-        raise ExpressionSyntaxError(f"invalid JMESPath {text!r}: {_one_line(exc)}") from None
-    ast = parsed.parsed
+def compile_expr(text: str, asts: dict[str, dict] | None = None) -> Expr:
+    """Parse ``text`` once; `ExpressionSyntaxError` with JMESPath's explanation if invalid.
+
+    ``asts`` maps expression text to an already parsed AST (the policy cache); parses made
+    here are added to it."""
+    ast = asts.get(text) if asts is not None else None
+    if ast is None:
+        try:
+            ast = jmespath.compile(text).parsed
+        except jp_errors.JMESPathError as exc:
+            raise ExpressionSyntaxError(f"invalid JMESPath {text!r}: {_one_line(exc)}") from None
+        if asts is not None:
+            asts[text] = ast
     roots: set[str] = set()
     names: set[str] = set()
     _walk(ast, roots, names, at_root=True)
@@ -141,14 +147,14 @@ class Template:
         return "".join(out)
 
 
-def compile_template(text: str) -> Template:
-    """Split ``text`` into literal parts and compiled expressions."""
+def compile_template(text: str, asts: dict[str, dict] | None = None) -> Template:
+    """Split ``text`` into literal parts and compiled expressions (``asts`` as for `compile_expr`)."""
     parts: list[str | Expr] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text):
         if match.start() > position:
             parts.append(text[position : match.start()])
-        parts.append(compile_expr(match.group(1).strip()))
+        parts.append(compile_expr(match.group(1).strip(), asts))
         position = match.end()
     if position < len(text):
         parts.append(text[position:])

@@ -14,12 +14,14 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from wfgy_rules import policycache
 from wfgy_rules.compiler import compile_policy
 from wfgy_rules.errors import PolicyError, Problem, WfgyError
+from wfgy_rules.gcpause import paused
 from wfgy_rules.model import Policy, Rule
 from wfgy_rules.providers import registry
 from wfgy_rules.resources import resource_path
-from wfgy_rules.yamlio import load_file
+from wfgy_rules.yamlio import Document, load_text, read_text
 
 BUILTIN = "builtin"
 _OTHER_KINDS = ("PolicyTest", "Config", "PromptVars")
@@ -62,7 +64,15 @@ def policy_files(sources: list[str] | tuple[str, ...], base_dir: Path) -> list[t
 
 
 def load_policies(sources, base_dir: Path) -> PolicySet:
-    """Load, compile and cross-check every policy; `PolicyError` with all problems at once."""
+    """Load, compile and cross-check every policy; `PolicyError` with all problems at once.
+
+    The garbage collector is paused meanwhile (`wfgy_rules.gcpause`): a 10,000-rule set
+    loads several times faster."""
+    with paused():
+        return _load_policies(sources, base_dir)
+
+
+def _load_policies(sources, base_dir: Path) -> PolicySet:
     providers = registry.names()
     policies: list[Policy] = []
     problems: list[Problem] = []
@@ -73,16 +83,34 @@ def load_policies(sources, base_dir: Path) -> PolicySet:
             continue
         seen_files.add(path.resolve())
         try:
-            document = load_file(path, shown)
-            if path not in explicit and not _is_policy_candidate(document.data):
-                continue
-            policies.append(compile_policy(document, order, providers, shown))
+            policy = _load_one(path, shown, order, providers, path in explicit)
         except PolicyError as exc:
             problems.extend(exc.problems)
+            continue
+        if policy is not None:
+            policies.append(policy)
     problems.extend(_duplicates(policies))
     if problems:
         raise PolicyError("invalid policies", problems)
     return PolicySet(tuple(policies))
+
+
+def _load_one(path: Path, shown: str, order: int, providers: frozenset[str], explicit: bool) -> Policy | None:
+    """One policy file (None when a directory holds a file that is not a policy)."""
+    text = read_text(path, shown)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    cached = policycache.load(digest, shown)
+    if cached is not None:
+        document, asts = cached
+    else:
+        parsed = load_text(text, shown)
+        document, asts = Document(shown, parsed.data, parsed.values, parsed.keys, digest), {}
+    if not explicit and not _is_policy_candidate(document.data):
+        return None
+    policy = compile_policy(document, order, providers, shown, asts, validated=cached is not None)
+    if cached is None:
+        policycache.store(document, asts)
+    return policy
 
 
 def _explicit(sources, base_dir: Path) -> set[Path]:

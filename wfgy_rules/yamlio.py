@@ -216,7 +216,7 @@ class _Builder:
         self._check_tag(tag, event.start_mark, scalar=True)
         try:
             value = _CONSTRUCTED[tag](event.value)
-        except (ValueError, yaml.YAMLError):
+        except (ValueError, IndexError, yaml.YAMLError):  # IndexError: an empty !!int or !!float
             raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}")]) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a finite number (NaN and infinity are not JSON values)")])

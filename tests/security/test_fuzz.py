@@ -62,6 +62,55 @@ json_values = st.recursive(
     max_leaves=25,
 )
 
+# ---------------------------------------------------------------- engine
+
+BUILTIN_RULES = load_policies(["builtin"], Path.cwd()).rules
+
+
+def _shaped(fields: dict):
+    """A provider's facts in roughly the real shape, with arbitrary leaves."""
+    return st.fixed_dictionaries({}, optional={k: v for k, v in fields.items()})
+
+
+leaf = json_values
+bundle_shapes = {
+    "model_card": _shaped({"present": leaf, "path": leaf, "declared": st.one_of(_shaped({
+        "tokenizer_sha": leaf, "torch": st.one_of(versionish, leaf), "transformers": st.one_of(versionish, leaf),
+        "tokenizers": leaf, "cuda": st.one_of(versionish, leaf), "requires_gpu": leaf, "min_gpu_memory_gib": leaf}), leaf)}),
+    "runtime": _shaped({"packages": st.one_of(st.dictionaries(st.sampled_from(["torch", "transformers", "tokenizers"]), st.one_of(versionish, leaf)), leaf),
+                        "cuda": st.one_of(_shaped({"compiled": st.one_of(versionish, leaf)}), leaf),
+                        "model_dir": st.one_of(_shaped({"present": leaf, "config": leaf, "tokenizer": leaf, "checkpoint": leaf, "generation_config": leaf}), leaf)}),
+    "nvml": _shaped({"available": leaf, "cuda_driver_version": st.one_of(versionish, leaf), "driver_version": st.one_of(versionish, leaf),
+                     "device_count": leaf, "max_memory_total_gib": leaf}),
+    "env": _shaped({"missing": leaf, "empty": leaf, "near_misses": st.one_of(st.lists(st.dictionaries(st.sampled_from(["declared", "found", "path", "line"]), leaf)), leaf),
+                    "kinds": leaf, "names": leaf}),
+    "secrets": _shaped({"missing": leaf, "sources": leaf, "present": leaf}),
+    "prompts": _shaped({"undeclared": st.one_of(st.lists(st.dictionaries(st.sampled_from(["name", "path", "line", "column", "syntax"]), leaf), max_size=3), leaf),
+                        "errors": leaf, "unused": leaf}),
+}
+bundles = st.builds(
+    lambda facts, errors: Bundle({k: v for k, v in facts.items() if k not in errors}, errors),
+    st.fixed_dictionaries({}, optional={name: st.one_of(shape, leaf) for name, shape in bundle_shapes.items()}),
+    st.dictionaries(st.sampled_from(sorted(bundle_shapes)), st.text(max_size=10), max_size=2),
+)
+
+
+def check_results(rules, results) -> None:
+    """At least one result per rule, in rule order, each with a status the engine may give."""
+    assert [r.rule_id for r in results] == sorted((r.rule_id for r in results), key=[rule.id for rule in rules].index)
+    assert {r.rule_id for r in results} == {rule.id for rule in rules}
+    for result in results:
+        assert result.status in (Status.pass_, Status.fail, Status.skip, Status.error)
+        assert isinstance(result.message, str)
+        json.dumps([e.to_json() for e in result.evidence], allow_nan=False, default=str)
+
+
+@fuzz
+@given(bundles)
+def test_random_fact_bundles_never_break_the_builtin_packs(bundle):
+    check_results(BUILTIN_RULES, evaluate(BUILTIN_RULES, bundle))
+
+
 # ---------------------------------------------------------------- expressions
 
 NAMES = PROVIDERS + ["params", "item", "index", "modle_card", "true", "false", "null", "unknown"]
@@ -140,14 +189,17 @@ policies = st.fixed_dictionaries(
 
 
 @fuzz
-@given(policies, st.sampled_from(["yaml", "json"]))
-def test_random_policy_documents_compile_or_raise_a_wfgy_error(doc, dump):
+@given(policies, st.sampled_from(["yaml", "json"]), st.data())
+def test_random_policy_documents_compile_or_raise_a_wfgy_error(doc, dump, data):
+    """…and a policy that compiles evaluates any bundle without raising."""
     text = yaml.safe_dump(doc, allow_unicode=True) if dump == "yaml" else json.dumps(doc)
     try:
         document = load_text(text, "fuzz.yaml")
-        compile_policy(document, 0, frozenset(PROVIDERS))
+        policy = compile_policy(document, 0, frozenset(PROVIDERS))
     except WfgyError as exc:
         assert exc.lines() and all("\n" not in line for line in exc.lines())
+        return
+    check_results(list(policy.rules), evaluate(list(policy.rules), data.draw(bundles)))
 
 
 # ---------------------------------------------------------------- YAML text
@@ -172,51 +224,6 @@ def test_random_yaml_text_loads_or_raises_a_policy_error(text):
         assert exc.lines()
         return
     json.dumps(document.data, allow_nan=False)  # whatever loads is plain JSON data
-
-
-# ---------------------------------------------------------------- engine
-
-BUILTIN_RULES = load_policies(["builtin"], Path.cwd()).rules
-
-
-def _shaped(fields: dict):
-    """A provider's facts in roughly the real shape, with arbitrary leaves."""
-    return st.fixed_dictionaries({}, optional={k: v for k, v in fields.items()})
-
-
-leaf = json_values
-bundle_shapes = {
-    "model_card": _shaped({"present": leaf, "path": leaf, "declared": st.one_of(_shaped({
-        "tokenizer_sha": leaf, "torch": st.one_of(versionish, leaf), "transformers": st.one_of(versionish, leaf),
-        "tokenizers": leaf, "cuda": st.one_of(versionish, leaf), "requires_gpu": leaf, "min_gpu_memory_gib": leaf}), leaf)}),
-    "runtime": _shaped({"packages": st.one_of(st.dictionaries(st.sampled_from(["torch", "transformers", "tokenizers"]), st.one_of(versionish, leaf)), leaf),
-                        "cuda": st.one_of(_shaped({"compiled": st.one_of(versionish, leaf)}), leaf),
-                        "model_dir": st.one_of(_shaped({"present": leaf, "config": leaf, "tokenizer": leaf, "checkpoint": leaf, "generation_config": leaf}), leaf)}),
-    "nvml": _shaped({"available": leaf, "cuda_driver_version": st.one_of(versionish, leaf), "driver_version": st.one_of(versionish, leaf),
-                     "device_count": leaf, "max_memory_total_gib": leaf}),
-    "env": _shaped({"missing": leaf, "empty": leaf, "near_misses": st.one_of(st.lists(st.dictionaries(st.sampled_from(["declared", "found", "path", "line"]), leaf)), leaf),
-                    "kinds": leaf, "names": leaf}),
-    "secrets": _shaped({"missing": leaf, "sources": leaf, "present": leaf}),
-    "prompts": _shaped({"undeclared": st.one_of(st.lists(st.dictionaries(st.sampled_from(["name", "path", "line", "column", "syntax"]), leaf), max_size=3), leaf),
-                        "errors": leaf, "unused": leaf}),
-}
-bundles = st.builds(
-    lambda facts, errors: Bundle({k: v for k, v in facts.items() if k not in errors}, errors),
-    st.fixed_dictionaries({}, optional={name: st.one_of(shape, leaf) for name, shape in bundle_shapes.items()}),
-    st.dictionaries(st.sampled_from(sorted(bundle_shapes)), st.text(max_size=10), max_size=2),
-)
-
-
-@fuzz
-@given(bundles)
-def test_random_fact_bundles_never_break_the_builtin_packs(bundle):
-    results = evaluate(BUILTIN_RULES, bundle)
-    by_rule: dict[str, list] = {}
-    for result in results:
-        by_rule.setdefault(result.rule_id, []).append(result)
-        assert result.status in (Status.pass_, Status.fail, Status.skip, Status.error)
-        assert isinstance(result.message, str)
-    assert sorted(by_rule) == sorted(rule.id for rule in BUILTIN_RULES)
 
 
 # ---------------------------------------------------------------- operators and functions

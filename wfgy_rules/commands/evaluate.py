@@ -13,6 +13,7 @@ from typing import TextIO
 from wfgy_rules.engine import evaluate
 from wfgy_rules.errors import Problem, UsageError
 from wfgy_rules.facts import Bundle, gather, read_bundles
+from wfgy_rules.gcpause import paused
 from wfgy_rules.model import Result
 from wfgy_rules.outcome import Outcome, decide
 from wfgy_rules.outputs import write_atomic
@@ -57,9 +58,10 @@ def judge(session: Session, bundles, force: bool, today: date | None = None) -> 
     """Evaluate the session's rules over each bundle, apply waivers; the outcome and the facts digest."""
     rules = list(session.rules)
     results, digests = [], []
-    for bundle in bundles:
-        results.extend(evaluate(rules, bundle))
-        digests.append(bundle.digest)
+    with paused():
+        for bundle in bundles:
+            results.extend(evaluate(rules, bundle))
+            digests.append(bundle.digest)
     if len(digests) == 1:
         facts_digest = digests[0]
     else:
