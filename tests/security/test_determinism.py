@@ -9,6 +9,7 @@ mixes every kind of result: pass, fail, skip, error, waived, and ``for_each`` el
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -101,8 +102,6 @@ def runs(tmp_path_factory) -> list[dict[str, bytes]]:
 
 
 def test_the_project_covers_every_kind_of_result(runs):
-    import json
-
     report = json.loads(runs[0]["json"])
     assert {k for k, v in report["summary"].items() if v} == {"pass", "fail", "skip", "error", "waived"}
     assert [r["rule_id"] for r in report["results"]][:3] == ["alpha.len", "alpha.replicas", "alpha.skip"]
@@ -124,8 +123,6 @@ def test_machine_readable_formats_exist(runs):
 
 def test_judging_a_written_bundle_gives_the_same_verdicts(runs, tmp_path):
     """Gather on one machine (``facts``), judge on another (``eval --facts``): same results."""
-    import json
-
     root = make_project(tmp_path / "p", sorted(FILES))
     facts = run_cli("facts", "--output", "facts.json", cwd=root)
     assert facts.returncode == 0, facts.stderr

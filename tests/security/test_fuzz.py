@@ -5,6 +5,9 @@ To fuzz longer locally, raise the count with an environment variable, e.g.::
 
     WFGY_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/security/test_fuzz.py
 
+By default the examples are derandomized (the same ones every run, so CI is stable); with
+``WFGY_FUZZ_EXAMPLES`` set they are random, and Hypothesis prints any failing case.
+
 Properties (each a contract the CLI's exit codes rely on: an exception that is not a
 `WfgyError` becomes exit 3, "internal error"):
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -196,3 +195,32 @@ def test_huge_integers_are_exact_and_deterministic(project):
         ("team.max-len", "pass"), ("team.exact", "pass"), ("team.huge-fails", "fail"),
     ]
     assert report["results"][2]["evidence"] == [{"key": "file.serving.big", "op": "le", "left": big, "right": 4096}]
+
+
+def test_arithmetic_that_leaves_json_is_an_error_result_not_infinity_in_a_report(project):
+    """``avg`` of a huge integer overflows a float, ``to_number('1e999')`` is infinite and
+    ``to_number('nan')`` is NaN: each is an ``error`` result, and the report stays strict JSON."""
+    (project / "team.yaml").write_text(TEAM_POLICY + """\
+  - {id: team.avg, title: avg, severity: high, facts: [file], assert: "avg(file.serving.big) > `0`"}
+  - {id: team.inf, title: inf, severity: high, facts: [file], assert: "to_number(file.serving.inf) > `0`"}
+  - {id: team.nan, title: nan, severity: high, facts: [file], assert: "to_number(file.serving.nan) == `1`"}
+  - {id: team.sum, title: sum, severity: high, facts: [file], assert: {key: "sum(file.serving.floats)", op: gt, value: 0}}
+""")
+    (project / "facts.json").write_text('{"file": {"serving": {"max_model_len": 1, "big": [%d], "inf": "1e999", "nan": "nan", "floats": [1e308, 1e308]}}}' % 10**400)
+    done = run_cli("eval", "--facts", "facts.json", "-f", "json", cwd=project)
+
+    def refuse(name):
+        raise AssertionError(f"{name} in the report")
+
+    report = json.loads(done.stdout, parse_constant=refuse)
+    assert [(r["rule_id"], r["status"]) for r in report["results"]][1:] == [
+        ("team.avg", "error"), ("team.inf", "error"), ("team.nan", "error"), ("team.sum", "error"),
+    ]
+    assert "avg() overflows" in report["results"][1]["message"]
+
+
+def test_a_line_break_inside_a_key_does_not_break_the_one_line_error(project):
+    (project / "team.yaml").write_text(TEAM_POLICY.replace("metadata: {name: team, owner: platform}", 'metadata: {name: team, "own\\ner": x}'))
+    done = run_cli("eval", cwd=project)
+    assert_refused(done)
+    assert done.stderr.strip().splitlines() == ["team.yaml:3:24: metadata.own\\ner: unknown key 'own\\ner' (did you mean 'owner'?)"]

@@ -46,7 +46,7 @@ def test_exponential_patterns_are_refused_on_first_use(pattern):
     started = time.monotonic()
     with pytest.raises(EvaluationError, match="backtrack catastrophically"):
         compile_expr("regex_match(@[0], @[1])").search([pattern, LONG])
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize("pattern", QUADRATIC)
@@ -55,7 +55,7 @@ def test_slow_patterns_are_stopped_by_the_clock(pattern):
     started = time.monotonic()
     with pytest.raises(EvaluationError, match=r"ran longer than 1s on a text of 100001 characters"):
         patterns.search(pattern, LONG)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5  # 1 s, plus up to ~0.7 s before `re` next checks for signals
     # The timer is disarmed and the previous SIGALRM handler restored.
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
@@ -64,7 +64,7 @@ def test_slow_patterns_are_stopped_by_the_clock(pattern):
 def test_ordinary_patterns_on_large_texts_are_fast_and_correct():
     started = time.monotonic()
     assert patterns.search(r"!$", LONG) and patterns.search(r"^a{3}", LONG) and not patterns.search(r"b", LONG)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2
     with pytest.raises(EvaluationError, match="over the 1000000-character regex limit"):
         patterns.search("a", "a" * 1_000_001)
 
@@ -85,7 +85,7 @@ def test_a_whole_run_over_a_100_kb_fact_finishes_quickly(tmp_path):
     (tmp_path / "facts.json").write_text(json.dumps({"file": {"s": {"text": LONG, "pattern": "(.*a){20}"}}}))
     started = time.monotonic()
     done = run_cli("eval", "--policy", "re.yaml", "--facts", "facts.json", "-f", "json", cwd=tmp_path, timeout=60)
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 10
     statuses = {r["rule_id"]: (r["status"], r["message"]) for r in json.loads(done.stdout)["results"]}
     assert statuses["re.r0"] == ("pass", "")
     assert statuses["re.r1"][0] == "error" and "ran longer than 1s" in statuses["re.r1"][1]

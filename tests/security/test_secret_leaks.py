@@ -17,6 +17,7 @@ hostile policy; one run adds every built-in pack, whose other providers read no 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -186,8 +187,6 @@ def test_exposing_a_secret_is_refused_with_a_clear_error(vault, config_change, e
     """``expose`` of a variable declared secret, named like a credential, or holding one makes
     the env provider fail: every rule that reads ``env`` is an ``error`` naming the refusal,
     the other rules still run, and the value appears nowhere."""
-    import json
-
     (vault / "wfgy.yaml").write_text(CONFIG.replace("expose: [LOG_LEVEL]", config_change))
     scan = Scanner(vault, vault / "policies")
     done = scan.run("eval", "--format", "json", env=env)
@@ -211,8 +210,6 @@ def test_exposing_a_secret_is_refused_with_a_clear_error(vault, config_change, e
 def test_errors_about_files_holding_secrets_never_quote_them(vault):
     """A malformed line in ``.env.example`` or in a dotenv source is reported by file and
     line, never by its text (such files sometimes hold real keys)."""
-    import json
-
     (vault / "wfgy.yaml").write_text(CONFIG.replace("declared: .env.example", "declared: broken.env.example"))
     scan = Scanner(vault, vault / "policies")
     done = scan.run("eval", "--format", "json")
