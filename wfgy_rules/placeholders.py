@@ -305,9 +305,50 @@ def _jinja_environment() -> Any:
     return environment
 
 
+_TAG_OPEN = re.compile(r"\{[{%#]")
+_TAG_CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_SKELETON_MIN_CHARS = 4096
+
+
+def _skeleton(text: str) -> str:
+    """``text`` with every line that holds no part of a tag emptied.
+
+    Jinja's lexer walks data text character by character; a 10 KB prompt with one
+    ``{{ name }}`` costs as much as a 10 KB template. Emptying lines that are pure data keeps
+    every line number, and every column on the lines that are kept, so positions and syntax
+    errors come out the same while the parser sees only the tags. A line is kept when it
+    holds a ``{`` or continues a tag opened on an earlier line."""
+    if len(text) < _SKELETON_MIN_CHARS:
+        return text
+    lines = text.split("\n")
+    pending: str | None = None
+    for index, line in enumerate(lines):
+        if pending is None and "{" not in line:
+            lines[index] = ""
+        else:
+            pending = _still_open(line, pending)
+    return "\n".join(lines)
+
+
+def _still_open(line: str, pending: str | None) -> str | None:
+    """The closing delimiter a tag opened on or before ``line`` still waits for, if any."""
+    position = 0
+    while True:
+        if pending is not None:
+            end = line.find(pending, position)
+            if end < 0:
+                return pending
+            position, pending = end + 2, None
+        match = _TAG_OPEN.search(line, position)
+        if match is None:
+            return None
+        pending, position = _TAG_CLOSE[match.group()], match.end()
+
+
 def _scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
     from jinja2 import TemplateSyntaxError
 
+    text = _skeleton(text)
     environment = _jinja_environment()
     try:
         tree = environment.parse(text)

@@ -155,7 +155,7 @@ class PromptsProvider:
         matched = _matched_files(config.get("paths", DEFAULT_PATHS), ctx, walk_errors)
         syntaxes = [(_glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
         limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
-        files = [_read_file(path, shown, _configured(shown, syntaxes), limit) for shown, path in matched]
+        files = [_read_file(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
         work = [(f.text, f.syntax) for f in files if f.text is not None]
         scanned = _scan_all(work, _workers(config.get("workers", "auto"), work))
         return _facts(files, iter(scanned), walk_errors, vars_fact, resolved)
@@ -299,7 +299,7 @@ def _configured(shown: str, syntaxes: list[tuple[re.Pattern[str], str]]) -> str 
 # --- reading and scanning ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _File:
     path: str  # as shown in facts
     syntax: str | None
@@ -315,15 +315,18 @@ class _Unreadable(Exception):
 
 def _read_file(path: str, shown: str, syntax: str | None, limit: int) -> _File:
     try:
-        text = _read_text(path, limit)
+        data = _read_bytes(path, limit)
+        if syntax is None and b"{" not in data and data.isascii() and not _BY_SUFFIX.get(os.path.splitext(path)[1].lower()):
+            return _File(shown, None, None)  # plain ASCII without a brace: nothing to decode or scan
+        text = _decode(data)
     except _Unreadable as exc:
         return _File(shown, None, None, _error(shown, exc.message, exc.line, exc.column))
     syntax = syntax or _detect(path, text)
     return _File(shown, syntax, text if syntax and may_contain(text, syntax) else None)
 
 
-def _read_text(path: str, limit: int) -> str:
-    """The file's text, as long as it was when opened (bytes appended meanwhile are not read)."""
+def _read_bytes(path: str, limit: int) -> bytes:
+    """The file's bytes, as long as it was when opened (bytes appended meanwhile are not read)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
@@ -337,6 +340,10 @@ def _read_text(path: str, limit: int) -> str:
         raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
     if b"\0" in data:
         raise _Unreadable("binary file (contains NUL bytes)")
+    return data
+
+
+def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
