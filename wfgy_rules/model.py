@@ -35,7 +35,7 @@ ACTIONS = ("abort", "warn", "block", "fallback")
 BLOCKING_ACTIONS = frozenset({"abort", "block"})
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SourceLocation:
     """A place in a file: 1-based line and column (either may be unknown)."""
 
@@ -61,7 +61,7 @@ class Remedy:
     interval: float = 2.0  # block: seconds between re-checks (backs off)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """One comparison the rule made: the key read, the operator, and both values."""
 
@@ -74,7 +74,7 @@ class Evidence:
         return {"key": self.key, "op": self.op, "left": self.left, "right": self.right}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """The verdict of one rule on one fact bundle (or one `for_each` element of it)."""
 

@@ -26,15 +26,13 @@ def render(report: Report, color: bool = False) -> str:
         "facts_digest": report.facts_digest,
         "summary": outcome.summary,
         "fallback_env": dict(sorted(report.fallback_env.items())),
-        "results": [result_json(r) for r in outcome.results],
     }
     if outcome.forced:
         data["overridden"] = [
             {"rule_id": r.rule_id, "status": r.status.value, "severity": r.severity.name, "message": r.message, **({"target": r.target} if r.target else {})}
             for r in outcome.overridden
         ]
-    results = data.pop("results")
     head = json.dumps(data, indent=2, ensure_ascii=False)
-    lines = ",\n".join("    " + json.dumps(r, ensure_ascii=False) for r in results)
-    body = f'  "results": [\n{lines}\n  ]' if results else '  "results": []'
+    lines = ",\n".join("    " + json.dumps(result_json(r), ensure_ascii=False) for r in outcome.results)
+    body = f'  "results": [\n{lines}\n  ]' if outcome.results else '  "results": []'
     return f"{head[:-2]},\n{body}\n}}\n"
