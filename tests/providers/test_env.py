@@ -147,6 +147,7 @@ def test_expose_gives_values_and_null_for_unset():
         ({"expose": ["db_password"]}, {}, "db_password"),
         ({"expose": ["GREETING"]}, {"GREETING": CANARY}, "GREETING"),  # value looks like a key
         ({"expose": ["DB_URL"]}, {"DB_URL": f"postgres://app:{CANARY}@db/app"}, "DB_URL"),
+        ({"expose": ["AUTH_HEADER"]}, {"AUTH_HEADER": f"Bearer {CANARY}"}, "AUTH_HEADER"),  # a key inside the value
     ],
 )
 def test_exposing_a_secret_is_refused(config, environ, name):
@@ -154,6 +155,11 @@ def test_exposing_a_secret_is_refused(config, environ, name):
         collect(config, environ)
     assert str(caught.value) == f"refusing to expose secret variable {name}"
     assert CANARY not in str(caught.value)
+
+
+def test_values_that_merely_mention_a_prefix_are_still_exposed():
+    facts = collect({"expose": ["TASK"]}, {"TASK": "ask-me hf_ happens"})
+    assert facts["values"] == {"TASK": "ask-me hf_ happens"}
 
 
 def test_declared_file_convention(tmp_path):

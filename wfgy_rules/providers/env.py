@@ -109,6 +109,8 @@ VALUE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 CREDENTIAL_KINDS = frozenset({"anthropic_key", "openai_key", "hf_token"})
 URL_WITH_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]+@")  # postgres://u:p@db
+# A key anywhere in a value ("Bearer sk-ant-…", "token=hf_…") is still a key.
+EMBEDDED_CREDENTIAL = re.compile(r"(?:^|[^A-Za-z0-9])(?:sk-|hf_)[A-Za-z0-9]")
 
 _ENTRY = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:=(.*))?$")
 _MARKERS = re.compile(r"^#\s*((?:secret|optional)(?:[\s,]+(?:secret|optional))*)\b", re.I)
@@ -349,7 +351,11 @@ def _exposed_values(
 
 
 def _holds_credential(value: str) -> bool:
-    return value_kind(value) in CREDENTIAL_KINDS or bool(URL_WITH_USERINFO.match(value.strip()))
+    return (
+        value_kind(value) in CREDENTIAL_KINDS
+        or bool(URL_WITH_USERINFO.match(value.strip()))
+        or bool(EMBEDDED_CREDENTIAL.search(value))
+    )
 
 
 def _near_misses(declared: Sequence[Declared], environ: Mapping[str, str]) -> list[dict[str, Any]]:
