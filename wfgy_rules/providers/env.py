@@ -36,8 +36,9 @@ Facts (``env.*``)::
     near_misses:                    # a set variable that is probably the intended one
       - {declared: OPENAI_API_KEY, found: OPEN_API_KEY, required: true, via: alias}
     values: {LOG_LEVEL: info}       # only names listed in ``expose`` (null when unset)
-    kinds: {LOG_LEVEL: other}       # set declared names: openai_key | anthropic_key |
-                                    # hf_token | url | empty | other ({} if detect_kinds off)
+    kinds: {LOG_LEVEL: other}       # set declared names and set SDK names (OPENAI_API_KEY, …):
+                                    # openai_key | anthropic_key | hf_token | url | empty | other
+                                    # ({} if detect_kinds off)
 
 ``near_misses`` looks at every declared name that is not set (required or optional: an
 ``OPENAI_API_BASE`` that shadows an optional ``OPENAI_BASE_URL`` is just as wrong) and
@@ -226,7 +227,7 @@ class EnvProvider:
             "near_misses": _near_misses(declared, environ),
             "values": values,
             "kinds": (
-                {n: value_kind(environ[n]) for n in set_declared}
+                {n: value_kind(environ[n]) for n in sorted({*set_declared, *(SDK_NAMES & environ.keys())})}
                 if config.get("detect_kinds", True)
                 else {}
             ),
