@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import ProviderError, UsageError
+from wfgy_rules.hfmodel import describe_model_dir
 from wfgy_rules.outputs import write_atomic
-from wfgy_rules.providers.runtime import compiled_cuda, describe_model_dir, package_versions
+from wfgy_rules.providers.runtime import compiled_cuda, package_versions
 
 
 def build_model_card(

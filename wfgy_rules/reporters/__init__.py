@@ -1,16 +1,20 @@
 """Report formats: one module per format, each with ``render(report, color) -> str``.
 
-Modules are imported only when their format is asked for.
+Modules are imported only when their format is asked for; what several formats share (the
+`Report`, a result as JSON, where a result points, the counts line) lives here, so importing
+one format never imports another.
 """
 
 from __future__ import annotations
 
 import importlib
+import posixpath
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wfgy_rules import __version__
-from wfgy_rules.model import Rule
+from wfgy_rules.model import Result, Rule, SourceLocation
 from wfgy_rules.outcome import Outcome
 
 FORMATS = {
@@ -62,3 +66,35 @@ def result_json(result) -> dict[str, Any]:
     if result.target is not None:
         data["target"] = result.target
     return data
+
+
+def locate(result: Result, rule: Rule | None) -> SourceLocation | None:
+    """Where a result points, with a repository-relative POSIX path; None when nowhere.
+
+    The result's own location (a ``for_each`` element's ``path``/``line``/``column``) wins;
+    otherwise the rule in its policy file, unless that file ships with the tool
+    (``builtin:…``), which has no place in the user's repository.
+    """
+    where = result.location or (rule.location if rule else None)
+    if where is None or where.path.startswith("builtin:"):
+        return None
+    return SourceLocation(repo_path(where.path), where.line, where.column)
+
+
+def repo_path(path: str) -> str:
+    """``path`` relative to the current directory, POSIX, without ``./``; absolute when outside it."""
+    if Path(path).is_absolute():
+        try:
+            return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            return Path(path).as_posix()
+    return posixpath.normpath(Path(path).as_posix())
+
+
+_COUNTS = (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived"))
+
+
+def counts_line(outcome: Outcome) -> str:
+    """``3 passed, 1 failed, 1 waived``: passed and failed always, the rest when not zero."""
+    counts = outcome.summary
+    return ", ".join(f"{counts[k]} {word}" for k, word in _COUNTS if counts[k] or k in ("pass", "fail"))

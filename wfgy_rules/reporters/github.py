@@ -25,8 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from wfgy_rules.model import Result, Rule, Severity, Status
-from wfgy_rules.reporters import Report, markdown
-from wfgy_rules.reporters.sarif import locate
+from wfgy_rules.reporters import Report, counts_line, locate, render as render_format
 
 _DATA_ESCAPES = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
 _PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))
@@ -35,13 +34,13 @@ _PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))
 def render(report: Report, color: bool = False) -> str:
     rules = {rule.id: rule for rule in report.rules}
     lines = [_command(r, rules.get(r.rule_id)) for r in report.outcome.results if r.status in (Status.fail, Status.error)]
-    lines.append(f"wfgy-rules: {markdown.counts_line(report.outcome)}" + (" (forced)" if report.outcome.forced else ""))
+    lines.append(f"wfgy-rules: {counts_line(report.outcome)}" + (" (forced)" if report.outcome.forced else ""))
     return "\n".join(lines) + "\n"
 
 
 def step_summary(report: Report) -> str:
     """The text appended to the job summary: the markdown report."""
-    return markdown.render(report)
+    return render_format(report, "markdown")
 
 
 def append_step_summary(report: Report, environ: Mapping[str, str] = os.environ) -> bool:

@@ -43,8 +43,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from wfgy_rules.model import Result, Rule, Status
-from wfgy_rules.reporters import Report
-from wfgy_rules.reporters.sarif import locate
+from wfgy_rules.reporters import Report, locate
 
 # Characters XML 1.0 cannot carry, even escaped; shown as \xNN / \uNNNN instead.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

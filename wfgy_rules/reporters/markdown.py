@@ -33,13 +33,10 @@ from __future__ import annotations
 import re
 
 from wfgy_rules.model import Result, Rule, Status
-from wfgy_rules.outcome import Outcome
-from wfgy_rules.reporters import Report
-from wfgy_rules.reporters.sarif import locate
+from wfgy_rules.reporters import Report, counts_line, locate
 
 _HEADER = ["| | Rule | Severity | Result | Where |", "|---|---|---|---|---|"]
 _MARKUP = re.compile(r"[\\`*_\[\]<>|~&]")
-_COUNTS = (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived"))
 
 
 def render(report: Report, color: bool = False) -> str:
@@ -62,12 +59,6 @@ def _verdict(report: Report) -> str:
     if outcome.forced:
         return "⚠️ wfgy-rules: failed, forced"
     return "❌ wfgy-rules: failed" if outcome.failed else "✅ wfgy-rules: passed"
-
-
-def counts_line(outcome: Outcome) -> str:
-    """``3 passed, 1 failed, 1 waived``: passed and failed always, the rest when not zero."""
-    counts = outcome.summary
-    return ", ".join(f"{counts[k]} {word}" for k, word in _COUNTS if counts[k] or k in ("pass", "fail"))
 
 
 def _summary(report: Report) -> str:

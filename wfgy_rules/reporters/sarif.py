@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import posixpath
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from wfgy_rules.model import Result, Rule, Severity, SourceLocation, Status
-from wfgy_rules.reporters import Report
+from wfgy_rules.reporters import Report, locate
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/wfgy-rules/wfgy-rules"
@@ -91,29 +90,6 @@ def render(report: Report, color: bool = False) -> str:
         ],
     }
     return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
-
-
-def locate(result: Result, rule: Rule | None) -> SourceLocation | None:
-    """Where a result points, with a repository-relative POSIX path; None when nowhere.
-
-    The result's own location (a ``for_each`` element's ``path``/``line``/``column``) wins;
-    otherwise the rule in its policy file, unless that file ships with the tool
-    (``builtin:…``), which has no place in the user's repository.
-    """
-    where = result.location or (rule.location if rule else None)
-    if where is None or where.path.startswith("builtin:"):
-        return None
-    return SourceLocation(repo_path(where.path), where.line, where.column)
-
-
-def repo_path(path: str) -> str:
-    """``path`` relative to the current directory, POSIX, without ``./``; absolute when outside it."""
-    if Path(path).is_absolute():
-        try:
-            return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
-        except ValueError:
-            return Path(path).as_posix()
-    return posixpath.normpath(Path(path).as_posix())
 
 
 def _descriptors(report: Report) -> tuple[list[dict[str, Any]], dict[str, int]]:

@@ -1,0 +1,385 @@
+"""Placeholders of a Jinja template (``jinja2`` and ``chat_template`` syntaxes), with positions.
+
+``scan_jinja(text)`` parses ``text`` (``\\n`` line ends: `wfgy_rules.placeholders.scan`
+normalises them) with Jinja's own parser, never rendering it or following an include, and
+walks the tree, keeping track of the names bound so far. It returns ``(placeholders,
+problems)`` in no particular order, like every scanner that ``scan`` dispatches to:
+
+* **A placeholder** is a free variable: a name read (``{{ x }}``, ``{% if x %}``,
+  ``{{ f(x) }}``) that nothing in the template bound and that is not a Jinja global
+  (``range``, ``dict``, ``namespace``, …) or ``self``. Only the root is reported:
+  ``{{ user.name }}`` and ``{{ user['name'] }}`` are ``user``. Attribute, filter and test
+  names (``x.upper``, ``x | upper``, ``x is odd``) and keyword-argument keys are not
+  variables. Every occurrence is reported, each at the line and column of its name.
+* **default: true** marks an occurrence the template copes without: the direct operand of
+  ``| default(…)`` / ``| d(…)`` (``{{ user.name | default('x') }}`` does not count, the
+  filter guards ``user.name``, not ``user``), and every use of ``x`` inside an ``{% if %}``
+  chain or a ``… if … else …`` whose test says ``x is defined`` / ``x is undefined`` (also
+  with ``not``). The guard ends with the ``if``.
+* **Bound names** are not placeholders: ``{% set %}`` (a block ``set`` too) binds from
+  there on, ``{% set x = x ~ '!' %}`` still reads the outer ``x`` once; a ``set`` inside an
+  ``if`` binds after it only when every branch (``else`` included) sets it. ``{% for %}``
+  targets and ``loop`` are bound in the loop body and its ``if`` filter, not after the
+  loop; macro parameters (and ``varargs``, ``kwargs``, ``caller``) in the macro's body, its
+  name after it; call-block parameters (and ``varargs``, ``kwargs``) in the block;
+  ``{% with %}`` names in its block; ``{% import %}`` and ``{% from … import %}`` names after
+  the tag; ``super`` inside a ``{% block %}``.
+* **Text is text**: ``{% raw %}…{% endraw %}``, comments and string literals such as
+  ``{{ '{{' }}`` hold no placeholders.
+* **Problems** are Jinja's parse errors, ``(line, None, message)`` (Jinja does not give a
+  column), or "template nests too deeply to analyse"; with a problem there are no
+  placeholders.
+
+The parse environment knows ``{% break %}``/``{% continue %}``, ``{% do %}`` and Hugging
+Face's ``{% generation %}…{% endgeneration %}``. Columns come from the lexer's tokens: the
+lexer records the raw tokens it yields, and the k-th occurrence of a name on a line in the
+tree is matched with the k-th name token of that line in the text.
+
+**The skeleton trick**: Jinja's lexer walks data text character by character, so a long
+prompt costs as much as a long template. Text of 4096 characters or more is first reduced
+to its skeleton, every line that holds no part of a tag emptied; line numbers, and columns
+on the lines kept, stay the same, so the results are those of the full text.
+
+jinja2 is imported on the first scan, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from typing import Any
+
+from wfgy_rules.scantypes import Locator, Placeholder, SyntaxProblem
+
+_DEFAULT_FILTERS = frozenset({"default", "d"})
+_DEFINED_TESTS = frozenset({"defined", "undefined"})
+_RESERVED = frozenset({"self"})  # the template's own blocks
+
+
+@cache
+def _jinja_environment() -> Any:
+    """A parse-only environment: loop controls, ``do`` and HF's ``{% generation %}``.
+
+    Its lexer keeps the raw tokens of the template each thread lexed last, so finding the
+    columns of names needs no second lexing pass.
+    """
+    from jinja2 import Environment, nodes
+    from jinja2.ext import Extension
+    from jinja2.lexer import Lexer
+
+    class GenerationBlock(Extension):
+        """``{% generation %}…{% endgeneration %}`` of Hugging Face chat templates."""
+
+        tags = {"generation"}
+
+        def parse(self, parser: Any) -> Any:
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return nodes.Scope(body, lineno=lineno)
+
+    class RecordingLexer(Lexer):
+        recorded = threading.local()
+
+        def tokeniter(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str, str]]:
+            tokens = self.recorded.tokens = []
+            for token in super().tokeniter(*args, **kwargs):
+                tokens.append(token)
+                yield token
+
+    class ParseEnvironment(Environment):
+        recorder: RecordingLexer
+
+        @property
+        def lexer(self) -> Lexer:
+            return self.recorder
+
+    environment = ParseEnvironment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", GenerationBlock])
+    environment.recorder = RecordingLexer(environment)
+    return environment
+
+
+_TAG_OPEN = re.compile(r"\{[{%#]")
+_TAG_CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_SKELETON_MIN_CHARS = 4096
+
+
+def _skeleton(text: str) -> str:
+    """``text`` with every line that holds no part of a tag emptied.
+
+    Jinja's lexer walks data text character by character; a 10 KB prompt with one
+    ``{{ name }}`` costs as much as a 10 KB template. Emptying lines that are pure data keeps
+    every line number, and every column on the lines that are kept, so positions and syntax
+    errors come out the same while the parser sees only the tags. A line is kept when it
+    holds a ``{`` or continues a tag opened on an earlier line."""
+    if len(text) < _SKELETON_MIN_CHARS:
+        return text
+    lines = text.split("\n")
+    pending: str | None = None
+    for index, line in enumerate(lines):
+        if pending is None and "{" not in line:
+            lines[index] = ""
+        else:
+            pending = _still_open(line, pending)
+    return "\n".join(lines)
+
+
+def _still_open(line: str, pending: str | None) -> str | None:
+    """The closing delimiter a tag opened on or before ``line`` still waits for, if any."""
+    position = 0
+    while True:
+        if pending is not None:
+            end = line.find(pending, position)
+            if end < 0:
+                return pending
+            position, pending = end + 2, None
+        match = _TAG_OPEN.search(line, position)
+        if match is None:
+            return None
+        pending, position = _TAG_CLOSE[match.group()], match.end()
+
+
+def scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
+    from jinja2 import TemplateSyntaxError
+
+    text = _skeleton(text)
+    environment = _jinja_environment()
+    try:
+        tree = environment.parse(text)
+        walker = _JinjaWalker(frozenset(environment.globals) | _RESERVED)
+        walker.body(tree.body, set(), frozenset())
+    except TemplateSyntaxError as exc:
+        return [], [SyntaxProblem(exc.lineno, None, exc.message or str(exc))]
+    except RecursionError:
+        return [], [SyntaxProblem(1, None, "template nests too deeply to analyse")]
+    if not any(slot[2] for slot in walker.slots):
+        return [], []
+    return walker.placeholders(_jinja_name_offsets(environment.lexer.recorded.tokens, text), Locator(text)), []
+
+
+def _jinja_name_offsets(tokens: list[tuple[int, str, str]], text: str) -> dict[tuple[int, str], list[int]]:
+    """Offsets of the name tokens that can be variables, by (line, name), in source order.
+
+    Attribute names (after ``.``), filter names (after ``|``) and test names (after ``is``
+    / ``is not``) are left out; tokens are located by searching forward for their raw text
+    (whitespace that ``-`` trims is missing from them).
+    """
+    offsets: dict[tuple[int, str], list[int]] = defaultdict(list)
+    pos, previous = 0, ("", "")
+    for line, kind, value in tokens:
+        start = text.find(value, pos)
+        start = pos if start == -1 else start
+        pos = start + len(value)
+        if kind == "whitespace":
+            continue
+        if kind == "name" and previous[1] not in (".", "|", "is") and previous != ("is", "not"):
+            offsets[(line, value)].append(start)
+        previous = (previous[1], value)
+    return offsets
+
+
+class _JinjaWalker:
+    """Walks a Jinja AST with the names bound so far, recording one slot per name token.
+
+    A slot is ``(name, line, report, default)``; slots that are not reported (store names,
+    macro parameters, keyword-argument keys, …) still count, so the k-th slot of a name on a
+    line can be matched with the k-th name token of that line.
+    """
+
+    def __init__(self, builtins: frozenset[str]):
+        self.builtins = builtins
+        self.slots: list[tuple[str, int, bool, bool]] = []
+
+    def placeholders(self, offsets: dict[tuple[int, str], list[int]], at: Locator) -> list[Placeholder]:
+        seen: dict[tuple[int, str], int] = defaultdict(int)
+        found = []
+        for name, line, report, default in self.slots:
+            index = seen[(line, name)]
+            seen[(line, name)] += 1
+            if report:
+                candidates = offsets.get((line, name))
+                column = at(candidates[min(index, len(candidates) - 1)])[1] if candidates else 1
+                found.append(Placeholder(name, line, column, default))
+        return found
+
+    def body(self, items: Iterable[Any], bound: set[str], guarded: frozenset[str]) -> None:
+        for node in items:
+            self.visit(node, bound, guarded)
+
+    def visit(self, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+        handler = _JINJA_HANDLERS.get(type(node).__name__)
+        if handler is None:
+            self.body(node.iter_child_nodes(), bound, guarded)
+        else:
+            handler(self, node, bound, guarded)
+
+    def slot(self, name: str, line: int, report: bool = False, default: bool = False) -> None:
+        self.slots.append((name, line, report, default))
+
+    def name(self, node: Any, bound: set[str], guarded: frozenset[str], default: bool = False) -> None:
+        free = node.ctx == "load" and node.name not in bound and node.name not in self.builtins
+        self.slot(node.name, node.lineno, free, default or node.name in guarded)
+
+    def branch(self, items: Iterable[Any], bound: set[str], guarded: frozenset[str]) -> set[str]:
+        """Walk a branch in its own copy of ``bound``; return the names it binds."""
+        inner = set(bound)
+        self.body(items, inner, guarded)
+        return inner - bound
+
+
+def _stored(target: Any) -> set[str]:
+    if type(target).__name__ == "Name":
+        return {target.name}
+    return {n.name for n in _descendants(target) if type(n).__name__ == "Name"}
+
+
+def _descendants(node: Any) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.iter_child_nodes())
+
+
+def _tested(tests: Iterable[Any]) -> frozenset[str]:
+    """Names tested with ``is defined`` / ``is undefined`` anywhere in ``tests``."""
+    return frozenset(
+        n.node.name
+        for test in tests
+        for n in _descendants(test)
+        if type(n).__name__ == "Test" and n.name in _DEFINED_TESTS and type(n.node).__name__ == "Name"
+    )
+
+
+def _visit_name(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.name(node, bound, guarded)
+
+
+def _visit_nsref(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.slot(node.name, node.lineno, node.name not in bound)
+
+
+def _visit_keyword(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.slot(node.key, node.lineno)
+    w.visit(node.value, bound, guarded)
+
+
+def _visit_filter_or_test(names: frozenset[str]) -> Callable[..., None]:
+    def visit(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+        if node.node is None:  # {% filter upper %}: the filter name stands alone
+            w.slot(node.name, node.lineno)
+        elif node.name in names and type(node.node).__name__ == "Name":
+            w.name(node.node, bound, guarded, default=True)
+        else:
+            w.visit(node.node, bound, guarded)
+        w.body(node.iter_child_nodes(exclude=("node",)), bound, guarded)
+
+    return visit
+
+
+def _visit_condexpr(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    guarded = guarded | _tested([node.test])
+    w.body([e for e in (node.expr1, node.test, node.expr2) if e is not None], bound, guarded)
+
+
+def _visit_if(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    chain = [(node.test, node.body), *((e.test, e.body) for e in node.elif_)]
+    guarded = guarded | _tested(test for test, _ in chain)
+    added = []
+    for test, body in chain:
+        w.visit(test, bound, guarded)
+        added.append(w.branch(body, bound, guarded))
+    added.append(w.branch(node.else_, bound, guarded))
+    bound |= set.intersection(*added)  # bound after the if only when every branch binds it
+
+
+def _visit_for(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.visit(node.target, bound, guarded)
+    w.visit(node.iter, bound, guarded)
+    inner = bound | _stored(node.target) | {"loop"}
+    if node.test is not None:
+        w.visit(node.test, inner, guarded)
+    w.body(node.body, inner, guarded)
+    w.branch(node.else_, bound, guarded)
+
+
+def _visit_assign(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.visit(node.target, bound, guarded)
+    w.visit(node.node, bound, guarded)
+    bound |= _stored(node.target)
+
+
+def _visit_assign_block(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.visit(node.target, bound, guarded)
+    if node.filter is not None:
+        w.visit(node.filter, bound, guarded)
+    w.body(node.body, bound, guarded)
+    bound |= _stored(node.target)
+
+
+def _visit_macro(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.slot(node.name, node.lineno)
+    _visit_callable(w, node, bound, guarded, {"varargs", "kwargs", "caller"})
+    bound.add(node.name)
+
+
+def _visit_call_block(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    _visit_callable(w, node, bound, guarded, {"varargs", "kwargs"}, call=node.call)
+
+
+def _visit_callable(
+    w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str], implicit: set[str], call: Any = None
+) -> None:
+    w.body([*node.args, *node.defaults, *([call] if call is not None else [])], bound, guarded)
+    w.body(node.body, bound | {a.name for a in node.args} | implicit, guarded)
+
+
+def _visit_with(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    names: set[str] = set()
+    for target, value in zip(node.targets, node.values):
+        w.visit(target, bound, guarded)
+        w.visit(value, bound, guarded)
+        names |= _stored(target)
+    w.body(node.body, bound | names, guarded)
+
+
+def _visit_block(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.slot(node.name, node.lineno)
+    w.body(node.body, bound | {"super"}, guarded)
+
+
+def _visit_import(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.visit(node.template, bound, guarded)
+    w.slot(node.target, node.lineno)
+    bound.add(node.target)
+
+
+def _visit_from_import(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    w.visit(node.template, bound, guarded)
+    for item in node.names:
+        names = item if isinstance(item, tuple) else (item,)
+        for name in names:
+            w.slot(name, node.lineno)
+        bound.add(names[-1])
+
+
+_JINJA_HANDLERS: dict[str, Callable[[_JinjaWalker, Any, set[str], frozenset[str]], None]] = {
+    "Name": _visit_name,
+    "NSRef": _visit_nsref,
+    "Keyword": _visit_keyword,
+    "Filter": _visit_filter_or_test(_DEFAULT_FILTERS),
+    "Test": _visit_filter_or_test(_DEFINED_TESTS),
+    "CondExpr": _visit_condexpr,
+    "If": _visit_if,
+    "For": _visit_for,
+    "Assign": _visit_assign,
+    "AssignBlock": _visit_assign_block,
+    "Macro": _visit_macro,
+    "CallBlock": _visit_call_block,
+    "With": _visit_with,
+    "Block": _visit_block,
+    "Import": _visit_import,
+    "FromImport": _visit_from_import,
+}
