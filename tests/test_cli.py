@@ -216,3 +216,14 @@ def test_colour_only_on_a_tty_and_never_with_no_color(project):
     assert "\033[32m✔" in _eval_on_a_tty(project, {})
     assert "\033[" not in _eval_on_a_tty(project, {"NO_COLOR": "1"})
     assert "\033[" not in subprocess.run([*cli_command(), "eval"], cwd=project, capture_output=True, text=True).stdout
+
+
+def test_validate_a_directory_checks_only_wfgy_rules_files(project):
+    (project / "deploy.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\n---\nkind: Service\n")
+    (project / "typo.yaml").write_text("apiVersion: wfgy-rules/v1\nkind: Polcy\n")
+    done = run_cli("validate", ".", cwd=project)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "typo.yaml:1:1: unknown file: expected kind Policy, Config, PolicyTest or PromptVars, or a model-card JSON"
+    (project / "typo.yaml").unlink()
+    assert run_cli("validate", ".", cwd=project).stdout.strip() == "ok: 2 file(s) valid"
+    assert run_cli("validate", "deploy.yaml", cwd=project).returncode == 2  # named explicitly: must be ours

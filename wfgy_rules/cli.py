@@ -109,7 +109,7 @@ def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[st
 
 
 @app.command("validate", epilog="Exit codes: 0 every file is valid · 2 a file is invalid (FILE:LINE:COL errors on stderr).")
-def validate_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Policy, config, policy-test, prompt-vars or model-card files, or directories (default: the config and its policies).")] = None,
+def validate_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Policy, config, policy-test, prompt-vars or model-card files, or directories (their wfgy-rules files; default: the config and its policies).")] = None,
                      config: ConfigOpt = None) -> int:
     """Validate files without gathering facts: the same loader 'eval' uses."""
     from wfgy_rules.commands import validate as command

@@ -1,7 +1,10 @@
 """``wfgy-rules validate [PATH…]``: check files without gathering facts.
 
 Each file is recognised by its ``kind`` (``Policy``, ``Config``, ``PolicyTest``,
-``PromptVars``) or, for JSON, by a name containing ``model-card``. Policies go through the
+``PromptVars``) or, for JSON, by a name containing ``model-card``. A directory contributes
+its wfgy-rules files (a top-level ``apiVersion: wfgy-rules/…`` line, and model cards);
+Kubernetes manifests, workflows and other YAML living beside them are left alone. A file
+named explicitly must be one of the kinds above. Policies go through the
 very loader ``eval`` uses, cross-checked together (duplicate rule ids across files). Every
 problem of every file is printed as ``FILE:LINE:COL: path: message``; exit 2 on any.
 With no paths: the config (``--config`` or ``./wfgy.yaml``) and the policies it names.
@@ -9,6 +12,7 @@ With no paths: the config (``--config`` or ``./wfgy.yaml``) and the policies it 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from wfgy_rules.config import config_from_document, find_config, load_config
@@ -17,6 +21,7 @@ from wfgy_rules.loader import load_policies
 from wfgy_rules.schema import validate
 from wfgy_rules.yamlio import load_file
 
+_API_VERSION = re.compile(rb"(?m)^apiVersion:[ \t]*['\"]?wfgy-rules/")
 _SCHEMA_OF_KIND = {"PolicyTest": "policy-test", "PromptVars": "prompt-vars"}
 
 
@@ -53,10 +58,22 @@ def _expand(paths: list[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json")))
+            candidates = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
+            found.extend(p for p in candidates if _ours(p))
         else:
             found.append(path)
     return found
+
+
+def _ours(path: Path) -> bool:
+    """Whether a file found in a directory is a wfgy-rules file (a cheap look, before parsing)."""
+    if path.suffix == ".json":
+        return "model-card" in path.name
+    try:
+        with path.open("rb") as handle:
+            return _API_VERSION.search(handle.read(64 * 1024)) is not None
+    except OSError:
+        return True  # let the loader report why it cannot be read
 
 
 def _check_file(path: Path) -> bool:
