@@ -27,6 +27,21 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     return subprocess.run([*cli_command(), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, input=input)
 
 
+def read_pty(primary: int) -> str:
+    """Everything a child wrote to a pseudo-terminal, once its side is closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the pty is closed once the child's output is read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    return b"".join(chunks).decode()
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import REPO, cli_command, run_cli
+from tests.conftest import REPO, cli_command, read_pty, run_cli
 
 TEAM = """apiVersion: wfgy-rules/v1
 kind: Policy
@@ -199,17 +199,7 @@ def _eval_on_a_tty(project: Path, env: dict[str, str]) -> str:
     full_env.update(env)
     subprocess.run([*cli_command(), "eval"], cwd=project, stdout=secondary, stderr=subprocess.DEVNULL, env=full_env, timeout=60)
     os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the pty is closed once the child's output is read
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(primary)
-    return b"".join(chunks).decode()
+    return read_pty(primary)
 
 
 def test_colour_only_on_a_tty_and_never_with_no_color(project):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_command, run_cli
+from tests.conftest import cli_command, read_pty, run_cli
 from wfgy_rules.compiler import compile_policy
 from wfgy_rules.facts import Bundle
 from wfgy_rules.remedies import dotenv_text, wait_for_blocking, write_termination_log
@@ -155,18 +155,9 @@ def test_on_a_terminal_the_wait_counts_down_in_place(tmp_path):
     primary, secondary = pty.openpty()
     done = subprocess.run([*cli_command(), "preflight", "--output", "report.txt"], cwd=tmp_path, env=environ(), stderr=secondary, timeout=30)
     os.close(secondary)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the pty is closed once the child's output is read
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(primary)
+    shown = read_pty(primary)
     assert done.returncode == 1
-    assert shown.decode() == "\r\033[Kwfgy-rules: waiting for required secrets: missing secrets: OPENAI_API_KEY (1s left)\r\033[K"
+    assert shown == "\r\033[Kwfgy-rules: waiting for required secrets: missing secrets: OPENAI_API_KEY (1s left)\r\033[K"
 
 
 def test_help_teaches_remedies_and_exit_codes():
