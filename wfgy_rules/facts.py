@@ -14,6 +14,7 @@ whose facts nest deeper is an ``error`` like any other provider failure.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -49,8 +50,6 @@ class Bundle:
 
     @property
     def digest(self) -> str:
-        import hashlib
-
         return "sha256:" + hashlib.sha256(canonical(self.to_json()).encode()).hexdigest()
 
 

@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import Problem, ProviderError
+from wfgy_rules.jinjaext import generation_block
 
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -266,19 +267,10 @@ def _first_syntax_error(templates: list[tuple[str | None, str]]) -> dict[str, An
 def _template_environment():
     """A sandbox that parses what transformers renders: ``{% break %}``/``{% continue %}`` and
     the ``{% generation %}…{% endgeneration %}`` block that marks assistant text."""
-    from jinja2 import nodes
-    from jinja2.ext import Extension, loopcontrols
+    from jinja2.ext import loopcontrols
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    class GenerationBlock(Extension):
-        tags = {"generation"}
-
-        def parse(self, parser):
-            lineno = next(parser.stream).lineno
-            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-            return nodes.Scope(body, lineno=lineno)
-
-    return ImmutableSandboxedEnvironment(extensions=[loopcontrols, GenerationBlock])
+    return ImmutableSandboxedEnvironment(extensions=[loopcontrols, generation_block()])
 
 
 class _UnreadableHeader(Exception):

@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
+from wfgy_rules.jinjaext import generation_block
 from wfgy_rules.scantypes import Locator, Placeholder, SyntaxProblem
 
 _DEFAULT_FILTERS = frozenset({"default", "d"})
@@ -66,19 +67,8 @@ def _jinja_environment() -> Any:
     Its lexer keeps the raw tokens of the template each thread lexed last, so finding the
     columns of names needs no second lexing pass.
     """
-    from jinja2 import Environment, nodes
-    from jinja2.ext import Extension
+    from jinja2 import Environment
     from jinja2.lexer import Lexer
-
-    class GenerationBlock(Extension):
-        """``{% generation %}…{% endgeneration %}`` of Hugging Face chat templates."""
-
-        tags = {"generation"}
-
-        def parse(self, parser: Any) -> Any:
-            lineno = next(parser.stream).lineno
-            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-            return nodes.Scope(body, lineno=lineno)
 
     class RecordingLexer(Lexer):
         recorded = threading.local()
@@ -96,7 +86,7 @@ def _jinja_environment() -> Any:
         def lexer(self) -> Lexer:
             return self.recorder
 
-    environment = ParseEnvironment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", GenerationBlock])
+    environment = ParseEnvironment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", generation_block()])
     environment.recorder = RecordingLexer(environment)
     return environment
 

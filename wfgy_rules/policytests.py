@@ -21,6 +21,7 @@ process against the same loader and engine as ``eval``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -158,7 +159,5 @@ def _details(results: list[Result]) -> str:
 
 
 def _short(value: Any) -> str:
-    import json
-
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= 100 else text[:99] + "…"
