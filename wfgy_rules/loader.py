@@ -21,7 +21,7 @@ from wfgy_rules.gcpause import paused
 from wfgy_rules.model import Policy, Rule
 from wfgy_rules.providers import registry
 from wfgy_rules.resources import resource_path
-from wfgy_rules.yamlio import Document, load_text, read_text
+from wfgy_rules.yamlio import load_text, read_text, text_digest
 
 BUILTIN = "builtin"
 _OTHER_KINDS = ("PolicyTest", "Config", "PromptVars")
@@ -98,13 +98,9 @@ def _load_policies(sources, base_dir: Path) -> PolicySet:
 def _load_one(path: Path, shown: str, order: int, providers: frozenset[str], explicit: bool) -> Policy | None:
     """One policy file (None when a directory holds a file that is not a policy)."""
     text = read_text(path, shown)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = text_digest(text)
     cached = policycache.load(digest, shown)
-    if cached is not None:
-        document, asts = cached
-    else:
-        parsed = load_text(text, shown)
-        document, asts = Document(shown, parsed.data, parsed.values, parsed.keys, digest), {}
+    document, asts = cached if cached is not None else (load_text(text, shown, digest), {})
     if not explicit and not _is_policy_candidate(document.data):
         return None
     policy = compile_policy(document, order, providers, shown, asts, validated=cached is not None)

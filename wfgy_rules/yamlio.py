@@ -20,6 +20,7 @@ problems render as ``FILE:LINE:COL: message``.
 from __future__ import annotations
 
 import math
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,17 +125,19 @@ def read_text(path: Path, shown: str | None = None) -> str:
 
 def load_file(path: Path, shown: str | None = None) -> Document:
     """Load one YAML (or JSON, a subset of YAML) file into a `Document`."""
-    import hashlib
-
     shown = shown or str(path)
-    text = read_text(path, shown)
-    document = load_text(text, shown)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Document(document.path, document.data, document.values, document.keys, digest)
+    return load_text(read_text(path, shown), shown)
 
 
-def load_text(text: str, path: str) -> Document:
-    """Parse YAML text; raises `PolicyError` with every duplicate key, or the first fatal error."""
+def text_digest(text: str) -> str:
+    """The sha256 (hex) of a file's text: what reports and the policy cache identify it by."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_text(text: str, path: str, digest: str | None = None) -> Document:
+    """Parse YAML text; raises `PolicyError` with every duplicate key, or the first fatal error.
+
+    ``digest`` is the text's `text_digest` when the caller already has it."""
     builder = _Builder(path)
     try:
         for event in yaml.parse(text, Loader=_Loader):
@@ -149,7 +152,7 @@ def load_text(text: str, path: str) -> Document:
         raise _fail(path, "file is empty, expected a YAML mapping")
     if builder.problems:
         raise PolicyError("duplicate keys", builder.problems)
-    return Document(path, builder.root, builder.values, builder.keys)
+    return Document(path, builder.root, builder.values, builder.keys, digest or text_digest(text))
 
 
 class _Frame:
