@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ scripts import each other
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "wfgy-rules")
@@ -103,70 +105,44 @@ def cold_start(work: Path, repeats: int) -> list[dict]:
 
 
 # 2 + 3. evaluation and load+compile ----------------------------------------------------
-def expressions_and_bundle(n_rules: int, bundle_mb: float):
+def policy_expressions(n_rules: int) -> list[str]:
+    """Distinct expressions over the `file` provider (a policy can name it in `facts`)."""
     rng = random.Random(SEED)
-    groups = [f"g{i}" for i in range(200)]
-    bundle: dict = {"file": {}}
-    size = 0
-    i = 0
-    while size < bundle_mb * 1_000_000:
-        group = bundle["file"].setdefault(groups[i % len(groups)], {})
-        group[f"k{i}"] = {"value": rng.randint(0, 100), "name": f"item-{i}", "tags": [f"t{rng.randint(0, 9)}" for _ in range(3)],
-                          "version": f"{rng.randint(1, 3)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}", "enabled": rng.random() < 0.8}
-        size += 120
-        i += 1
-    keys = [(g, k) for g, items in bundle["file"].items() for k in items]
     exprs = []
     for n in range(n_rules):
-        g, k = keys[rng.randrange(len(keys))]
+        item = f"file.g{rng.randrange(200)}.k{rng.randrange(5000)}"
         kind = n % 20
         if kind < 8:
-            exprs.append(f"file.{g}.{k}.value > `{rng.randint(0, 100)}`")
+            exprs.append(f"{item}.value > `{rng.randint(0, 100)}`")
         elif kind < 12:
-            exprs.append(f"file.{g}.{k}.enabled && file.{g}.{k}.name != 'x{n}'")
+            exprs.append(f"{item}.enabled && {item}.name != 'x{n}'")
         elif kind < 14:
-            exprs.append(f"contains(file.{g}.{k}.tags, 't{rng.randint(0, 9)}')")
+            exprs.append(f"contains({item}.tags, 't{rng.randint(0, 9)}')")
         elif kind < 16:
-            exprs.append(f"length(file.{g}.{k}.tags) > `{n % 4}` || file.{g}.{k}.value == `{n}`")
+            exprs.append(f"length({item}.tags) > `{n % 4}` || {item}.value == `{n}`")
         elif kind < 17:
-            exprs.append(f"version_cmp(file.{g}.{k}.version, '2.{n % 10}') >= `0`")
+            exprs.append(f"version_cmp({item}.version, '2.{n % 10}') >= `0`")
         else:
-            exprs.append(f"length(values(file.{g})[?value > `{rng.randint(0, 100)}`]) > `{n % 3}`")
-    return exprs, bundle
+            exprs.append(f"length(values(file.g{n % 200})[?value > `{rng.randint(0, 100)}`]) > `{n % 3}`")
+    return exprs
 
 
 def evaluation(n_rules: int, bundle_mb: float, repeats: int) -> list[dict]:
-    import jmespath
-    from jmespath.visitor import Options
+    """Delegates to `eval_throughput` (its own script for a closer look, e.g. ``--by-shape``)."""
+    import eval_throughput
 
-    from wfgy_rules.expressions import compile_expr
-    from wfgy_rules.functions import FUNCTIONS
-
-    exprs, bundle = expressions_and_bundle(n_rules, bundle_mb)
-    options = Options(custom_functions=FUNCTIONS)
-    theirs = [jmespath.compile(e) for e in exprs]
-    ours = [compile_expr(e) for e in exprs]
-
-    def run_theirs():
-        for parsed in theirs:
-            parsed.search(bundle, options=options)
-
-    def run_ours():
-        for expr in ours:
-            expr.search(bundle)
-
-    run_ours(), run_theirs()
-    base = timed(run_theirs, repeats)
-    mine = timed(run_ours, repeats)
-    return [figure(f"evaluation: {n_rules} rules over {bundle_mb:g} MB (warm)", mine, base, 0.5,
-                   extra={"per_rule_us": round(mine / n_rules * 1e6, 2)})]
+    rng = random.Random(SEED)
+    bundle = eval_throughput.build_bundle(rng, bundle_mb)
+    numbers = eval_throughput.measure(eval_throughput.build_rules(rng, bundle, n_rules), bundle, repeats)
+    return [figure(f"evaluation: {n_rules} rules over {bundle_mb:g} MB (warm)", numbers["eval_ours_s"], numbers["eval_baseline_s"], 0.5,
+                   extra={"per_rule_us": round(numbers["eval_ours_s"] / n_rules * 1e6, 2)})]
 
 
 def load_compile(work: Path, n_rules: int, repeats: int) -> list[dict]:
     import jmespath
     import yaml
 
-    exprs, _ = expressions_and_bundle(n_rules, 0.05)
+    exprs = policy_expressions(n_rules)
     rules = [{"id": f"bench.rule-{i}", "title": f"rule {i}", "severity": "high", "facts": ["file"], "assert": e,
               "remedy": {"action": "abort"}} for i, e in enumerate(exprs)]
     policy = work / "big-policy.yaml"
