@@ -35,8 +35,8 @@ import jmespath  # noqa: E402
 from jmespath.parser import Parser  # noqa: E402
 from jmespath.visitor import Options  # noqa: E402
 
-from wfgy_rules.expressions import compile_expr  # noqa: E402
-from wfgy_rules.functions import FUNCTIONS  # noqa: E402
+from wfgy_rules.policy.expressions import compile_expr  # noqa: E402
+from wfgy_rules.policy.functions import FUNCTIONS  # noqa: E402
 
 OPTIONS = Options(custom_functions=FUNCTIONS)
 DTYPES = ["bf16", "fp16", "fp32", "int8", "fp8"]

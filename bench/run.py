@@ -139,7 +139,6 @@ def evaluation(n_rules: int, bundle_mb: float, repeats: int) -> list[dict]:
 
 
 def load_compile(work: Path, n_rules: int, repeats: int) -> list[dict]:
-    import jmespath
     import yaml
 
     exprs = policy_expressions(n_rules)
@@ -148,7 +147,7 @@ def load_compile(work: Path, n_rules: int, repeats: int) -> list[dict]:
     policy = work / "big-policy.yaml"
     policy.write_text(yaml.safe_dump({"apiVersion": "wfgy-rules/v1", "kind": "Policy", "metadata": {"name": "big"}, "rules": rules}, sort_keys=False))
     cache = work / "cache"
-    script = ("import sys, time; from pathlib import Path; from wfgy_rules.loader import load_policies; "
+    script = ("import sys, time; from pathlib import Path; from wfgy_rules.policy.loader import load_policies; "
               "t = time.perf_counter(); load_policies([sys.argv[1]], Path('.')); print(time.perf_counter() - t)")
     env = ENV | {"WFGY_CACHE_DIR": str(cache)}
     cold = float(subprocess.run([sys.executable, "-c", script, str(policy)], env=ENV, capture_output=True, text=True, check=True).stdout)
@@ -203,8 +202,8 @@ def prompt_scan(work: Path, files: int, total_mb: float, repeats: int) -> list[d
 
 # 5. fleet ------------------------------------------------------------------------------
 def fleet(work: Path, bundles: int, repeats: int) -> list[dict]:
-    from wfgy_rules.facts import read_bundle
-    from wfgy_rules.session import open_session
+    from wfgy_rules.documents.fact_bundles import read_bundle
+    from wfgy_rules.run.session import open_session
 
     example = REPO / "policies.example"
     done = subprocess.run([CLI, "facts", "--config", str(example / "wfgy.yaml")], env=ENV, capture_output=True, text=True, check=True)

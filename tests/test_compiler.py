@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from wfgy_rules.compiler import compile_policy
+from wfgy_rules.documents.yamlio import load_text
 from wfgy_rules.errors import PolicyError
-from wfgy_rules.yamlio import load_text
+from wfgy_rules.policy.compiler import compile_policy
 
 HEAD = "apiVersion: wfgy-rules/v1\nkind: Policy\nmetadata: {name: t}\nrules:\n"
 RULE = "  - id: t.r\n    title: r\n    severity: high\n    facts: [file, env]\n"

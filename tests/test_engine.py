@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from wfgy_rules.compiler import compile_policy
-from wfgy_rules.engine import evaluate
-from wfgy_rules.facts import Bundle
-from wfgy_rules.model import Severity, Status
-from wfgy_rules.outcome import decide
-from wfgy_rules.yamlio import load_text
+from wfgy_rules.documents.yamlio import load_text
+from wfgy_rules.model import Bundle, Severity, Status
+from wfgy_rules.policy.compiler import compile_policy
+from wfgy_rules.run.engine import evaluate
+from wfgy_rules.run.outcome import decide
 
 HEAD = "apiVersion: wfgy-rules/v1\nkind: Policy\nmetadata: {name: t}\nrules:\n"
 

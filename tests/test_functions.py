@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wfgy_rules.errors import EvaluationError
-from wfgy_rules.expressions import compile_expr
+from wfgy_rules.policy.expressions import compile_expr
 
 CASES = [
     ("version_cmp(`\"2.3.1+cu121\"`, `\"2.3.0\"`)", 1),

@@ -1,4 +1,4 @@
-"""The closure compiler (`wfgy_rules.closures`) against the JMESPath compliance suite and
+"""The closure compiler (`wfgy_rules.policy.jmespath_closures`) against the JMESPath compliance suite and
 against jmespath's own tree interpreter.
 
 Results are compared as canonical JSON (``json.dumps(sort_keys=True)``), so ``true`` and
@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from jmespath import functions as jp_functions
 from jmespath.visitor import Options, TreeInterpreter
 
-from wfgy_rules import expressions
-from wfgy_rules.closures import compile_ast
 from wfgy_rules.errors import EvaluationError
-from wfgy_rules.expressions import compile_expr
-from wfgy_rules.functions import FUNCTIONS
+from wfgy_rules.policy import expressions
+from wfgy_rules.policy.expressions import compile_expr
+from wfgy_rules.policy.functions import FUNCTIONS
+from wfgy_rules.policy.jmespath_closures import compile_ast
 
 # The suite checks the deprecated `foo` literal spelling on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:deprecated string literal syntax:PendingDeprecationWarning")

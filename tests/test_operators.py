@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wfgy_rules.compiler import compile_policy
-from wfgy_rules.engine import evaluate
-from wfgy_rules.facts import Bundle
-from wfgy_rules.operators import OPERATORS
-from wfgy_rules.yamlio import load_text
+from wfgy_rules.documents.yamlio import load_text
+from wfgy_rules.model import Bundle
+from wfgy_rules.policy.compiler import compile_policy
+from wfgy_rules.policy.operators import OPERATORS
+from wfgy_rules.run.engine import evaluate
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "operators.yaml").read_text())
 STATUS = {True: "pass", False: "fail", "error": "error"}
@@ -20,7 +20,7 @@ STATUS = {True: "pass", False: "fail", "error": "error"}
 def rule_for(op: str, right, ignore) -> str:
     import json
 
-    value = "" if right is None and op in ("exists", "absent", "empty", "not_empty") else f", value_from: file.right"
+    value = "" if right is None and op in ("exists", "absent", "empty", "not_empty") else ", value_from: file.right"
     return (
         "apiVersion: wfgy-rules/v1\nkind: Policy\nmetadata: {name: ops}\nrules:\n"
         f"  - id: ops.case\n    title: case\n    severity: high\n    facts: [file]\n"

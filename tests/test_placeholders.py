@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfgy_rules.placeholders import SYNTAXES, Placeholder, SyntaxProblem, may_contain, scan
+from wfgy_rules.providers.templates.placeholders import (
+    SYNTAXES,
+    Placeholder,
+    SyntaxProblem,
+    may_contain,
+    scan,
+)
 
 P = Placeholder
 

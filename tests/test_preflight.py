@@ -1,5 +1,5 @@
 """``wfgy-rules preflight``: real processes through the CLI (exec, waiting, signals), plus the
-wait loop of `wfgy_rules.remedies` on a fake clock."""
+wait loop of `wfgy_rules.run.remedies` on a fake clock."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import cli_command, read_pty, run_cli
-from wfgy_rules.compiler import compile_policy
-from wfgy_rules.facts import Bundle
-from wfgy_rules.remedies import dotenv_text, wait_for_blocking, write_termination_log
-from wfgy_rules.yamlio import load_text
+from wfgy_rules.documents.yamlio import load_text
+from wfgy_rules.model import Bundle
+from wfgy_rules.policy.compiler import compile_policy
+from wfgy_rules.run.remedies import (
+    dotenv_text,
+    wait_for_blocking,
+    write_termination_log,
+)
 
 SECRET = "s3cr3t-value"
 POLICY = """apiVersion: wfgy-rules/v1
@@ -248,7 +252,7 @@ class FakeTime:
 
 
 def waiting(remedy: str, ok_after: float | None, timeout: float = 30.0):
-    from wfgy_rules.engine import evaluate
+    from wfgy_rules.run.engine import evaluate
 
     rules = list(compile_policy(load_text(BLOCK % remedy, "p.yaml"), 0, frozenset({"secrets", "file"})).rules)
     fake = FakeTime()

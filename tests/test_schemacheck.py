@@ -10,9 +10,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wfgy_rules.documents.fast_schema_check import is_valid
+from wfgy_rules.documents.schema import SCHEMA_NAMES, load_schema
 from wfgy_rules.providers import registry
-from wfgy_rules.schema import SCHEMA_NAMES, load_schema
-from wfgy_rules.schemacheck import is_valid
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = {

@@ -7,8 +7,8 @@ import tracemalloc
 
 import pytest
 
+from wfgy_rules.documents.yamlio import load_file, load_text
 from wfgy_rules.errors import PolicyError
-from wfgy_rules.yamlio import load_file, load_text
 
 
 def errors_of(text: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The frozen data the pipeline passes along: severities, rules, results.
+"""The frozen data the pipeline passes along: severities, rules, fact bundles, results.
 
 Everything here is immutable and totally ordered where order matters, so every report is
 deterministic.
@@ -7,8 +7,11 @@ deterministic.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from wfgy_rules.jsonvalues import canonical
 
 
 class Severity(enum.IntEnum):
@@ -160,3 +163,26 @@ class Policy:
     owner: str
     description: str
     rules: tuple[Rule, ...]
+
+
+ERRORS_KEY = "_errors"  # a bundle file's key for the providers that failed
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Facts keyed by provider, the providers that failed (name → reason), and the bundle's
+    file name when it was read from ``--facts DIR``."""
+
+    facts: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(sorted(self.facts.items()))
+        if self.errors:
+            data[ERRORS_KEY] = dict(sorted(self.errors.items()))
+        return data
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(canonical(self.to_json()).encode()).hexdigest()

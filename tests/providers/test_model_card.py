@@ -11,9 +11,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from wfgy_rules.errors import ProviderError, UsageError
-from wfgy_rules.modelcard_lock import build_model_card, write_model_card
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.model_card import ModelCardProvider
+from wfgy_rules.providers.model_card_lock import build_model_card, write_model_card
 from wfgy_rules.providers.runtime import RuntimeProvider
 from wfgy_rules.resources import resource_path
 

@@ -11,9 +11,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from wfgy_rules.errors import ProviderError
-from wfgy_rules.placeholders import RUNTIME_NAMES, Placeholder, scan
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.prompts import CONFIG_SCHEMA, PromptsProvider
+from wfgy_rules.providers.templates.placeholders import RUNTIME_NAMES, Placeholder, scan
 
 REPO = Path(__file__).resolve().parents[2]
 FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "unused", "errors"}

@@ -7,9 +7,14 @@ import pytest
 
 from tests.reporters.conftest import report, rule_line
 from wfgy_rules.model import Result, Severity, Status
-from wfgy_rules.outcome import decide
 from wfgy_rules.reporters import Report
-from wfgy_rules.reporters.github import append_step_summary, escape_data, escape_property, step_summary
+from wfgy_rules.reporters.github import (
+    append_step_summary,
+    escape_data,
+    escape_property,
+    step_summary,
+)
+from wfgy_rules.run.outcome import decide
 
 
 def test_one_command_per_unwaived_failure(project):

@@ -1,6 +1,6 @@
 """Nothing half-written, nothing unasked-for.
 
-``--output``, ``--report`` and ``facts --output`` go through `wfgy_rules.outputs.write_atomic`:
+``--output``, ``--report`` and ``facts --output`` go through `wfgy_rules.documents.atomic_write.write_atomic`:
 a temporary file in the target's own directory (so the rename cannot cross file systems),
 renamed into place. A failure leaves the old file as it was and no temporary file behind.
 A run writes nothing it was not asked to: on a read-only project (and, since root ignores
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import UsageError
-from wfgy_rules.outputs import write_atomic
 
 
 def listing(root: Path) -> dict[str, tuple]:

@@ -31,16 +31,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wfgy_rules.compiler import compile_policy
-from wfgy_rules.engine import evaluate
+from wfgy_rules.documents.yamlio import load_text
 from wfgy_rules.errors import EvaluationError, PolicyError, WfgyError
-from wfgy_rules.expressions import compile_expr
-from wfgy_rules.facts import Bundle
-from wfgy_rules.loader import load_policies
-from wfgy_rules.model import Status
-from wfgy_rules.operators import OPERATORS
+from wfgy_rules.model import Bundle, Status
+from wfgy_rules.policy.compiler import compile_policy
+from wfgy_rules.policy.expressions import compile_expr
+from wfgy_rules.policy.loader import load_policies
+from wfgy_rules.policy.operators import OPERATORS
 from wfgy_rules.providers import registry
-from wfgy_rules.yamlio import load_text
+from wfgy_rules.run.engine import evaluate
 
 EXAMPLES = int(os.environ.get("WFGY_FUZZ_EXAMPLES", "150"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize="WFGY_FUZZ_EXAMPLES" not in os.environ,

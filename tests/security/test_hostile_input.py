@@ -1,7 +1,7 @@
 """Hostile and odd input through the real CLI: nothing executes, nothing hangs, nothing
 crashes; every refusal is exit 2 with one line naming the file (SPEC §10).
 
-Defined behaviour for odd files (see `wfgy_rules.yamlio`): a UTF-8 byte-order mark is
+Defined behaviour for odd files (see `wfgy_rules.documents.yamlio`): a UTF-8 byte-order mark is
 skipped and CRLF line ends are read like LF (both load); an empty file, a file that is not
 UTF-8, and a file with more than one YAML document are refused (exit 2).
 

@@ -18,7 +18,7 @@ from jmespath import functions as jmespath_functions
 
 from tests.conftest import run_cli
 from tests.security.conftest import TEAM_POLICY
-from wfgy_rules.functions import FUNCTION_NAMES
+from wfgy_rules.policy.functions import FUNCTION_NAMES
 
 CUSTOM = {"version_cmp", "version_satisfies", "version_drift", "regex_match", "close_matches"}
 IO_WORDS = ("open", "read", "write", "file", "path", "dir", "glob", "exec", "eval", "system", "shell", "spawn",

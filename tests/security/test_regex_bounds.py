@@ -2,7 +2,7 @@
 
 Shapes that backtrack exponentially are refused when the policy loads (``op: regex``
 literals, exit 2) or on first use (a pattern inside ``regex_match(...)`` or read from facts:
-an ``error`` result). Anything else is bounded by a clock (`wfgy_rules.patterns.MAX_SECONDS`):
+an ``error`` result). Anything else is bounded by a clock (`wfgy_rules.policy.regexes.MAX_SECONDS`):
 even ``a*b`` is quadratic on a long run of ``a`` and would take minutes on a megabyte.
 """
 
@@ -16,9 +16,9 @@ import time
 import pytest
 
 from tests.conftest import run_cli
-from wfgy_rules import patterns
 from wfgy_rules.errors import EvaluationError
-from wfgy_rules.expressions import compile_expr
+from wfgy_rules.policy import regexes as patterns
+from wfgy_rules.policy.expressions import compile_expr
 
 EXPONENTIAL = ["(a+)+$", "(a|aa)+$", "(.*a){20}", "(a|a)*$", "((a+))+$", "^(a?){25}a{25}$", "(\\w+\\s?)+$", "(a|b|ab)+$"]
 QUADRATIC = ["a*b", "(a|b)*c", ".*a.*b"]  # pass the shape check; only the clock bounds them

@@ -10,17 +10,18 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from wfgy_rules.engine import evaluate
+from wfgy_rules.documents.atomic_write import write_atomic
+from wfgy_rules.documents.fact_bundles import read_bundles
 from wfgy_rules.errors import Problem, UsageError
-from wfgy_rules.facts import Bundle, gather, read_bundles
-from wfgy_rules.gcpause import paused
-from wfgy_rules.model import Result
-from wfgy_rules.outcome import Outcome, decide
-from wfgy_rules.outputs import write_atomic
+from wfgy_rules.gc_pause import paused
+from wfgy_rules.model import Bundle, Result
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.reporters import FORMATS, Report, render
-from wfgy_rules.session import Session, open_session
-from wfgy_rules.waivers import apply_waivers
+from wfgy_rules.run.engine import evaluate
+from wfgy_rules.run.gather import gather
+from wfgy_rules.run.outcome import Outcome, decide
+from wfgy_rules.run.session import Session, open_session
+from wfgy_rules.run.waivers import apply_waivers
 
 
 @dataclass

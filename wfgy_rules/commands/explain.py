@@ -8,13 +8,14 @@ import json
 import os
 from pathlib import Path
 
-from wfgy_rules.engine import evaluate_rule
+from wfgy_rules.documents.fact_bundles import read_bundles
 from wfgy_rules.errors import UsageError
-from wfgy_rules.expressions import Expr
-from wfgy_rules.facts import gather, read_bundles
 from wfgy_rules.model import AllOf, AnyOf, Compare, Not
+from wfgy_rules.policy.expressions import Expr
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.session import open_session
+from wfgy_rules.run.engine import evaluate_rule
+from wfgy_rules.run.gather import gather
+from wfgy_rules.run.session import open_session
 
 
 def run(rule_id: str, config: str | None, policies: list[str], facts: str | None) -> int:

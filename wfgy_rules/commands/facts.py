@@ -12,12 +12,12 @@ import os
 import sys
 from pathlib import Path
 
+from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import UsageError
-from wfgy_rules.facts import gather
-from wfgy_rules.outputs import write_atomic
 from wfgy_rules.providers import registry
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.session import open_session
+from wfgy_rules.run.gather import gather
+from wfgy_rules.run.session import open_session
 
 
 def run(config: str | None, providers: list[str], output: str | None, policies: list[str]) -> int:

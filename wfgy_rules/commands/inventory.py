@@ -13,8 +13,8 @@ import sys
 from datetime import date
 
 from wfgy_rules.errors import UsageError
-from wfgy_rules.session import open_session
-from wfgy_rules.waivers import waiver_state
+from wfgy_rules.run.session import open_session
+from wfgy_rules.run.waivers import waiver_state
 
 _COLUMNS = ("id", "policy", "severity", "action", "facts", "owner", "file", "sha256")
 

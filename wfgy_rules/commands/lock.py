@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from wfgy_rules.config import find_config, load_config
 from wfgy_rules.errors import Problem, UsageError
-from wfgy_rules.modelcard_lock import build_model_card, write_model_card
+from wfgy_rules.providers.model_card_lock import build_model_card, write_model_card
+from wfgy_rules.run.config import find_config, load_config
 
 _DEFAULT_PACKAGES = ["torch", "transformers", "tokenizers"]
 

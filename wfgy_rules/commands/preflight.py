@@ -25,15 +25,31 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from wfgy_rules.commands.evaluate import EvalOptions, check_format, collect_facts, conclude, emit, gather_now, parse_reports
-from wfgy_rules.engine import evaluate
+from wfgy_rules.commands.evaluate import (
+    EvalOptions,
+    check_format,
+    collect_facts,
+    conclude,
+    emit,
+    gather_now,
+    parse_reports,
+)
 from wfgy_rules.errors import UsageError, WfgyError
 from wfgy_rules.model import Result, Rule, Status
-from wfgy_rules.outcome import Outcome, is_blocking
-from wfgy_rules.remedies import Progress, fallback_env, fallbacks, is_failing_block, wait_for_blocking, write_env_file, write_termination_log
 from wfgy_rules.reporters import Report
-from wfgy_rules.session import Session, open_session
-from wfgy_rules.waivers import apply_waivers
+from wfgy_rules.run.engine import evaluate
+from wfgy_rules.run.outcome import Outcome, is_blocking
+from wfgy_rules.run.remedies import (
+    Progress,
+    fallback_env,
+    fallbacks,
+    is_failing_block,
+    wait_for_blocking,
+    write_env_file,
+    write_termination_log,
+)
+from wfgy_rules.run.session import Session, open_session
+from wfgy_rules.run.waivers import apply_waivers
 
 EXIT_CANNOT_RUN = 126
 EXIT_NOT_FOUND = 127

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from wfgy_rules.documents.schema import SCHEMA_NAMES
 from wfgy_rules.errors import UsageError
 from wfgy_rules.resources import resource_path
-from wfgy_rules.schema import SCHEMA_NAMES
 
 
 def run(name: str) -> int:

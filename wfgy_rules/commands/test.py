@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from wfgy_rules.errors import PolicyError, Problem
-from wfgy_rules.policytests import discover, run_file
+from wfgy_rules.run.policy_tests import discover, run_file
 
 
 def run(paths: list[str], require_tests: bool) -> int:

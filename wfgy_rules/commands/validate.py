@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wfgy_rules.config import config_from_document, find_config, load_config
+from wfgy_rules.documents.schema import validate
+from wfgy_rules.documents.yamlio import load_file
 from wfgy_rules.errors import PolicyError, Problem, WfgyError
-from wfgy_rules.loader import load_policies
-from wfgy_rules.schema import validate
-from wfgy_rules.yamlio import load_file
+from wfgy_rules.policy.loader import load_policies
+from wfgy_rules.run.config import config_from_document, find_config, load_config
 
 _API_VERSION = re.compile(rb"(?m)^apiVersion:[ \t]*['\"]?wfgy-rules/")
 _SCHEMA_OF_KIND = {"PolicyTest": "policy-test", "PromptVars": "prompt-vars"}

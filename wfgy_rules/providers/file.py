@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from wfgy_rules.documents.yamlio import load_file
 from wfgy_rules.errors import PolicyError, ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.yamlio import load_file
 
 
 class FileProvider:

@@ -24,7 +24,7 @@ Facts (``model_card.*``)::
 A missing card is a fact, not an error: rules decide whether a card is required. A card that
 is not valid JSON, or that breaks the schema, raises `ProviderError` with every problem,
 ``FILE:LINE:COL: json.path: message`` (``…/model-card.json:3:12: torch: expected string, got
-2.1 (number)``), so no rule compares against a half-read card. `wfgy_rules.modelcard_lock`
+2.1 (number)``), so no rule compares against a half-read card. `wfgy_rules.providers.model_card_lock`
 writes a card from what is really installed.
 """
 
@@ -36,10 +36,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from wfgy_rules.documents.schema import validate
+from wfgy_rules.documents.yamlio import load_text, read_text
 from wfgy_rules.errors import PolicyError, Problem, ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.schema import validate
-from wfgy_rules.yamlio import load_text, read_text
 
 DEFAULT_PATH = "model-card.json"
 

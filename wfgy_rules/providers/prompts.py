@@ -22,7 +22,7 @@ A file's syntax is the first matching ``syntax`` glob, else: ``chat_template.jin
 ``.mustache``/``.hbs``/``.handlebars`` -> ``mustache``; text containing ``{{`` or ``{%`` ->
 ``jinja2``; text containing ``${`` -> ``dollar``; else none (no placeholders). ``format``
 (``str.format`` ``{x}``) is never guessed: JSON and code in prompts look just like it. What
-each syntax counts as a placeholder is documented in `wfgy_rules.placeholders`.
+each syntax counts as a placeholder is documented in `wfgy_rules.providers.templates.placeholders`.
 
 ``prompt_vars.yaml`` (schema ``schemas/prompt-vars.schema.json``)::
 
@@ -83,8 +83,15 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import ProviderError, WfgyError
-from wfgy_rules.placeholders import RUNTIME_NAMES, SYNTAXES, Placeholder, SyntaxProblem, may_contain, scan
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.templates.placeholders import (
+    RUNTIME_NAMES,
+    SYNTAXES,
+    Placeholder,
+    SyntaxProblem,
+    may_contain,
+    scan,
+)
 
 DEFAULT_PATHS = ("prompts/**/*",)
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -172,8 +179,8 @@ def _load_vars(spec: str | None, ctx: ProviderContext) -> tuple[dict[str, Any], 
     shown = _shown(path, _base(ctx))
     if not path.is_file():
         return {"path": shown, "present": False}, {}
-    from wfgy_rules.schema import validate
-    from wfgy_rules.yamlio import load_file
+    from wfgy_rules.documents.schema import validate
+    from wfgy_rules.documents.yamlio import load_file
 
     try:
         document = load_file(path, shown)

@@ -15,7 +15,7 @@ from typing import Any
 
 from wfgy_rules import __version__
 from wfgy_rules.model import Result, Rule, SourceLocation
-from wfgy_rules.outcome import Outcome
+from wfgy_rules.run.outcome import Outcome
 
 FORMATS = {
     "text": "wfgy_rules.reporters.text",

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from wfgy_rules.model import Result, Rule, Severity, Status
-from wfgy_rules.reporters import Report, counts_line, locate, render as render_format
+from wfgy_rules.reporters import Report, counts_line, locate
+from wfgy_rules.reporters import render as render_format
 
 _DATA_ESCAPES = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
 _PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wfgy_rules.documents.schema import validate, validate_value
+from wfgy_rules.documents.yamlio import Document, load_file
 from wfgy_rules.errors import PolicyError, Problem, UsageError
 from wfgy_rules.model import Severity
+from wfgy_rules.policy.durations import parse_duration
 from wfgy_rules.providers import registry
-from wfgy_rules.schema import validate, validate_value
-from wfgy_rules.timeparse import parse_duration
-from wfgy_rules.yamlio import Document, load_file
 
 DEFAULT_CONFIG = "wfgy.yaml"
 DEFAULT_SECRET_TIMEOUT = 90.0

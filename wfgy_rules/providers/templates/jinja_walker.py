@@ -1,6 +1,6 @@
 """Placeholders of a Jinja template (``jinja2`` and ``chat_template`` syntaxes), with positions.
 
-``scan_jinja(text)`` parses ``text`` (``\\n`` line ends: `wfgy_rules.placeholders.scan`
+``scan_jinja(text)`` parses ``text`` (``\\n`` line ends: `wfgy_rules.providers.templates.placeholders.scan`
 normalises them) with Jinja's own parser, never rendering it or following an include, and
 walks the tree, keeping track of the names bound so far. It returns ``(placeholders,
 problems)`` in no particular order, like every scanner that ``scan`` dispatches to:
@@ -52,8 +52,12 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
-from wfgy_rules.jinjaext import generation_block
-from wfgy_rules.scantypes import Locator, Placeholder, SyntaxProblem
+from wfgy_rules.providers.templates.jinja_extension import generation_block
+from wfgy_rules.providers.templates.scan_results import (
+    Locator,
+    Placeholder,
+    SyntaxProblem,
+)
 
 _DEFAULT_FILTERS = frozenset({"default", "d"})
 _DEFINED_TESTS = frozenset({"defined", "undefined"})

@@ -14,14 +14,14 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from wfgy_rules import policycache
-from wfgy_rules.compiler import compile_policy
+from wfgy_rules.documents.yamlio import load_text, read_text, text_digest
 from wfgy_rules.errors import PolicyError, Problem, WfgyError
-from wfgy_rules.gcpause import paused
+from wfgy_rules.gc_pause import paused
 from wfgy_rules.model import Policy, Rule
+from wfgy_rules.policy import cache as policy_cache
+from wfgy_rules.policy.compiler import compile_policy
 from wfgy_rules.providers import registry
 from wfgy_rules.resources import resource_path
-from wfgy_rules.yamlio import load_text, read_text, text_digest
 
 BUILTIN = "builtin"
 _OTHER_KINDS = ("PolicyTest", "Config", "PromptVars")
@@ -66,7 +66,7 @@ def policy_files(sources: list[str] | tuple[str, ...], base_dir: Path) -> list[t
 def load_policies(sources, base_dir: Path) -> PolicySet:
     """Load, compile and cross-check every policy; `PolicyError` with all problems at once.
 
-    The garbage collector is paused meanwhile (`wfgy_rules.gcpause`): a 10,000-rule set
+    The garbage collector is paused meanwhile (`wfgy_rules.gc_pause`): a 10,000-rule set
     loads several times faster."""
     with paused():
         return _load_policies(sources, base_dir)
@@ -99,13 +99,13 @@ def _load_one(path: Path, shown: str, order: int, providers: frozenset[str], exp
     """One policy file (None when a directory holds a file that is not a policy)."""
     text = read_text(path, shown)
     digest = text_digest(text)
-    cached = policycache.load(digest, shown)
+    cached = policy_cache.load(digest, shown)
     document, asts = cached if cached is not None else (load_text(text, shown, digest), {})
     if not explicit and not _is_policy_candidate(document.data):
         return None
     policy = compile_policy(document, order, providers, shown, asts, validated=cached is not None)
     if cached is None:
-        policycache.store(document, asts)
+        policy_cache.store(document, asts)
     return policy
 
 

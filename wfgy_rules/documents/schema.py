@@ -12,11 +12,11 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from wfgy_rules.documents.fast_schema_check import is_valid
+from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import Problem
 from wfgy_rules.jsonvalues import canonical, show
 from wfgy_rules.resources import resource_path
-from wfgy_rules.schemacheck import is_valid
-from wfgy_rules.yamlio import Document
 
 SCHEMA_NAMES = ("policy", "config", "policy-test", "model-card", "prompt-vars", "report")
 

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import Problem, ProviderError
-from wfgy_rules.jinjaext import generation_block
+from wfgy_rules.providers.templates.jinja_extension import generation_block
 
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 SAFETENSORS_INDEX = "model.safetensors.index.json"

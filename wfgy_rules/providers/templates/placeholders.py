@@ -35,8 +35,8 @@ Problems are template syntax errors: Jinja's own parse errors (column unknown: n
 unclosed or mismatched Mustache tags. ``dollar`` and ``format`` text never has problems
 (a stray brace is just text). Jinja templates are parsed, never rendered; includes are not
 followed. Jinja is imported on first use. How the Jinja scanner binds names and finds
-positions is documented in `wfgy_rules.jinjascan`; the result types are in
-`wfgy_rules.scantypes`.
+positions is documented in `wfgy_rules.providers.templates.jinja_walker`; the result types are in
+`wfgy_rules.providers.templates.scan_results`.
 """
 
 from __future__ import annotations
@@ -46,8 +46,12 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from wfgy_rules.jinjascan import scan_jinja
-from wfgy_rules.scantypes import Locator, Placeholder, SyntaxProblem
+from wfgy_rules.providers.templates.jinja_walker import scan_jinja
+from wfgy_rules.providers.templates.scan_results import (
+    Locator,
+    Placeholder,
+    SyntaxProblem,
+)
 
 # Names a Hugging Face chat template receives from the runtime (transformers' renderer).
 RUNTIME_NAMES: dict[str, frozenset[str]] = {

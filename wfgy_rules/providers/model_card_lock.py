@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import ProviderError, UsageError
-from wfgy_rules.hfmodel import describe_model_dir
-from wfgy_rules.outputs import write_atomic
+from wfgy_rules.providers.hfmodel import describe_model_dir
 from wfgy_rules.providers.runtime import compiled_cuda, package_versions
 
 

@@ -14,15 +14,30 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from wfgy_rules import patterns, versions
+from wfgy_rules.documents.schema import validate
+from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import EvaluationError, PolicyError, Problem
-from wfgy_rules.expressions import Expr, ExpressionSyntaxError, compile_expr, compile_template
-from wfgy_rules.functions import FUNCTION_NAMES
-from wfgy_rules.model import AllOf, AnyOf, Compare, Not, Policy, Remedy, Rule, Severity, SourceLocation
-from wfgy_rules.operators import OPERATORS, UNARY
-from wfgy_rules.schema import validate
-from wfgy_rules.timeparse import parse_duration
-from wfgy_rules.yamlio import Document
+from wfgy_rules.model import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Not,
+    Policy,
+    Remedy,
+    Rule,
+    Severity,
+    SourceLocation,
+)
+from wfgy_rules.policy import regexes, versions
+from wfgy_rules.policy.durations import parse_duration
+from wfgy_rules.policy.expressions import (
+    Expr,
+    ExpressionSyntaxError,
+    compile_expr,
+    compile_template,
+)
+from wfgy_rules.policy.functions import FUNCTION_NAMES
+from wfgy_rules.policy.operators import OPERATORS, UNARY
 
 _VERSION_OPS = frozenset(op for op in OPERATORS if op.startswith("version_") and op != "version_satisfies")
 
@@ -184,7 +199,7 @@ class _RuleCompiler:
     def check_literal(self, op: str, value: Any, where: tuple) -> None:
         try:
             if op == "regex":
-                problem = patterns.check(value) if isinstance(value, str) else f"regex needs a string pattern, got {value!r}"
+                problem = regexes.check(value) if isinstance(value, str) else f"regex needs a string pattern, got {value!r}"
                 if problem:
                     self.fail(where, problem)
             elif op in _VERSION_OPS:

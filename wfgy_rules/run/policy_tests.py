@@ -27,16 +27,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.config import Config, config_from_document
-from wfgy_rules.engine import evaluate
+from wfgy_rules.documents.fact_bundles import read_bundle
+from wfgy_rules.documents.schema import validate
+from wfgy_rules.documents.yamlio import Document, load_file, subdocument
 from wfgy_rules.errors import PolicyError, Problem
-from wfgy_rules.facts import Bundle, read_bundle
-from wfgy_rules.loader import load_policies
-from wfgy_rules.model import Result, Rule, Status
-from wfgy_rules.schema import validate
-from wfgy_rules.selection import apply_config
-from wfgy_rules.waivers import apply_waivers
-from wfgy_rules.yamlio import Document, load_file, subdocument
+from wfgy_rules.model import Bundle, Result, Rule, Status
+from wfgy_rules.policy.loader import load_policies
+from wfgy_rules.run.config import Config, config_from_document
+from wfgy_rules.run.engine import evaluate
+from wfgy_rules.run.rule_selection import apply_config
+from wfgy_rules.run.waivers import apply_waivers
 
 _PRIORITY = [Status.error, Status.fail, Status.waived, Status.skip, Status.pass_]
 

@@ -20,9 +20,9 @@ import math
 
 from jmespath import functions
 
-from wfgy_rules import versions
 from wfgy_rules.errors import EvaluationError
-from wfgy_rules.patterns import search as regex_search
+from wfgy_rules.policy import versions
+from wfgy_rules.policy.regexes import search as regex_search
 
 _VERSIONISH = {"types": ["string", "number"]}
 

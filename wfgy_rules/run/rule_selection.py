@@ -11,10 +11,10 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import replace
 
-from wfgy_rules.config import Config
 from wfgy_rules.errors import PolicyError, Problem
 from wfgy_rules.model import Rule, Severity
-from wfgy_rules.timeparse import parse_duration
+from wfgy_rules.policy.durations import parse_duration
+from wfgy_rules.run.config import Config
 
 CUDA_PROBE_POLICY = "cuda-probe"
 

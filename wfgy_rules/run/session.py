@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wfgy_rules.config import Config, find_config, load_config
 from wfgy_rules.errors import UsageError
-from wfgy_rules.loader import PolicySet, load_policies
 from wfgy_rules.model import Rule, Severity
-from wfgy_rules.selection import apply_config, select
+from wfgy_rules.policy.loader import PolicySet, load_policies
+from wfgy_rules.run.config import Config, find_config, load_config
+from wfgy_rules.run.rule_selection import apply_config, select
 
 
 @dataclass(frozen=True)

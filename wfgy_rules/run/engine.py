@@ -12,11 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from wfgy_rules.errors import EvaluationError
-from wfgy_rules.expressions import Expr, truthy
-from wfgy_rules.facts import Bundle
 from wfgy_rules.jsonvalues import show
-from wfgy_rules.model import AllOf, AnyOf, Compare, Evidence, Not, Result, Rule, SourceLocation, Status
-from wfgy_rules.operators import OPERATORS
+from wfgy_rules.model import (
+    AllOf,
+    AnyOf,
+    Bundle,
+    Compare,
+    Evidence,
+    Not,
+    Result,
+    Rule,
+    SourceLocation,
+    Status,
+)
+from wfgy_rules.policy.expressions import Expr, truthy
+from wfgy_rules.policy.operators import OPERATORS
 
 
 def evaluate(rules: list[Rule], bundle: Bundle) -> list[Result]:

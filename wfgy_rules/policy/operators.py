@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from wfgy_rules import versions
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.jsonvalues import show, type_name
-from wfgy_rules.patterns import search as regex_search
+from wfgy_rules.policy import versions
+from wfgy_rules.policy.regexes import search as regex_search
 
 Operator = Callable[[Any, Any, dict], bool]
 

@@ -5,7 +5,7 @@ can reject ``modle_card.x`` (a name no provider gives) and ``verison_cmp(...)`` 
 function) before anything runs. Evaluation errors (a type error in a function, a
 non-version) surface as `EvaluationError`, which the engine turns into an ``error`` result.
 
-The AST is compiled once more, into nested closures (`wfgy_rules.closures`), so that a
+The AST is compiled once more, into nested closures (`wfgy_rules.policy.jmespath_closures`), so that a
 search is one plain call; an AST the closure compiler does not accept runs on jmespath's
 tree interpreter, with the same results.
 """
@@ -23,9 +23,9 @@ import jmespath
 from jmespath import exceptions as jp_errors
 from jmespath.visitor import Options, TreeInterpreter
 
-from wfgy_rules.closures import compile_ast
 from wfgy_rules.errors import EvaluationError
-from wfgy_rules.functions import FUNCTIONS
+from wfgy_rules.policy.functions import FUNCTIONS
+from wfgy_rules.policy.jmespath_closures import compile_ast
 
 _INTERPRETER = TreeInterpreter(Options(custom_functions=FUNCTIONS))
 # Children evaluated against the *current* value (not a projected element or a piped result).

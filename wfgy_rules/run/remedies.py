@@ -35,11 +35,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from wfgy_rules.engine import evaluate_rule
+from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import UsageError
-from wfgy_rules.facts import Bundle
-from wfgy_rules.model import Result, Rule, Status
-from wfgy_rules.outputs import write_atomic
+from wfgy_rules.model import Bundle, Result, Rule, Status
+from wfgy_rules.run.engine import evaluate_rule
 
 MAX_INTERVAL = 10.0  # seconds between re-checks, after backing off
 BACKOFF = 1.5

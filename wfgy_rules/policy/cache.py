@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules import __version__
+from wfgy_rules.documents.atomic_write import write_atomic
+from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import WfgyError
-from wfgy_rules.outputs import write_atomic
-from wfgy_rules.yamlio import Document
 
 _FORMAT = "wfgy-policy-cache/1"
 

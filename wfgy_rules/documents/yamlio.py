@@ -19,8 +19,8 @@ problems render as ``FILE:LINE:COL: message``.
 
 from __future__ import annotations
 
-import math
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -2,7 +2,7 @@
 
 ``import jsonschema`` costs ~65 ms, a third of a cold ``wfgy-rules eval``; almost every run
 loads valid files. So validation first asks this small interpreter "is it valid?"; only
-when the answer is not a clear yes does `wfgy_rules.schema` import jsonschema to explain
+when the answer is not a clear yes does `wfgy_rules.documents.schema` import jsonschema to explain
 what is wrong. It understands the keywords our schemas (and the built-in providers'
 config schemas) use; any other keyword makes it answer None ("don't know"), which also
 falls back to jsonschema. A test checks it agrees with jsonschema on generated documents.

@@ -1,0 +1,68 @@
+"""Gather the fact bundle from the providers the selected rules need.
+
+Each provider runs in its own thread under a timeout (``providers.<name>.timeout`` in
+``wfgy.yaml``, default 30s). A provider that raises, hangs past its timeout, or returns
+something that is not JSON (or nests deeper than a bundle file may) is recorded in the
+bundle's ``errors``; the rules that read it become ``error`` results and every other rule
+is still evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from wfgy_rules.documents.fact_bundles import check_depth
+from wfgy_rules.errors import ProviderError
+from wfgy_rules.jsonvalues import canonical
+from wfgy_rules.model import Bundle
+from wfgy_rules.policy.durations import parse_duration
+from wfgy_rules.providers import registry
+from wfgy_rules.providers.base import ProviderContext
+
+DEFAULT_PROVIDER_TIMEOUT = 30.0
+
+
+def gather(names: Iterable[str], settings: Mapping[str, Any], ctx: ProviderContext) -> Bundle:
+    """Run the named providers concurrently, each under its timeout."""
+    jobs = {name: _Job(name, dict(settings.get(name) or {}), ctx) for name in sorted(set(names))}
+    for job in jobs.values():
+        job.thread.start()
+    facts, errors = {}, {}
+    for name, job in jobs.items():
+        job.thread.join(job.timeout)
+        if job.thread.is_alive():
+            errors[name] = f"provider {name!r} did not finish within its {job.timeout:g}s timeout"
+        elif job.error is not None:
+            errors[name] = job.error
+        else:
+            facts[name] = job.facts
+    return Bundle(facts, errors)
+
+
+class _Job:
+    def __init__(self, name: str, settings: dict[str, Any], ctx: ProviderContext):
+        import threading  # only runs that gather pay for it (not `eval --facts`)
+
+        self.name = name
+        self.timeout = parse_duration(settings.pop("timeout", DEFAULT_PROVIDER_TIMEOUT))
+        self.settings = settings
+        self.ctx = ctx
+        self.facts: Any = None
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self.run, name=f"provider-{name}", daemon=True)
+
+    def run(self) -> None:
+        try:
+            facts = registry.load(self.name).collect(self.settings, self.ctx)
+            if not isinstance(facts, dict):
+                raise ProviderError(f"returned {type(facts).__name__}, expected an object of facts")
+            canonical(facts)
+            check_depth(facts)
+            self.facts = facts
+        except ProviderError as exc:
+            self.error = f"provider {self.name!r} failed: {exc}"
+        except (TypeError, ValueError) as exc:
+            self.error = f"provider {self.name!r} returned facts that are not JSON: {exc}"
+        except Exception as exc:  # a plugin's bug must not stop the run (SPEC §5)
+            self.error = f"provider {self.name!r} crashed: {type(exc).__name__}: {exc}"
