@@ -10,12 +10,12 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from tests.helpers import REPO
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.prompts import CONFIG_SCHEMA, PromptsProvider
 from wfgy_rules.providers.templates.placeholders import RUNTIME_NAMES, Placeholder, scan
 
-REPO = Path(__file__).resolve().parents[2]
 FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "unused", "errors"}
 
 VARS_YAML = """\

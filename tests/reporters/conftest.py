@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 TEAM = """apiVersion: wfgy-rules/v1
 kind: Policy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_EXTERNAL, run_cli
+from tests.helpers import SHARED_EXTERNAL, run_cli
 from tests.reporters.conftest import DATA, report, rule_line
 
 JUNIT_XSD = SHARED_EXTERNAL / "junit.xsd"

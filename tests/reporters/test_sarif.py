@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import SHARED_EXTERNAL
+from tests.helpers import SHARED_EXTERNAL
 from tests.reporters.conftest import CONFIG, DATA, TEAM, report, rule_line
 
 SARIF_SCHEMA = SHARED_EXTERNAL / "sarif-schema-2.1.0.json"

@@ -4,33 +4,9 @@ plugin) whose providers hang, crash, or declare a broken config schema."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
-
-# A passing project: one policy over the `file` provider.
-TEAM_POLICY = """\
-apiVersion: wfgy-rules/v1
-kind: Policy
-metadata: {name: team, owner: platform}
-rules:
-  - id: team.max-len
-    title: max length fits context
-    severity: high
-    facts: [file]
-    params: {context: 4096}
-    assert: "file.serving.max_model_len <= params.context"
-    message: "max_model_len {{ file.serving.max_model_len }} > context {{ params.context }}"
-    remedy: {action: abort, hint: Lower max_model_len.}
-"""
-TEAM_CONFIG = """\
-apiVersion: wfgy-rules/v1
-kind: Config
-policies: [./team.yaml]
-providers:
-  file: {files: {serving: serving.yaml}}
-"""
 
 PLUGIN_DIST = "wfgy_test_plugins-0.1.dist-info"
 PLUGIN_ENTRY_POINTS = """\
@@ -73,15 +49,6 @@ class BadSchema:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A project whose ``eval`` passes: wfgy.yaml, team.yaml, serving.yaml."""
-    (tmp_path / "team.yaml").write_text(TEAM_POLICY)
-    (tmp_path / "wfgy.yaml").write_text(TEAM_CONFIG)
-    (tmp_path / "serving.yaml").write_text("max_model_len: 2048\n")
-    return tmp_path
-
-
-@pytest.fixture
 def plugin_path(tmp_path: Path) -> Path:
     """A directory holding an installed-looking plugin distribution; put it on PYTHONPATH."""
     root = tmp_path / "site"
@@ -90,7 +57,3 @@ def plugin_path(tmp_path: Path) -> Path:
     (root / PLUGIN_DIST / "METADATA").write_text("Metadata-Version: 2.1\nName: wfgy-test-plugins\nVersion: 0.1\n")
     (root / "wfgy_test_plugins.py").write_text(PLUGIN_MODULE)
     return root
-
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import UsageError
 

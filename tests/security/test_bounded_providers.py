@@ -14,8 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import cli_command, run_cli
-from tests.security.conftest import dedent
+from tests.helpers import cli_command, dedent, run_cli
 
 POLICY = """\
 apiVersion: wfgy-rules/v1

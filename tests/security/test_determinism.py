@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from wfgy_rules.reporters import FORMATS
 
 MACHINE_READABLE = [fmt for fmt in ("json", "sarif", "junit") if fmt in FORMATS]

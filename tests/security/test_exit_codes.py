@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.security.conftest import TEAM_CONFIG, TEAM_POLICY
+from tests.helpers import TEAM_CONFIG, TEAM_POLICY, run_cli
 
 TEST_FILE = """\
 apiVersion: wfgy-rules/v1

@@ -20,8 +20,7 @@ import time
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.security.conftest import TEAM_CONFIG, TEAM_POLICY
+from tests.helpers import TEAM_CONFIG, TEAM_POLICY, run_cli
 
 PAYLOADS = [
     "!!python/object/apply:os.system ['touch {marker}']",

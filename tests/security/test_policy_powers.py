@@ -16,8 +16,7 @@ import json
 import pytest
 from jmespath import functions as jmespath_functions
 
-from tests.conftest import run_cli
-from tests.security.conftest import TEAM_POLICY
+from tests.helpers import TEAM_POLICY, run_cli
 from wfgy_rules.policy.functions import FUNCTION_NAMES
 
 CUSTOM = {"version_cmp", "version_satisfies", "version_drift", "regex_match", "close_matches"}

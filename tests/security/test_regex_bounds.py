@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.policy import regexes as patterns
 from wfgy_rules.policy.expressions import compile_expr

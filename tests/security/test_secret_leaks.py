@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.security.conftest import dedent
+from tests.helpers import dedent, run_cli
 from wfgy_rules.reporters import FORMATS
 from wfgy_rules.resources import resource_path
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_cli
-from tests.test_cli import CONFIG, TEAM
+from tests.helpers import (
+    REPLICAS_RULE,
+    TEAM_CONFIG,
+    TEAM_POLICY,
+    run_cli,
+    write_project,
+)
+
+TEAM = TEAM_POLICY + REPLICAS_RULE
+CONFIG = TEAM_CONFIG
 
 
 def project(tmp_path):
-    (tmp_path / "team.yaml").write_text(TEAM)
-    (tmp_path / "wfgy.yaml").write_text(CONFIG)
-    (tmp_path / "serving.yaml").write_text("max_model_len: 8192\nreplicas: 2\n")
+    write_project(tmp_path, "max_model_len: 8192\nreplicas: 2\n", TEAM)
 
 
 def test_nothing_is_cached_without_the_variable(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import REPO, run_cli
+from tests.helpers import REPO, run_cli
 
 CASE = """apiVersion: wfgy-rules/v1
 kind: PolicyTest

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.helpers import REPO, run_cli
 
 EXAMPLE = REPO / "policies.example"
 CANARY = "sk-ant-canary-5e1f0c9b7d"

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import jsonschema
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import REPO
 from wfgy_rules.documents.fast_schema_check import is_valid
 from wfgy_rules.documents.schema import SCHEMA_NAMES, load_schema
 from wfgy_rules.providers import registry
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLES = {
     "policy": [yaml.safe_load(p.read_text()) for p in sorted((REPO / "rules").glob("*.yaml"))],
     "config": [yaml.safe_load((REPO / "policies.example" / "wfgy.yaml").read_text())],

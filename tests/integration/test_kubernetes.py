@@ -15,7 +15,7 @@ import pytest
 import typer
 import yaml
 
-from tests.conftest import REPO, run_cli
+from tests.helpers import REPO, run_cli
 from wfgy_rules.cli import app
 
 FOLDER = REPO / "policies.example" / "kubernetes"

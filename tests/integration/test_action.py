@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, cli_command
+from tests.helpers import REPO, cli_command
 
 ACTION = REPO / "action.yml"
 WORKFLOW = REPO / "policies.example" / ".github" / "workflows" / "wfgy-rules.yml"

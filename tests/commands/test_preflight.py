@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_command, read_pty, run_cli
+from tests.helpers import cli_command, read_pty, run_cli
 from wfgy_rules.documents.yamlio import load_text
 from wfgy_rules.model import Bundle
 from wfgy_rules.policy.compiler import compile_policy

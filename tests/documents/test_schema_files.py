@@ -8,7 +8,7 @@ import sys
 
 import jsonschema
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 NAMES = ("policy", "config", "policy-test", "model-card", "prompt-vars", "report")
 

@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_wheel_contains_resources_and_finds_them_from_elsewhere(tmp_path):

@@ -7,7 +7,11 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import REPO
+import pytest
+
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow
 
 
 def test_bench_quick_run_prints_every_figure_with_its_baseline(tmp_path):

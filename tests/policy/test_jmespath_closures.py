@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import jmespath
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 from jmespath import functions as jp_functions
 from jmespath.visitor import Options, TreeInterpreter
 
+from tests.helpers import SHARED_EXTERNAL
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.policy import expressions
 from wfgy_rules.policy.expressions import compile_expr
@@ -28,7 +28,7 @@ from wfgy_rules.policy.jmespath_closures import compile_ast
 # The suite checks the deprecated `foo` literal spelling on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:deprecated string literal syntax:PendingDeprecationWarning")
 
-SUITE = Path(__file__).resolve().parents[1].parent / "shared" / "external" / "jmespath-compliance"
+SUITE = SHARED_EXTERNAL / "jmespath-compliance"
 BUILTINS = jp_functions.Functions()
 
 

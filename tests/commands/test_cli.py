@@ -12,40 +12,24 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import REPO, cli_command, read_pty, run_cli
+from tests.helpers import (
+    REPLICAS_RULE,
+    REPO,
+    TEAM_CONFIG,
+    TEAM_POLICY,
+    cli_command,
+    read_pty,
+    run_cli,
+    write_project,
+)
 
-TEAM = """apiVersion: wfgy-rules/v1
-kind: Policy
-metadata: {name: team, owner: platform}
-rules:
-  - id: team.max-len
-    title: max length fits context
-    severity: high
-    facts: [file]
-    params: {context: 4096}
-    assert: "file.serving.max_model_len <= params.context"
-    message: "max_model_len {{ file.serving.max_model_len }} > context {{ params.context }}"
-    remedy: {action: abort, hint: Lower max_model_len.}
-  - id: team.replicas
-    title: at least two replicas
-    severity: medium
-    facts: [file]
-    assert: {key: file.serving.replicas, op: ge, value: 2}
-"""
-CONFIG = """apiVersion: wfgy-rules/v1
-kind: Config
-policies: [./team.yaml]
-providers:
-  file: {files: {serving: serving.yaml}}
-"""
+TEAM = TEAM_POLICY + REPLICAS_RULE
+CONFIG = TEAM_CONFIG
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "team.yaml").write_text(TEAM)
-    (tmp_path / "wfgy.yaml").write_text(CONFIG)
-    (tmp_path / "serving.yaml").write_text("max_model_len: 2048\nreplicas: 2\n")
-    return tmp_path
+    return write_project(tmp_path, "max_model_len: 2048\nreplicas: 2\n", TEAM)
 
 
 def test_version_and_help_on_every_command():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 POLICY = """apiVersion: wfgy-rules/v1
 kind: Policy
