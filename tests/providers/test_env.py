@@ -8,7 +8,8 @@ import pytest
 
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.env import EnvProvider, parse_env_file, value_kind
+from wfgy_rules.providers.dotenv import parse_env_file
+from wfgy_rules.providers.env import EnvProvider, value_kind
 
 CANARY = "sk-canary-9f8e7d"
 ANTHROPIC_CANARY = "sk-ant-canary-9f8e7d"

@@ -12,10 +12,10 @@ Config (``providers.env`` in ``wfgy.yaml``)::
         expose: [LOG_LEVEL]             # the only variables whose values may appear in facts
         detect_kinds: true              # classify declared values (see ``kinds``); default true
 
-The declared file follows the ``.env.example`` convention: one ``NAME=``, ``NAME=example``
-or bare ``NAME`` per line (an optional ``export`` prefix is accepted), blank lines and
-``#`` comment lines are ignored. A trailing comment that starts with the words ``secret``
-and/or ``optional`` marks the entry; every other entry is required and not secret::
+The declared file follows the ``.env.example`` convention (`wfgy_rules.providers.dotenv`):
+one ``NAME=``, ``NAME=example`` or bare ``NAME`` per line, ``#`` comments; a trailing comment
+that starts with the words ``secret`` and/or ``optional`` marks the entry; every other entry
+is required and not secret::
 
     OPENAI_API_KEY=          # secret
     OPENAI_BASE_URL=https://api.openai.com/v1   # optional
@@ -62,13 +62,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.dotenv import parse_env_file
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SIMILARITY_CUTOFF = 0.8
@@ -113,8 +113,6 @@ URL_WITH_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]+@")  # postg
 # A key anywhere in a value ("Bearer sk-ant-…", "token=hf_…") is still a key.
 EMBEDDED_CREDENTIAL = re.compile(r"(?:^|[^A-Za-z0-9])(?:sk-|hf_)[A-Za-z0-9]")
 
-_ENTRY = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:=(.*))?$")
-_MARKERS = re.compile(r"^#\s*((?:secret|optional)(?:[\s,]+(?:secret|optional))*)\b", re.I)
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -189,17 +187,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class EnvFileEntry:
-    """One entry of an env file. The value itself is deliberately not kept."""
-
-    name: str
-    has_value: bool  # something other than whitespace after unquoting
-    required: bool
-    secret: bool
-    line: int
-
-
-@dataclass(frozen=True)
 class Declared:
     name: str
     required: bool = True
@@ -245,82 +232,6 @@ def value_kind(value: str) -> str:
 def looks_secret(name: str) -> bool:
     """Whether a variable's name says it holds a credential (``*_KEY``, ``*_TOKEN``, …)."""
     return bool(SECRET_NAME.search(name))
-
-
-def parse_env_file(path: Path) -> list[EnvFileEntry]:
-    """Parse a ``.env`` / ``.env.example`` file into entries, without keeping any value.
-
-    Raises `ProviderError` naming the file (and line) when it cannot be read or a line is
-    not an entry; the line's text is never quoted.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProviderError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProviderError(f"{path}: cannot read: {_reason(exc)}") from None
-    return list(_entries(path, text.splitlines()))
-
-
-def _entries(path: Path, lines: Sequence[str]) -> Iterator[EnvFileEntry]:
-    index = 0
-    while index < len(lines):
-        number, stripped = index + 1, lines[index].strip()
-        index += 1
-        if not stripped or stripped.startswith("#"):
-            continue
-        match = _ENTRY.match(stripped)
-        if match is None:
-            raise ProviderError(f"{path}:{number}: expected NAME=value")
-        rest = match.group(2) or ""
-        quote = rest.lstrip()[:1]
-        if quote in ("'", '"') and quote not in rest.lstrip()[1:]:
-            # A multi-line quoted value (a PEM key, say): it ends on the line with the quote.
-            has_value, index = _multiline(path, number, lines, index, rest.lstrip()[1:], quote)
-            yield _entry(match.group(1), has_value, "", number)
-            continue
-        value, comment = _split_comment(rest)
-        yield _entry(match.group(1), _unquote(value).strip() != "", comment, number)
-
-
-def _multiline(
-    path: Path, number: int, lines: Sequence[str], index: int, first: str, quote: str
-) -> tuple[bool, int]:
-    """Whether a quoted value spanning lines holds anything, and the index after it."""
-    has_value = bool(first.strip())
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if quote in line:
-            return has_value or bool(line[: line.index(quote)].strip()), index
-        has_value = has_value or bool(line.strip())
-    raise ProviderError(f"{path}:{number}: unterminated quoted value")
-
-
-def _entry(name: str, has_value: bool, comment: str, number: int) -> EnvFileEntry:
-    markers = _MARKERS.match(comment)
-    words = set(re.split(r"[\s,]+", markers.group(1).lower())) if markers else set()
-    return EnvFileEntry(name, has_value, "optional" not in words, "secret" in words, number)
-
-
-def _split_comment(rest: str) -> tuple[str, str]:
-    """``value  # comment`` -> (value, "# comment"), respecting a quoted value."""
-    body = rest.lstrip()
-    if body[:1] in ("'", '"'):
-        end = body.find(body[0], 1)
-        value, tail = body[: end + 1], body[end + 1 :]
-        return value, tail.strip() if tail.strip().startswith("#") else ""
-    match = re.search(r"(?:^|\s)#", body)
-    if match is None:
-        return body, ""
-    return body[: match.start()], body[match.start() :].strip()
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in ("'", '"'):
-        return value[1:-1]
-    return value
 
 
 def _declared(spec: str | list[Any] | None, ctx: ProviderContext) -> list[Declared]:
@@ -387,7 +298,3 @@ def _near_miss(name: str, candidates: Sequence[str]) -> tuple[str | None, str | 
 
 def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.upper(), b.upper()).ratio()
-
-
-def _reason(exc: BaseException) -> str:
-    return (getattr(exc, "strerror", None) or type(exc).__name__).lower()
