@@ -222,8 +222,8 @@ def fleet(work: Path, bundles: int, repeats: int) -> list[dict]:
     cmd = [CLI, "eval", "--policy", "builtin", "--facts", str(many), "--format", "json"]
     ours, rss = median_process(cmd, repeats)
     _, rss_few = median_process([CLI, "eval", "--policy", "builtin", "--facts", str(few), "--format", "json"], 1)
-    from wfgy_rules.commands.evaluate import judge
     from wfgy_rules.reporters import Report, render
+    from wfgy_rules.run.session import judge
 
     session = open_session(None, ["builtin"])
     sample = sorted(many.iterdir())[:50]

@@ -14,8 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 from wfgy_rules import __version__
-
-EXIT_CODES = "Exit codes: 0 passed (or forced) · 1 the run failed · 2 invalid input · 3 internal error · 130 interrupted."
+from wfgy_rules.exit_codes import SUMMARY as EXIT_CODES
+from wfgy_rules.exit_codes import ExitCode
 
 app = typer.Typer(
     name="wfgy-rules",
@@ -58,8 +58,9 @@ def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: Fact
                  skip: SkipOpt = None, force: ForceOpt = False) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
+    from wfgy_rules.run.session import RunOptions
 
-    return evaluate.run(evaluate.EvalOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force))
+    return evaluate.run(RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force))
 
 
 PREFLIGHT_EPILOG = (
@@ -93,9 +94,10 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     same PID, signals reach the app directly, and the app's exit code is the container's.
     Everything after CMD (or after '--') belongs to CMD.
     """
-    from wfgy_rules.commands import evaluate, preflight
+    from wfgy_rules.commands import preflight
+    from wfgy_rules.run.session import RunOptions
 
-    options = evaluate.EvalOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
+    options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
     return preflight.run(options, env_out, command or [])
 
 
@@ -173,34 +175,34 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="wfgy-rules", standalone_mode=False)
-        if code == 130:  # Typer turns Ctrl-C into a *returned* 130 when not standalone
+        if code == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into a *returned* 130 when not standalone
             code = _interrupted()
     except click.exceptions.Exit as exc:
-        code = _interrupted() if exc.exit_code == 130 else exc.exit_code
+        code = _interrupted() if exc.exit_code == ExitCode.INTERRUPTED else exc.exit_code
     except click.exceptions.Abort:
         code = _interrupted()
     except click.ClickException as exc:
         exc.show()
-        code = 2
+        code = ExitCode.INVALID_INPUT
     except WfgyError as exc:
         for line in exc.lines():
             print(f"error: {line}" if not exc.problems else line, file=sys.stderr)
-        code = 2
+        code = ExitCode.INVALID_INPUT
     except KeyboardInterrupt:
         code = _interrupted()
     except BrokenPipeError:
-        code = 1
+        code = ExitCode.FAILED
     except Exception as exc:  # the one place an unexpected error becomes exit 3
         if os.environ.get("WFGY_DEBUG"):
             raise
         print(f"internal error: {type(exc).__name__}: {exc} (set WFGY_DEBUG=1 for a traceback)", file=sys.stderr)
-        code = 3
-    sys.exit(code if isinstance(code, int) else 0)
+        code = ExitCode.INTERNAL_ERROR
+    sys.exit(int(code) if isinstance(code, int) else ExitCode.PASSED)
 
 
 def _interrupted() -> int:
     print("interrupted", file=sys.stderr)
-    return 130
+    return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

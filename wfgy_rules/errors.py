@@ -8,6 +8,8 @@ anything else is exit 3 (internal error).
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -67,3 +69,13 @@ class ProviderError(Exception):
 
 class EvaluationError(Exception):
     """An expression or operator could not be evaluated for one rule (an `error` result)."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate (difflib ratio ≥ 0.6), else ``""``.
+
+    The one spelling hint of every error message: unknown keys, providers, functions, names,
+    rule ids and selections.
+    """
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

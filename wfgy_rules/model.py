@@ -33,6 +33,11 @@ class Status(str, enum.Enum):
     error = "error"
     waived = "waived"
 
+    @property
+    def failing(self) -> bool:
+        """``fail`` or ``error``: what may block a run, be waived, or be remedied."""
+        return self is Status.fail or self is Status.error
+
 
 ACTIONS = ("abort", "warn", "block", "fallback")
 BLOCKING_ACTIONS = frozenset({"abort", "block"})

@@ -3,27 +3,22 @@ its evaluation over ``--facts`` (or over facts gathered now from the providers i
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 from pathlib import Path
 
 from wfgy_rules.documents.fact_bundles import read_bundles
-from wfgy_rules.errors import UsageError
+from wfgy_rules.errors import UsageError, did_you_mean
 from wfgy_rules.model import AllOf, AnyOf, Compare, Not
 from wfgy_rules.policy.expressions import Expr
-from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.run.engine import evaluate_rule
-from wfgy_rules.run.gather import gather
-from wfgy_rules.run.session import open_session
+from wfgy_rules.run.session import gather_now, open_session
 
 
 def run(rule_id: str, config: str | None, policies: list[str], facts: str | None) -> int:
     session = open_session(config, policies)
     rule = next((r for r in session.all_rules if r.id == rule_id), None)
     if rule is None:
-        close = difflib.get_close_matches(rule_id, [r.id for r in session.all_rules], n=1)
-        raise UsageError(f"unknown rule {rule_id!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise UsageError(f"unknown rule {rule_id!r}{did_you_mean(rule_id, (r.id for r in session.all_rules))}")
     out = [
         f"{rule.id}: {rule.title}",
         f"  policy:    {rule.policy} ({rule.location})",
@@ -46,8 +41,7 @@ def run(rule_id: str, config: str | None, policies: list[str], facts: str | None
     if facts:
         bundles = list(read_bundles(Path(facts)))
     else:
-        ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
-        bundles = [gather(rule.facts, session.config.providers, ctx)]
+        bundles = [gather_now(session, list(rule.facts))]
     out.append("trace:")
     for bundle in bundles:
         for result in evaluate_rule(rule, bundle):

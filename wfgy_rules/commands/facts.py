@@ -8,16 +8,13 @@ anywhere with ``wfgy-rules eval --facts FILE`` (or a directory of bundles: the f
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import UsageError
 from wfgy_rules.providers import registry
-from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.run.gather import gather
-from wfgy_rules.run.session import open_session
+from wfgy_rules.run.session import gather_now, open_session
 
 
 def run(config: str | None, providers: list[str], output: str | None, policies: list[str]) -> int:
@@ -29,8 +26,7 @@ def run(config: str | None, providers: list[str], output: str | None, policies: 
         names = providers
     else:
         names = session.providers
-    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
-    bundle = gather(names, session.config.providers, ctx)
+    bundle = gather_now(session, names)
     text = json.dumps(bundle.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if output:
         write_atomic(Path(output), text)

@@ -25,18 +25,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from wfgy_rules.commands.evaluate import (
-    EvalOptions,
-    check_format,
-    collect_facts,
-    conclude,
-    emit,
-    gather_now,
-    parse_reports,
-)
 from wfgy_rules.errors import UsageError, WfgyError
+from wfgy_rules.exit_codes import ExitCode
 from wfgy_rules.model import Result, Rule, Status
 from wfgy_rules.reporters import Report
+from wfgy_rules.reporters.emit import check_format, emit, parse_reports
 from wfgy_rules.run.engine import evaluate
 from wfgy_rules.run.outcome import Outcome, is_blocking
 from wfgy_rules.run.remedies import (
@@ -48,14 +41,18 @@ from wfgy_rules.run.remedies import (
     write_env_file,
     write_termination_log,
 )
-from wfgy_rules.run.session import Session, open_session
+from wfgy_rules.run.session import (
+    RunOptions,
+    Session,
+    collect_facts,
+    conclude,
+    gather_now,
+    open_session,
+)
 from wfgy_rules.run.waivers import apply_waivers
 
-EXIT_CANNOT_RUN = 126
-EXIT_NOT_FOUND = 127
 
-
-def run(options: EvalOptions, env_out: str | None, command: list[str]) -> int:
+def run(options: RunOptions, env_out: str | None, command: list[str]) -> int:
     """Judge, remedy, then exec ``command`` (or return the exit code when nothing is started)."""
     try:
         return _run(options, env_out, command)
@@ -64,7 +61,7 @@ def run(options: EvalOptions, env_out: str | None, command: list[str]) -> int:
         raise
 
 
-def _run(options: EvalOptions, env_out: str | None, command: list[str]) -> int:
+def _run(options: RunOptions, env_out: str | None, command: list[str]) -> int:
     check_format(options.format)
     extra = parse_reports(options.reports)
     session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
@@ -79,7 +76,7 @@ def _run(options: EvalOptions, env_out: str | None, command: list[str]) -> int:
         bundle = gather_now(session, session.providers)
         results, bundle = wait_for_blocking(
             rules, evaluate(rules, bundle), bundle, lambda names: gather_now(session, names),
-            default_timeout=session.config.secret_timeout, pending=_counts(session, today), progress=Progress(sys.stderr),
+            default_timeout=session.config.secret_timeout, pending=_worth_waiting_for(session, today), progress=Progress(sys.stderr),
         )
     outcome = conclude(session, results, options.force, today)
     proceed = outcome.exit_code == 0
@@ -95,7 +92,7 @@ def _run(options: EvalOptions, env_out: str | None, command: list[str]) -> int:
     return start(command, env) if command else outcome.exit_code
 
 
-def _counts(session: Session, today: date) -> Callable[[Result], bool]:
+def _worth_waiting_for(session: Session, today: date) -> Callable[[Result], bool]:
     """Whether a result is worth waiting for: a failing ``block`` result that would fail the
     run (severity ≥ fail_on) and that no active waiver covers."""
 
@@ -139,4 +136,4 @@ def start(command: list[str], env: dict[str, str]) -> int:
         os.execvpe(command[0], command, {**os.environ, **env})
     except OSError as exc:
         print(f"wfgy-rules: cannot run {command[0]!r}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND if isinstance(exc, FileNotFoundError) else EXIT_CANNOT_RUN
+        return ExitCode.NOT_FOUND if isinstance(exc, FileNotFoundError) else ExitCode.CANNOT_RUN

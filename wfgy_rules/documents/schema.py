@@ -7,14 +7,13 @@ All violations of a document are reported, in source order.
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import lru_cache
 from typing import Any
 
 from wfgy_rules.documents.fast_schema_check import is_valid
 from wfgy_rules.documents.yamlio import Document
-from wfgy_rules.errors import Problem
+from wfgy_rules.errors import Problem, did_you_mean
 from wfgy_rules.jsonvalues import canonical, show
 from wfgy_rules.resources import resource_path
 
@@ -80,7 +79,7 @@ def _describe(document: Document, base: tuple, error) -> list[Problem]:
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         known = sorted(error.schema.get("properties", {}))
         return [
-            document.problem((*where, key), f"unknown key {key!r}{_suggest(key, known)}", key=True)
+            document.problem((*where, key), f"unknown key {key!r}{did_you_mean(key, known)}", key=True)
             for key in error.instance
             if key not in known
         ]
@@ -89,7 +88,7 @@ def _describe(document: Document, base: tuple, error) -> list[Problem]:
         return [document.problem(where, f"missing required key {missing!r}")]
     if kind == "enum":
         choices = [str(c) for c in error.validator_value]
-        hint = _suggest(str(error.instance), choices) if isinstance(error.instance, str) else ""
+        hint = did_you_mean(str(error.instance), choices) if isinstance(error.instance, str) else ""
         return [document.problem(where, f"{show(error.instance)} is not one of: {', '.join(choices)}{hint}")]
     if kind == "const":
         return [document.problem(where, f"{show(error.instance)} must be {error.validator_value!r}")]
@@ -100,7 +99,3 @@ def _describe(document: Document, base: tuple, error) -> list[Problem]:
         return [document.problem(where, f"{show(error.instance)} does not match {error.validator_value}")]
     return [document.problem(where, error.message)]
 
-
-def _suggest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

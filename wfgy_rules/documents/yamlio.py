@@ -47,7 +47,7 @@ _CONSTRUCTED = {
 }
 _CONTAINER_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
-Path_ = tuple  # a JSON path: a tuple of str keys and int indices
+JsonPath = tuple  # a JSON path: a tuple of str keys and int indices
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,11 @@ class Document:
 
     path: str
     data: Any
-    values: dict[Path_, tuple[int, int]] = field(default_factory=dict, repr=False)
-    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict, repr=False)
+    values: dict[JsonPath, tuple[int, int]] = field(default_factory=dict, repr=False)
+    keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict, repr=False)
     digest: str = ""
 
-    def locate(self, where: Path_, key: bool = False) -> tuple[int | None, int | None]:
+    def locate(self, where: JsonPath, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column of ``where`` (its key when ``key``), or of its nearest parent."""
         if key and where in self.keys:
             return self.keys[where]
@@ -69,7 +69,7 @@ class Document:
             probe = probe[:-1]
         return self.values.get(probe, (None, None))
 
-    def data_at(self, where: Path_) -> Any:
+    def data_at(self, where: JsonPath) -> Any:
         """The value at a JSON path (None when absent)."""
         value = self.data
         for part in where:
@@ -79,12 +79,12 @@ class Document:
                 return None
         return value
 
-    def problem(self, where: Path_, message: str, key: bool = False) -> Problem:
+    def problem(self, where: JsonPath, message: str, key: bool = False) -> Problem:
         line, column = self.locate(where, key)
         return Problem(self.path, message, line, column, format_path(where))
 
 
-def format_path(where: Path_) -> str:
+def format_path(where: JsonPath) -> str:
     """``("rules", 2, "assert")`` → ``rules[2].assert``."""
     text = ""
     for part in where:
@@ -176,8 +176,8 @@ class _Builder:
         self.path = path
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
-        self.values: dict[Path_, tuple[int, int]] = {}
-        self.keys: dict[Path_, tuple[int, int]] = {}
+        self.values: dict[JsonPath, tuple[int, int]] = {}
+        self.keys: dict[JsonPath, tuple[int, int]] = {}
         self.problems: list[Problem] = []
         self.count = 0
         self.documents = 0
@@ -248,7 +248,7 @@ class _Builder:
             raise PolicyError("alias key", [_at(self.path, event.start_mark, "an alias cannot be a mapping key")])
         self._place(value, event.start_mark)
 
-    def _place(self, value: Any, mark) -> Path_:
+    def _place(self, value: Any, mark) -> JsonPath:
         position = (mark.line + 1, mark.column + 1)
         if not self.stack:
             self.root = value
@@ -302,7 +302,7 @@ def _fail(path: str, message: str) -> PolicyError:
     return PolicyError(message, [Problem(path, message)])
 
 
-def subdocument(document: Document, prefix: Path_, data: Any = None) -> Document:
+def subdocument(document: Document, prefix: JsonPath, data: Any = None) -> Document:
     """The part of ``document`` under ``prefix`` as a document of its own, positions kept
     (so errors in an embedded config still point into the right file and line)."""
     n = len(prefix)

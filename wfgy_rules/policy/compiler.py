@@ -11,12 +11,11 @@ and never the boolean. All problems of the file are collected and raised togethe
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from wfgy_rules.documents.schema import validate
 from wfgy_rules.documents.yamlio import Document
-from wfgy_rules.errors import EvaluationError, PolicyError, Problem
+from wfgy_rules.errors import EvaluationError, PolicyError, Problem, did_you_mean
 from wfgy_rules.model import (
     AllOf,
     AnyOf,
@@ -95,7 +94,7 @@ class _RuleCompiler:
         facts = tuple(raw["facts"])
         for position, name in enumerate(facts):
             if name not in self.providers:
-                self.fail((*base, "facts", position), f"unknown provider {name!r}{_suggest(name, self.providers)}; installed: {', '.join(sorted(self.providers))}")
+                self.fail((*base, "facts", position), f"unknown provider {name!r}{did_you_mean(name, self.providers)}; installed: {', '.join(sorted(self.providers))}")
         scope = frozenset(facts) | {"params"}
         for_each = self.expr(raw.get("for_each"), (*base, "for_each"), scope)
         item_scope = scope | {"item", "index"} if "for_each" in raw else scope
@@ -140,12 +139,12 @@ class _RuleCompiler:
 
     def check_names(self, expr: Expr, where: tuple, scope: frozenset[str]) -> None:
         for name in sorted(expr.functions - FUNCTION_NAMES):
-            self.fail(where, f"unknown function {name}(){_suggest(name, FUNCTION_NAMES)}")
+            self.fail(where, f"unknown function {name}(){did_you_mean(name, FUNCTION_NAMES)}")
         for name in sorted(expr.roots - scope - {"null"}):
             if name in ("true", "false"):
                 self.fail(where, f"bare {name} is a field name in JMESPath (always null); write the literal `{name}` in backticks")
                 continue
-            self.fail(where, f"reads {name!r}, which is not in facts, params{', item, index' if 'item' in scope else ''}{_suggest(name, scope)}")
+            self.fail(where, f"reads {name!r}, which is not in facts, params{', item, index' if 'item' in scope else ''}{did_you_mean(name, scope)}")
 
     def template(self, text: Any, where: tuple, scope: frozenset[str]):
         if text is None:
@@ -224,7 +223,3 @@ class _RuleCompiler:
             interval=interval or 2.0,
         )
 
-
-def _suggest(name: str, candidates) -> str:
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

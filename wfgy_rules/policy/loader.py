@@ -22,6 +22,7 @@ from wfgy_rules.policy import cache as policy_cache
 from wfgy_rules.policy.compiler import compile_policy
 from wfgy_rules.providers import registry
 from wfgy_rules.resources import resource_path
+from wfgy_rules.shown_paths import shown_path
 
 BUILTIN = "builtin"
 _OTHER_KINDS = ("PolicyTest", "Config", "PromptVars")
@@ -53,9 +54,9 @@ def policy_files(sources: list[str] | tuple[str, ...], base_dir: Path) -> list[t
             found.extend((p, f"builtin:{p.relative_to(root).as_posix()}") for p in _yaml_files(root))
             continue
         path = Path(source) if Path(source).is_absolute() else base_dir / source
-        shown = _shown(path)
+        shown = shown_path(path)
         if path.is_dir():
-            found.extend((p, _shown(p)) for p in _yaml_files(path))
+            found.extend((p, shown_path(p)) for p in _yaml_files(path))
         elif path.is_file():
             found.append((path, shown))
         else:
@@ -134,10 +135,3 @@ def _duplicates(policies: list[Policy]) -> list[Problem]:
 
 def _yaml_files(root: Path) -> list[Path]:
     return sorted((p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()), key=lambda p: p.as_posix())
-
-
-def _shown(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

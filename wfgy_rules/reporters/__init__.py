@@ -8,14 +8,13 @@ one format never imports another.
 from __future__ import annotations
 
 import importlib
-import posixpath
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from wfgy_rules import __version__
 from wfgy_rules.model import Result, Rule, SourceLocation
 from wfgy_rules.run.outcome import Outcome
+from wfgy_rules.shown_paths import shown_path
 
 FORMATS = {
     "text": "wfgy_rules.reporters.text",
@@ -78,17 +77,7 @@ def locate(result: Result, rule: Rule | None) -> SourceLocation | None:
     where = result.location or (rule.location if rule else None)
     if where is None or where.path.startswith("builtin:"):
         return None
-    return SourceLocation(repo_path(where.path), where.line, where.column)
-
-
-def repo_path(path: str) -> str:
-    """``path`` relative to the current directory, POSIX, without ``./``; absolute when outside it."""
-    if Path(path).is_absolute():
-        try:
-            return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
-        except ValueError:
-            return Path(path).as_posix()
-    return posixpath.normpath(Path(path).as_posix())
+    return SourceLocation(shown_path(where.path), where.line, where.column)
 
 
 _COUNTS = (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"), ("waived", "waived"))

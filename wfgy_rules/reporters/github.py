@@ -15,7 +15,7 @@ directory: run from the repository root. Text is escaped as the runner expects, 
 message can neither break the command nor start another one.
 
 With ``GITHUB_STEP_SUMMARY`` set (as in every Actions job), the markdown report is also
-appended to the job summary: see `append_step_summary`.
+appended to the job summary (`after_emit`, called by `wfgy_rules.reporters.emit`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from wfgy_rules.model import Result, Rule, Severity, Status
+from wfgy_rules.model import Result, Rule, Severity
 from wfgy_rules.reporters import Report, counts_line, locate
 from wfgy_rules.reporters import render as render_format
 
@@ -34,7 +34,7 @@ _PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))
 
 def render(report: Report, color: bool = False) -> str:
     rules = {rule.id: rule for rule in report.rules}
-    lines = [_command(r, rules.get(r.rule_id)) for r in report.outcome.results if r.status in (Status.fail, Status.error)]
+    lines = [_command(r, rules.get(r.rule_id)) for r in report.outcome.results if r.status.failing]
     lines.append(f"wfgy-rules: {counts_line(report.outcome)}" + (" (forced)" if report.outcome.forced else ""))
     return "\n".join(lines) + "\n"
 
@@ -92,3 +92,8 @@ def escape_property(text: str) -> str:
     for raw, encoded in _PROPERTY_ESCAPES:
         text = text.replace(raw, encoded)
     return text
+
+
+def after_emit(report: Report) -> None:
+    """Called once per run that asked for this format: the job summary, when in Actions."""
+    append_step_summary(report)

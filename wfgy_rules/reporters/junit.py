@@ -120,7 +120,7 @@ def _testcase(suite: ET.Element, result: Result, rule: Rule | None) -> None:
 
 def _details(result: Result, rule: Rule | None, message: str) -> list[str]:
     lines = [message]
-    if result.hint and result.status in (Status.fail, Status.error):
+    if result.hint and result.status.failing:
         lines.append(f"hint: {result.hint}")
     where = locate(result, rule)
     if where is not None:

@@ -81,7 +81,7 @@ def _row(result: Result, rule: Rule | None) -> str:
     notes = [result.message] if result.message else []
     if result.status is Status.waived and result.waiver:
         notes.append(f"waived: {result.waiver.get('reason', '')} (until {result.waiver.get('expires', '?')})")
-    elif result.status in (Status.fail, Status.error) and result.hint:
+    elif result.status.failing and result.hint:
         notes.append(f"hint: {result.hint}")
     where = locate(result, rule)
     place = _code(str(where)) if where else ""

@@ -14,7 +14,7 @@ Colour only when asked (the CLI asks on a TTY, never with ``NO_COLOR``).
 from __future__ import annotations
 
 from wfgy_rules.model import Result, Status
-from wfgy_rules.reporters import Report
+from wfgy_rules.reporters import Report, counts_line
 
 _GREEN, _RED, _YELLOW, _DIM, _RESET = "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
 _MIN_WIDTH, _MAX_WIDTH = 24, 48
@@ -64,8 +64,7 @@ def render(report: Report, color: bool = False) -> str:
 def _footer(report: Report, paint) -> list[str]:
     outcome = report.outcome
     counts = outcome.summary
-    labels = (("pass", "passed"), ("fail", "failed"), ("error", "errors" if counts["error"] != 1 else "error"), ("skip", "skipped"), ("waived", "waived"))
-    summary = ", ".join(f"{counts[k]} {label}" for k, label in labels if counts[k] or k in ("pass", "fail"))
+    summary = counts_line(outcome)
     blocking = sum(1 for r in outcome.results if r.blocking)
     lines = [paint(f"{summary} ({blocking} blocking)" if counts["fail"] + counts["error"] else summary, _DIM)]
     for name, value in sorted(report.fallback_env.items()):

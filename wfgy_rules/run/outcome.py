@@ -10,13 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from wfgy_rules.exit_codes import ExitCode
 from wfgy_rules.model import BLOCKING_ACTIONS, Result, Severity, Status
-
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_INVALID = 2
-EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -28,7 +23,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FAIL if self.failed and not self.forced else EXIT_PASS
+        return ExitCode.FAILED if self.failed and not self.forced else ExitCode.PASSED
 
     @property
     def overridden(self) -> list[Result]:
@@ -44,7 +39,7 @@ class Outcome:
 
 def is_blocking(result: Result, fail_on: Severity) -> bool:
     return (
-        result.status in (Status.fail, Status.error)
+        result.status.failing
         and result.action in BLOCKING_ACTIONS
         and result.severity >= max(fail_on, Severity.low)
     )

@@ -37,7 +37,7 @@ from typing import TextIO
 
 from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import UsageError
-from wfgy_rules.model import Bundle, Result, Rule, Status
+from wfgy_rules.model import Bundle, Result, Rule
 from wfgy_rules.run.engine import evaluate_rule
 
 MAX_INTERVAL = 10.0  # seconds between re-checks, after backing off
@@ -45,13 +45,12 @@ BACKOFF = 1.5
 TICK = 1.0  # how often a terminal's countdown is redrawn
 TERMINATION_LOG = "/dev/termination-log"
 TERMINATION_LOG_LIMIT = 4096  # bytes; Kubernetes truncates the message there
-_FAILING = (Status.fail, Status.error)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def is_failing_block(result: Result) -> bool:
     """A ``fail`` or ``error`` result of a ``block`` rule: what preflight waits for."""
-    return result.action == "block" and result.status in _FAILING
+    return result.action == "block" and result.status.failing
 
 
 class Progress:
@@ -201,7 +200,7 @@ def fallbacks(results: Sequence[Result], rules: Sequence[Rule]) -> list[tuple[Re
     return [
         (r, dict(remedies[r.rule_id].env))
         for r in results
-        if r.action == "fallback" and r.status in _FAILING and r.rule_id in remedies
+        if r.action == "fallback" and r.status.failing and r.rule_id in remedies
     ]
 
 

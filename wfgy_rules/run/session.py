@@ -1,16 +1,46 @@
-"""What every judging command starts from: the config, the loaded policies, the rules of
-this run (overrides applied, ``--only``/``--skip`` honoured) and the providers they need."""
+"""What every judging command shares: the session (the config, the loaded policies, the rules
+of this run with overrides applied and ``--only``/``--skip`` honoured, the providers they
+need), the facts to judge (read from ``--facts`` or gathered now), and the judging itself
+(engine → waivers → outcome, SPEC §6)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
-from wfgy_rules.errors import UsageError
-from wfgy_rules.model import Rule, Severity
+from wfgy_rules.documents.fact_bundles import read_bundles
+from wfgy_rules.errors import Problem, UsageError
+from wfgy_rules.gc_pause import paused
+from wfgy_rules.model import Bundle, Result, Rule, Severity
 from wfgy_rules.policy.loader import PolicySet, load_policies
+from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.run.config import Config, find_config, load_config
+from wfgy_rules.run.engine import evaluate
+from wfgy_rules.run.gather import gather
+from wfgy_rules.run.outcome import Outcome, decide
 from wfgy_rules.run.rule_selection import apply_config, select
+from wfgy_rules.run.waivers import apply_waivers
+from wfgy_rules.shown_paths import shown_path
+
+
+@dataclass
+class RunOptions:
+    """The options ``eval`` and ``preflight`` share, as the CLI parsed them."""
+
+    config: str | None = None
+    policies: list[str] = field(default_factory=list)
+    facts: str | None = None
+    format: str = "text"
+    output: str | None = None
+    reports: list[str] = field(default_factory=list)  # FORMAT=FILE
+    fail_on: str | None = None
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,3 +70,54 @@ def open_session(config_path: str | None = None, policies: list[str] | None = No
     policy_set = load_policies(config.policies, policy_base)
     all_rules = apply_config(policy_set.rules, config)
     return Session(config, policy_set, tuple(select(all_rules, only, skip)), tuple(all_rules))
+
+
+def collect_facts(session: Session, facts_path: str | None) -> Iterator[Bundle]:
+    """The bundles to judge: read from ``--facts`` (file or directory), or gathered now."""
+    if facts_path:
+        path = Path(facts_path)
+        if not path.exists():
+            raise UsageError(f"{facts_path}: no such file or directory", [Problem(facts_path, "no such file or directory")])
+        return read_bundles(path)
+    return iter([gather_now(session, session.providers)])
+
+
+def gather_now(session: Session, names: list[str]) -> Bundle:
+    """Run the named providers now, with the session's provider settings and this process's env."""
+    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
+    return gather(names, session.config.providers, ctx)
+
+
+def judge(session: Session, bundles: Iterable[Bundle], force: bool, today: date | None = None) -> tuple[Outcome, str]:
+    """Evaluate the session's rules over each bundle, apply waivers; the outcome and the facts digest."""
+    rules = list(session.rules)
+    results, digests = [], []
+    with paused():
+        for bundle in bundles:
+            results.extend(evaluate(rules, bundle))
+            digests.append(bundle.digest)
+    if len(digests) == 1:
+        facts_digest = digests[0]
+    else:
+        facts_digest = "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    return conclude(session, results, force, today), facts_digest
+
+
+def conclude(session: Session, results: list[Result], force: bool, today: date | None = None) -> Outcome:
+    """Apply the config's waivers to the results and decide the run (SPEC §6)."""
+    results = rebase(results, session.config.base_dir)
+    results = apply_waivers(results, session.config, session.all_rules, today or date.today())
+    return decide(results, session.config.fail_on, force)
+
+
+def rebase(results: list[Result], base_dir: Path) -> list[Result]:
+    """Locations are relative to the config's directory; reports show them as the user sees
+    them from the working directory (`wfgy_rules.shown_paths`)."""
+    base = base_dir.resolve()
+    if base == Path.cwd().resolve():
+        return results
+    return [_rebased(r, base) if r.location and not Path(r.location.path).is_absolute() else r for r in results]
+
+
+def _rebased(result: Result, base: Path) -> Result:
+    return replace(result, location=replace(result.location, path=shown_path(base / result.location.path)))

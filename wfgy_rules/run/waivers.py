@@ -28,7 +28,6 @@ from wfgy_rules.model import Result, Rule, Severity, Status
 
 EXPIRED = "wfgy.waiver-expired"
 UNMATCHED = "wfgy.waiver-unmatched"
-_WAIVABLE = (Status.fail, Status.error)
 
 
 def waiver_state(waiver: dict[str, Any], rules: list[Rule] | tuple[Rule, ...], today: date) -> str:
@@ -54,7 +53,7 @@ def apply_waivers(results: list[Result], config, rules, today: date) -> list[Res
 
 
 def _waive(result: Result, waivers: list[dict[str, Any]]) -> Result:
-    if result.status not in _WAIVABLE:
+    if not result.status.failing:
         return result
     for waiver in waivers:
         if fnmatch.fnmatchcase(result.rule_id, waiver["rule"]) and _matches(waiver.get("match"), result.subject):
