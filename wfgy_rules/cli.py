@@ -16,6 +16,7 @@ import typer
 from wfgy_rules import __version__
 from wfgy_rules.exit_codes import SUMMARY as EXIT_CODES
 from wfgy_rules.exit_codes import ExitCode
+from wfgy_rules.reporters import FORMATS
 
 app = typer.Typer(
     name="wfgy-rules",
@@ -32,7 +33,7 @@ app = typer.Typer(
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: ./wfgy.yaml when it exists).")]
 PolicyOpt = Annotated[Optional[list[str]], typer.Option("--policy", "-p", help="Policy file or directory, or 'builtin' (repeatable; replaces the config's policies).")]
 FactsOpt = Annotated[Optional[str], typer.Option("--facts", help="Judge a facts.json written by 'wfgy-rules facts' (or a directory of them) instead of gathering.")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Report format: text, json, sarif, junit, github, markdown.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")]
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stdout.")]
 ReportOpt = Annotated[Optional[list[str]], typer.Option("--report", help="Also write FORMAT=FILE from the same run (repeatable), e.g. json=report.json.")]
 FailOnOpt = Annotated[Optional[str], typer.Option("--fail-on", help="Lowest severity that fails the run: info, low, medium, high, critical (info never fails).")]

@@ -39,6 +39,9 @@ class Status(str, enum.Enum):
         return self is Status.fail or self is Status.error
 
 
+# The remedy actions (SPEC §6), the one list the policy, config and report schemas are
+# generated from (scripts/sync_schemas.py): abort and block fail the run; block first waits
+# in preflight; fallback downgrades the environment of the started command; warn reports.
 ACTIONS = ("abort", "warn", "block", "fallback")
 BLOCKING_ACTIONS = frozenset({"abort", "block"})
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import jsonschema
+import pytest
 
 from tests.helpers import REPO
 
@@ -42,3 +44,22 @@ def test_every_schema_is_valid_with_a_stable_id_and_documented_properties():
 def test_config_schema_is_in_sync_with_the_providers():
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "sync_schemas.py"), "--check"])
     assert done.returncode == 0, "schemas/config.schema.json is stale: run python scripts/sync_schemas.py"
+
+
+@pytest.mark.parametrize(("schema", "enum_owner", "name"), [
+    ("policy", ("$defs", "condition", "properties", "op"), "version_ge"),
+    ("policy", ("$defs", "remedy", "properties", "action"), "fallback"),
+    ("report", ("properties", "results", "items", "properties", "status"), "waived"),
+])
+def test_the_sync_check_fails_when_a_schema_drifts_from_its_registry(tmp_path, schema, enum_owner, name):
+    copy = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", copy)
+    path = copy / f"{schema}.schema.json"
+    data = json.loads(path.read_text())
+    node = data
+    for key in enum_owner:
+        node = node[key]
+    node["enum"].remove(name)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "sync_schemas.py"), "--check", "--schemas", str(copy)], capture_output=True, text=True)
+    assert done.returncode == 1 and f"out of date: {schema}.schema.json" in done.stderr

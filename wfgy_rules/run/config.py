@@ -34,8 +34,9 @@ class Config:
     ignore_versions: tuple[str, ...] | None = None
     secret_timeout: float = DEFAULT_SECRET_TIMEOUT
     cuda_mode: str | None = None
-    providers: dict[str, Any] = field(default_factory=dict)
-    rules: dict[str, Any] = field(default_factory=dict)
+    providers: dict[str, Any] = field(default_factory=dict)  # each provider's own settings
+    provider_timeouts: dict[str, float] = field(default_factory=dict)  # providers.<name>.timeout, in seconds
+    rules: dict[str, Any] = field(default_factory=dict)  # overrides; a remedy timeout already in seconds
     waivers: tuple[dict[str, Any], ...] = ()
     document: Document | None = field(default=None, repr=False, compare=False)
 
@@ -84,8 +85,13 @@ def config_from_document(document: Document, base_dir: Path, require_header: boo
         ignore_versions=tuple(data["ignore_versions"]) if "ignore_versions" in data else None,
         secret_timeout=secret_timeout,
         cuda_mode=(data.get("cuda_probe") or {}).get("mode"),
-        providers=dict(data.get("providers", {})),
-        rules=dict(data.get("rules", {})),
+        providers={name: _without_timeout(settings) for name, settings in data.get("providers", {}).items()},
+        provider_timeouts={
+            name: parse_duration(settings["timeout"])
+            for name, settings in data.get("providers", {}).items()
+            if isinstance(settings, dict) and "timeout" in settings
+        },
+        rules={rule_id: _parsed_timeout(settings) for rule_id, settings in data.get("rules", {}).items()},
         waivers=tuple(data.get("waivers", ())),
         document=document,
     )
@@ -112,3 +118,11 @@ def _check_providers(document: Document, section: Any) -> list[Problem]:
         if schema:
             problems.extend(validate_value(document, own, ("providers", name), schema))
     return problems
+
+
+def _without_timeout(settings: Any) -> Any:
+    return {k: v for k, v in settings.items() if k != "timeout"} if isinstance(settings, dict) else settings
+
+
+def _parsed_timeout(settings: dict[str, Any]) -> dict[str, Any]:
+    return {**settings, "timeout": parse_duration(settings["timeout"])} if "timeout" in settings else settings

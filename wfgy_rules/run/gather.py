@@ -16,16 +16,16 @@ from wfgy_rules.documents.fact_bundles import check_depth
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.jsonvalues import canonical
 from wfgy_rules.model import Bundle
-from wfgy_rules.policy.durations import parse_duration
 from wfgy_rules.providers import registry
 from wfgy_rules.providers.base import ProviderContext
 
 DEFAULT_PROVIDER_TIMEOUT = 30.0
 
 
-def gather(names: Iterable[str], settings: Mapping[str, Any], ctx: ProviderContext) -> Bundle:
-    """Run the named providers concurrently, each under its timeout."""
-    jobs = {name: _Job(name, dict(settings.get(name) or {}), ctx) for name in sorted(set(names))}
+def gather(names: Iterable[str], settings: Mapping[str, Any], ctx: ProviderContext, timeouts: Mapping[str, float] | None = None) -> Bundle:
+    """Run the named providers concurrently, each under its timeout (seconds; default 30)."""
+    timeouts = timeouts or {}
+    jobs = {name: _Job(name, dict(settings.get(name) or {}), timeouts.get(name, DEFAULT_PROVIDER_TIMEOUT), ctx) for name in sorted(set(names))}
     for job in jobs.values():
         job.thread.start()
     facts, errors = {}, {}
@@ -41,11 +41,11 @@ def gather(names: Iterable[str], settings: Mapping[str, Any], ctx: ProviderConte
 
 
 class _Job:
-    def __init__(self, name: str, settings: dict[str, Any], ctx: ProviderContext):
+    def __init__(self, name: str, settings: dict[str, Any], timeout: float, ctx: ProviderContext):
         import threading  # only runs that gather pay for it (not `eval --facts`)
 
         self.name = name
-        self.timeout = parse_duration(settings.pop("timeout", DEFAULT_PROVIDER_TIMEOUT))
+        self.timeout = timeout
         self.settings = settings
         self.ctx = ctx
         self.facts: Any = None

@@ -13,7 +13,6 @@ from dataclasses import replace
 
 from wfgy_rules.errors import PolicyError, Problem
 from wfgy_rules.model import Rule, Severity
-from wfgy_rules.policy.durations import parse_duration
 from wfgy_rules.run.config import Config
 
 CUDA_PROBE_POLICY = "cuda-probe"
@@ -44,7 +43,7 @@ def _override(rule: Rule, config: Config) -> Rule:
     if action:
         remedy = replace(remedy, action=action)
     if "timeout" in settings:
-        remedy = replace(remedy, timeout=parse_duration(settings["timeout"]))
+        remedy = replace(remedy, timeout=settings["timeout"])
     return replace(
         rule,
         params=params,

@@ -85,7 +85,7 @@ def collect_facts(session: Session, facts_path: str | None) -> Iterator[Bundle]:
 def gather_now(session: Session, names: list[str]) -> Bundle:
     """Run the named providers now, with the session's provider settings and this process's env."""
     ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
-    return gather(names, session.config.providers, ctx)
+    return gather(names, session.config.providers, ctx, session.config.provider_timeouts)
 
 
 def judge(session: Session, bundles: Iterable[Bundle], force: bool, today: date | None = None) -> tuple[Outcome, str]:
