@@ -12,10 +12,8 @@ Config (``providers.prompts`` in ``wfgy.yaml``; paths relative to ``wfgy.yaml``)
         max_file_bytes: 5242880        # larger files are not read (an ``errors`` entry)
         workers: auto                  # or a number; 1 scans in this process
 
-``*`` and ``**`` do not match names that start with a dot (hidden directories are not
-entered unless a pattern names one); a pattern without wildcards names one file, or every
-file under a directory. Only regular files (and symlinks to them) are read; symlinked
-directories are followed once each, so a symlink loop ends the walk there.
+Globs are matched as `wfgy_rules.providers.file_globs` documents: hidden names only when a
+pattern names them, regular files only, each directory entered once.
 
 A file's syntax is the first matching ``syntax`` glob, else: ``chat_template.jinja`` (or
 ``.j2``/``.jinja2``) -> ``chat_template``; ``.jinja``/``.j2``/``.jinja2`` -> ``jinja2``;
@@ -79,11 +77,16 @@ import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import ProviderError, WfgyError
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.file_globs import (
+    base_prefix,
+    glob_regex,
+    matched_files,
+    shown_under,
+)
 from wfgy_rules.providers.templates.placeholders import (
     RUNTIME_NAMES,
     SYNTAXES,
@@ -159,8 +162,8 @@ class PromptsProvider:
     def collect(self, config: Mapping[str, Any], ctx: ProviderContext) -> dict[str, Any]:
         vars_fact, resolved = _load_vars(config.get("vars"), ctx)
         walk_errors: list[dict[str, Any]] = []
-        matched = _matched_files(config.get("paths", DEFAULT_PATHS), ctx, walk_errors)
-        syntaxes = [(_glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
+        matched = matched_files(config.get("paths", DEFAULT_PATHS), ctx, lambda shown, reason: walk_errors.append(_error(shown, reason)))
+        syntaxes = [(glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
         limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
         files = [_read_file(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
         work = [(f.text, f.syntax) for f in files if f.text is not None]
@@ -176,7 +179,7 @@ def _load_vars(spec: str | None, ctx: ProviderContext) -> tuple[dict[str, Any], 
     if spec is None:
         return {"path": None, "present": False}, {}
     path = ctx.resolve(spec)
-    shown = _shown(path, _base(ctx))
+    shown = shown_under(path, base_prefix(ctx))
     if not path.is_file():
         return {"path": shown, "present": False}, {}
     from wfgy_rules.documents.schema import validate
@@ -197,106 +200,6 @@ def _resolves(declaration: Any) -> bool:
     if isinstance(declaration, dict):  # the long form
         return "default" in declaration or declaration.get("required") is True
     return True  # the short form: the value is the default
-
-
-# --- finding files ------------------------------------------------------------------------
-
-
-def _matched_files(patterns: list[str], ctx: ProviderContext, errors: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(shown path, path) of every file matched by any pattern, sorted by shown path."""
-    base = _base(ctx)
-    found = {_shown(path, base): path for pattern in patterns for path in _expand(pattern, ctx, base, errors)}
-    return sorted(found.items())
-
-
-def _expand(pattern: str, ctx: ProviderContext, base: str, errors: list[dict[str, Any]]) -> Iterator[str]:
-    """The files one glob matches: walk its wildcard-free leading directory, match the rest."""
-    parts = pattern.split("/")
-    fixed = next((i for i, part in enumerate(parts) if re.search(r"[*?\[]", part)), len(parts))
-    root = ctx.resolve("/".join(parts[:fixed]) or ".")
-    rest = [part for part in parts[fixed:] if part]
-    if not rest:
-        if root.is_file():
-            yield str(root)
-            return
-        rest = ["**"]
-    regex = _glob_regex("/".join(rest))
-    hidden = any(part.startswith(".") for part in rest)
-    prefix = len(os.path.join(root, ""))
-    for path in _walk(root, hidden, base, errors):
-        if regex.fullmatch(path[prefix:].replace(os.sep, "/")):
-            yield path
-
-
-def _walk(root: Path, hidden: bool, base: str, errors: list[dict[str, Any]]) -> Iterator[str]:
-    """Regular files under ``root``; each directory (by device and inode) is entered once."""
-    stack, seen = [str(root)], set()
-    while stack:
-        directory = stack.pop()
-        try:
-            identity = (st := os.stat(directory)).st_dev, st.st_ino
-            if identity in seen:
-                continue
-            seen.add(identity)
-            with os.scandir(directory) as scanner:
-                entries = sorted(scanner, key=lambda entry: entry.name)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        except OSError as exc:
-            errors.append(_error(_shown(directory, base), f"cannot list directory: {exc.strerror or exc}"))
-            continue
-        for entry in entries:
-            kind = _kind(entry) if hidden or not entry.name.startswith(".") else None
-            if kind == "dir":
-                stack.append(entry.path)
-            elif kind == "file":
-                yield entry.path
-
-
-def _kind(entry: os.DirEntry[str]) -> str | None:
-    """``dir``, ``file`` (regular), or None: anything else, a dangling link or a link loop."""
-    try:
-        return "dir" if entry.is_dir() else "file" if entry.is_file() else None
-    except OSError:
-        return None
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """A glob as a regex over POSIX paths: ``**`` spans directories, ``*``/``?``/``[…]`` do not."""
-    parts = pattern.split("/")
-    regex = ""
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        if part == "**":
-            regex += r"(?:(?!\.)[^/]+/)*" + (r"(?!\.)[^/]+" if last else "")
-        else:
-            regex += _segment_regex(part) + ("" if last else "/")
-    return re.compile(regex)
-
-
-def _segment_regex(part: str) -> str:
-    regex = "" if part.startswith(".") else r"(?!\.)"
-    for token in re.findall(r"\*|\?|\[!?\]?[^\]]*\]|[^*?\[]+|\[", part):
-        if token == "*":
-            regex += "[^/]*"
-        elif token == "?":
-            regex += "[^/]"
-        elif token.startswith("[") and len(token) > 1:
-            regex += "[" + ("^" + token[2:-1] if token[1] == "!" else token[1:-1]).replace("\\", "\\\\") + "]"
-        else:
-            regex += re.escape(token)
-    return regex
-
-
-def _base(ctx: ProviderContext) -> str:
-    """The prefix that shown paths drop: ``base_dir`` (resolved) with a trailing separator."""
-    return os.path.join(ctx.base_dir.resolve(), "")
-
-
-def _shown(path: str | Path, base: str) -> str:
-    """``path`` relative to ``base`` as a POSIX path; absolute when it is outside ``base``."""
-    path = str(path)
-    return (path[len(base) :] if path.startswith(base) else path).replace(os.sep, "/")
 
 
 def _configured(shown: str, syntaxes: list[tuple[re.Pattern[str], str]]) -> str | None:

@@ -1,0 +1,120 @@
+"""Finding files by glob, for providers that read many files (``prompts``).
+
+Patterns are POSIX globs relative to ``wfgy.yaml``'s directory: ``**`` is any depth, ``*``,
+``?`` and ``[…]`` stay within one name. ``*`` and ``**`` do not match names that start with
+a dot (hidden directories are not entered unless a pattern names one); a pattern without
+wildcards names one file, or every file under a directory. Only regular files (and symlinks
+to them) are returned; symlinked directories are followed once each (by device and inode),
+so a symlink loop ends the walk there. Shown paths are POSIX and relative to the base
+directory (absolute when outside it): a plain prefix cut, cheap for large trees.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from wfgy_rules.providers.base import ProviderContext
+
+
+def matched_files(patterns: Iterable[str], ctx: ProviderContext, unlistable: Callable[[str, str], None]) -> list[tuple[str, str]]:
+    """(shown path, path) of every file matched by any pattern, sorted by shown path.
+
+    ``unlistable(shown directory, reason)`` is called for each directory that cannot be
+    listed; the walk goes on without it.
+    """
+    base = base_prefix(ctx)
+    found = {shown_under(path, base): path for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
+    return sorted(found.items())
+
+
+def _expand(pattern: str, ctx: ProviderContext, base: str, unlistable: Callable[[str, str], None]) -> Iterator[str]:
+    """The files one glob matches: walk its wildcard-free leading directory, match the rest."""
+    parts = pattern.split("/")
+    fixed = next((i for i, part in enumerate(parts) if re.search(r"[*?\[]", part)), len(parts))
+    root = ctx.resolve("/".join(parts[:fixed]) or ".")
+    rest = [part for part in parts[fixed:] if part]
+    if not rest:
+        if root.is_file():
+            yield str(root)
+            return
+        rest = ["**"]
+    regex = glob_regex("/".join(rest))
+    hidden = any(part.startswith(".") for part in rest)
+    prefix = len(os.path.join(root, ""))
+    for path in _walk(root, hidden, base, unlistable):
+        if regex.fullmatch(path[prefix:].replace(os.sep, "/")):
+            yield path
+
+
+def _walk(root: Path, hidden: bool, base: str, unlistable: Callable[[str, str], None]) -> Iterator[str]:
+    """Regular files under ``root``; each directory (by device and inode) is entered once."""
+    stack, seen = [str(root)], set()
+    while stack:
+        directory = stack.pop()
+        try:
+            identity = (st := os.stat(directory)).st_dev, st.st_ino
+            if identity in seen:
+                continue
+            seen.add(identity)
+            with os.scandir(directory) as scanner:
+                entries = sorted(scanner, key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            unlistable(shown_under(directory, base), f"cannot list directory: {exc.strerror or exc}")
+            continue
+        for entry in entries:
+            kind = _kind(entry) if hidden or not entry.name.startswith(".") else None
+            if kind == "dir":
+                stack.append(entry.path)
+            elif kind == "file":
+                yield entry.path
+
+
+def _kind(entry: os.DirEntry[str]) -> str | None:
+    """``dir``, ``file`` (regular), or None: anything else, a dangling link or a link loop."""
+    try:
+        return "dir" if entry.is_dir() else "file" if entry.is_file() else None
+    except OSError:
+        return None
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob as a regex over POSIX paths: ``**`` spans directories, ``*``/``?``/``[…]`` do not."""
+    parts = pattern.split("/")
+    regex = ""
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            regex += r"(?:(?!\.)[^/]+/)*" + (r"(?!\.)[^/]+" if last else "")
+        else:
+            regex += _segment_regex(part) + ("" if last else "/")
+    return re.compile(regex)
+
+
+def _segment_regex(part: str) -> str:
+    regex = "" if part.startswith(".") else r"(?!\.)"
+    for token in re.findall(r"\*|\?|\[!?\]?[^\]]*\]|[^*?\[]+|\[", part):
+        if token == "*":
+            regex += "[^/]*"
+        elif token == "?":
+            regex += "[^/]"
+        elif token.startswith("[") and len(token) > 1:
+            regex += "[" + ("^" + token[2:-1] if token[1] == "!" else token[1:-1]).replace("\\", "\\\\") + "]"
+        else:
+            regex += re.escape(token)
+    return regex
+
+
+def base_prefix(ctx: ProviderContext) -> str:
+    """The prefix that shown paths drop: ``base_dir`` (resolved) with a trailing separator."""
+    return os.path.join(ctx.base_dir.resolve(), "")
+
+
+def shown_under(path: str | Path, base: str) -> str:
+    """``path`` relative to ``base`` as a POSIX path; absolute when it is outside ``base``."""
+    path = str(path)
+    return (path[len(base) :] if path.startswith(base) else path).replace(os.sep, "/")
