@@ -5,7 +5,10 @@ loads valid files. So validation first asks this small interpreter "is it valid?
 when the answer is not a clear yes does `wfgy_rules.documents.schema` import jsonschema to explain
 what is wrong. It understands the keywords our schemas (and the built-in providers'
 config schemas) use; any other keyword makes it answer None ("don't know"), which also
-falls back to jsonschema. A test checks it agrees with jsonschema on generated documents.
+falls back to jsonschema.
+
+Speed-up: must agree with ``jsonschema`` (Draft 2020-12) on every document it answers for;
+``tests/documents/test_fast_schema_check.py`` checks that on generated documents.
 """
 
 from __future__ import annotations

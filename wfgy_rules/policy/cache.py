@@ -10,6 +10,10 @@ by default a run writes nothing it was not asked to.
 Entries are plain JSON, never pickle, so a cache file cannot run code; but whoever can
 write the cache directory can change what a policy means. Point ``WFGY_CACHE_DIR`` at a
 directory only the CI job (or user) itself writes.
+
+Speed-up: a cached run must give the same rules, errors and reports as an uncached one
+(YAML via ``yaml``/our loader, expressions via ``jmespath.compile``);
+``tests/policy/test_cache.py`` checks that.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@
 a large part of a cold ``wfgy-rules eval``. Finding providers only needs the
 ``entry_points.txt`` files of the distributions on ``sys.path``, so this module reads those
 directly: ``*.dist-info`` and ``*.egg-info`` directories, first one of a distribution wins
-(the same precedence as ``importlib.metadata``). A test keeps it in agreement with
-``importlib.metadata.entry_points(group=…)``.
+(the same precedence as ``importlib.metadata``).
+
+Speed-up: must agree with ``importlib.metadata.entry_points(group=…)``;
+``tests/providers/test_registry.py`` checks that.
 """
 
 from __future__ import annotations

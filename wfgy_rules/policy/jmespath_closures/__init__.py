@@ -22,8 +22,11 @@ built-ins (``sort_by``, ``max_by``, ``min_by``, ``map``) expect.
 tree interpreter. Every node type of jmespath 1.1.0 is compiled.
 
 The builders live by what they build: `paths` (navigation) and `logic` (computation); the
-JMESPath value semantics they share are in `values`. ``tests/policy/test_jmespath_closures.py``
-runs the JMESPath compliance suite through both this compiler and jmespath's interpreter.
+JMESPath value semantics they share are in `values`.
+
+Speed-up: must agree with ``jmespath``'s ``TreeInterpreter``;
+``tests/policy/test_jmespath_closures.py`` runs the JMESPath compliance suite (and generated
+expressions) through both.
 """
 
 from __future__ import annotations
