@@ -62,6 +62,8 @@ def run(options: RunOptions, env_out: str | None, command: list[str]) -> int:
 
 
 def _run(options: RunOptions, env_out: str | None, command: list[str]) -> int:
+    if env_out is not None and env_out.startswith("-"):
+        raise UsageError(f"--env-out expects a FILE, got {env_out!r} (write: preflight --env-out FILE -- CMD)")
     check_format(options.format)
     extra = parse_reports(options.reports)
     session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
