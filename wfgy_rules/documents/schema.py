@@ -16,7 +16,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from wfgy_rules.documents.fast_schema_check import is_valid
+from wfgy_rules.documents.fast_schema_check import ecma_regex, is_valid
 from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import Problem, did_you_mean
 from wfgy_rules.jsonvalues import canonical, show, type_name
@@ -61,9 +61,14 @@ def validate_value(document: Document, value: Any, base: tuple, schema: dict[str
 
 @lru_cache(maxsize=64)
 def _validator_for(schema_text: str):
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, ValidationError, validators
 
-    return Draft202012Validator(json.loads(schema_text))
+    def pattern(validator, regex, instance, schema):
+        if validator.is_type(instance, "string") and not ecma_regex(regex).search(instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    ecma = validators.extend(Draft202012Validator, {"pattern": pattern})
+    return ecma(json.loads(schema_text))
 
 
 def _most_relevant(error) -> list:
