@@ -10,7 +10,7 @@ Config (``providers.env`` in ``wfgy.yaml``)::
         #   - {name: OPENAI_BASE_URL, required: false}
         #   - {name: HF_TOKEN, secret: true}
         expose: [LOG_LEVEL]             # the only variables whose values may appear in facts
-        detect_kinds: true              # classify declared values (see ``kinds``); default true
+        detect_kinds: true              # classify values (``kinds``, ``keys``); default true
 
 The declared file follows the ``.env.example`` convention (`wfgy_rules.providers.dotenv`):
 one ``NAME=``, ``NAME=example`` or bare ``NAME`` per line, ``#`` comments; a trailing comment
@@ -219,7 +219,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "detect_kinds": {
             "title": "Detect value kinds",
-            "description": "Classify declared values (openai_key, url, …) without keeping them.",
+            "description": "Classify the values of declared and key variables (openai_key, url, …) and where keys go (official or custom base URL), without keeping values or URLs.",
             "type": "boolean",
             "default": True,
         },
