@@ -11,6 +11,7 @@ import yaml
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.dotenv import parse_env_file
+from wfgy_rules.providers import env as env_module
 from wfgy_rules.providers.env import EnvProvider, value_kind
 from wfgy_rules.resources import resource_path
 from tests.helpers import cli_command, run_cli
@@ -324,6 +325,21 @@ def test_unterminated_quoted_value(tmp_path):
     with pytest.raises(ProviderError) as caught:
         parse_env_file(path)
     assert str(caught.value) == f"{path}:2: unterminated quoted value"
+
+
+def test_the_shipped_tables_are_consistent_and_cite_a_source():
+    data = yaml.safe_load(env_module.TABLES_PATH.read_text(encoding="utf-8"))
+    known = {row["name"] for row in data["names"]}
+    assert all(row["readers"] and row["source"] for row in data["names"])
+    assert all(row["source"] for table in ("aliases", "key_kinds") for row in data[table])
+    for variable in data["key_variables"]:  # a key variable or base URL no tool reads would be a typo of ours
+        assert {variable["name"], *variable["base_urls"]} <= known, variable["name"]
+    assert {row["means"] for row in data["aliases"]} <= known
+    providers = {v["provider"] for v in data["key_variables"]}
+    assert {p for row in data["key_kinds"] for p in row["providers"]} <= providers
+    prefixes = [p for row in data["key_kinds"] for p in row["prefixes"]]
+    for i, prefix in enumerate(prefixes):  # first match wins: a longer prefix must come first
+        assert not any(prefix.startswith(earlier) for earlier in prefixes[:i]), prefix
 
 
 # --- The corpus of real environments (tests/providers/corpus/env/README.md), through the real CLI.
