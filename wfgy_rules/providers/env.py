@@ -132,6 +132,7 @@ class Tables:
     aliases: Mapping[str, str]  # wrong name -> the name the tool reads
     key_kinds: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (kind, prefixes, providers)
     key_variables: tuple[KeyVariable, ...]
+    credential_shapes: re.Pattern[str]  # any other service's credential, by shape
 
     @property
     def credential_prefixes(self) -> tuple[str, ...]:
@@ -152,6 +153,7 @@ def tables() -> Tables:
             KeyVariable(row["name"], row["provider"], tuple(row["base_urls"]), tuple(row["hosts"]))
             for row in data["key_variables"]
         ),
+        credential_shapes=re.compile("|".join(f"(?:{row['pattern']})" for row in data["credential_shapes"]), re.ASCII),
     )
 
 
@@ -315,6 +317,7 @@ def _holds_credential(value: str) -> bool:
         bool(kind_providers(value_kind(value)))
         or bool(URL_WITH_USERINFO.match(value.strip()))
         or bool(_embedded_credential().search(value))
+        or bool(tables().credential_shapes.search(value))
     )
 
 
