@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from wfgy_rules.errors import WfgyError
 
+    for stream in (sys.stdout, sys.stderr):  # a non-Unicode name or value is escaped, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="wfgy-rules", standalone_mode=False)

@@ -21,6 +21,9 @@ from pathlib import Path
 
 from wfgy_rules.errors import Problem, UsageError
 
+# Text that is not valid Unicode (a file name or env value holding byte 0xff) is written as
+# a backslash escape: readable in text, a valid \\udcff escape inside a JSON string.
+UNENCODABLE = "backslashreplace"
 _STREAMS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
 
 
@@ -58,7 +61,7 @@ def _stat(path: Path) -> os.stat_result | None:
 
 
 def _write_through(path: str, text: str, append: bool) -> None:
-    with open(path, "a" if append else "w", encoding="utf-8", newline="") as handle:
+    with open(path, "a" if append else "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
         handle.write(text)
 
 
@@ -69,7 +72,7 @@ def _replace(target: Path, text: str, mode: int, shown: Path) -> None:
     except OSError as exc:
         raise _cannot_write(shown, exc) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
             handle.write(text)
         os.chmod(temp, mode)
         os.replace(temp, target)

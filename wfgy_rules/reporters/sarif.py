@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -143,7 +144,7 @@ def _result(result: Result, rule: Rule | None, rule_index: int) -> dict[str, Any
 
 
 def _physical(where: SourceLocation) -> dict[str, Any]:
-    uri = Path(where.path).as_uri() if Path(where.path).is_absolute() else quote(where.path, safe="/")
+    uri = Path(where.path).as_uri() if Path(where.path).is_absolute() else quote(os.fsencode(where.path), safe="/")
     physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
     region = {key: value for key, value in (("startLine", where.line), ("startColumn", where.column)) if value is not None}
     if "startLine" in region:
@@ -155,4 +156,4 @@ def _fingerprint(result: Result, rule: Rule | None, where: SourceLocation | None
     if where is None:  # a builtin rule: its shown path (``builtin:…``) is stable too
         where = result.location or (rule.location if rule else SourceLocation(""))
     key = json.dumps([result.rule_id, where.path, where.line, result.target, result.index])
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

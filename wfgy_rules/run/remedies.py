@@ -249,13 +249,13 @@ def write_termination_log(reason: str, path: str | None = None) -> bool:
     """
     target = Path(path or os.environ.get("WFGY_TERMINATION_LOG") or TERMINATION_LOG)
     text = " ".join(reason.split())
-    text = text.encode("utf-8")[:TERMINATION_LOG_LIMIT].decode("utf-8", "ignore")
+    text = text.encode("utf-8", "backslashreplace")[:TERMINATION_LOG_LIMIT].decode("utf-8", "ignore")
     try:
         fd = os.open(target, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:  # missing (not in Kubernetes), a symlink, or not writable
         return False
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
     except OSError:
         return False
