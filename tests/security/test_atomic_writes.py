@@ -73,8 +73,13 @@ def test_an_existing_report_is_intact_when_the_write_fails(tmp_path, monkeypatch
 def test_a_failing_write_of_the_content_leaves_no_temporary_file(tmp_path, monkeypatch):
     target = tmp_path / "report.json"
     target.write_text("old\n")
-    with pytest.raises(UnicodeEncodeError):
-        write_atomic(target, "a lone surrogate \ud800 cannot be encoded")
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "chmod", disk_full)  # fails after the content is written, before the rename
+    with pytest.raises(UsageError, match="cannot write"):
+        write_atomic(target, "new content")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 

@@ -19,7 +19,7 @@ from typing import Any
 from wfgy_rules.documents.fast_schema_check import ecma_regex, is_valid
 from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import Problem, did_you_mean
-from wfgy_rules.jsonvalues import canonical, show, type_name
+from wfgy_rules.jsonvalues import a_type_name, canonical, show
 from wfgy_rules.resources import resource_path
 
 SCHEMA_NAMES = ("policy", "config", "policy-test", "model-card", "prompt-vars", "report")
@@ -39,7 +39,7 @@ def validate(document: Document, name: str) -> list[Problem]:
     data = document.data
     if not isinstance(data, dict):
         what = f"a {name} file" if name == "model-card" else f"a wfgy-rules {name} file"
-        return [document.problem((), f"expected a mapping ({what}), got {_a(type_name(data))}; its content is not shown")]
+        return [document.problem((), f"expected a mapping ({what}), got {a_type_name(data)}; its content is not shown")]
     ours = "apiVersion" not in schema.get("properties", {}) or str(data.get("apiVersion", "")).startswith("wfgy-rules/")
     return validate_value(document, data, (), schema, quote=ours)
 
@@ -54,7 +54,7 @@ def validate_value(document: Document, value: Any, base: tuple, schema: dict[str
     problems = []
     for error in _validator_for(canonical(schema)).iter_errors(value):
         for relevant in _most_relevant(error):
-            problems.extend(_describe(document, base, relevant, show if quote else _type_only))
+            problems.extend(_describe(document, base, relevant, show if quote else a_type_name))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.message))
     return problems
 
@@ -90,14 +90,6 @@ def _most_relevant(error) -> list:
     return [leaf for sub in meant[0] for leaf in _most_relevant(sub)]
 
 
-def _type_only(value: Any) -> str:
-    return _a(type_name(value))
-
-
-def _a(noun: str) -> str:
-    return ("an " if noun[0] in "aeiou" else "a ") + noun
-
-
 def _describe(document: Document, base: tuple, error, show=show) -> list[Problem]:
     where = (*base, *error.absolute_path)
     kind = error.validator
@@ -113,7 +105,7 @@ def _describe(document: Document, base: tuple, error, show=show) -> list[Problem
         return [document.problem(where, f"missing required key {missing!r}")]
     if kind == "enum":
         choices = [str(c) for c in error.validator_value]
-        hint = did_you_mean(str(error.instance), choices) if isinstance(error.instance, str) and show is not _type_only else ""
+        hint = did_you_mean(str(error.instance), choices) if isinstance(error.instance, str) and show is not a_type_name else ""
         return [document.problem(where, f"{show(error.instance)} is not one of: {', '.join(choices)}{hint}")]
     if kind == "const":
         return [document.problem(where, f"{show(error.instance)} must be {error.validator_value!r}")]
@@ -122,7 +114,7 @@ def _describe(document: Document, base: tuple, error, show=show) -> list[Problem
         return [document.problem(where, f"expected {expected}, got {show(error.instance)}")]
     if kind == "pattern":
         return [document.problem(where, f"{show(error.instance)} does not match {error.validator_value}")]
-    if show is _type_only:
-        return [document.problem(where, f"{_type_only(error.instance)} breaks the schema's {kind!r} rule")]
+    if show is a_type_name:
+        return [document.problem(where, f"{a_type_name(error.instance)} breaks the schema's {kind!r} rule")]
     return [document.problem(where, error.message)]
 

@@ -247,7 +247,7 @@ class EnvProvider:
     def collect(self, config: Mapping[str, Any], ctx: ProviderContext) -> dict[str, Any]:
         environ = ctx.environ
         declared = _declared(config.get("declared"), ctx)
-        values = _exposed_values(config.get("expose", []), declared, environ)
+        values = _exposed_values(config.get("expose", []), declared, environ, ctx.secret_names)
         set_declared = [d.name for d in declared if d.name in environ]
         detect = config.get("detect_kinds", True)
         key_names = {k.name for k in tables().key_variables if k.name in environ}
@@ -302,9 +302,9 @@ def _from_mapping(item: Mapping[str, Any]) -> Declared:
 
 
 def _exposed_values(
-    expose: Sequence[str], declared: Sequence[Declared], environ: Mapping[str, str]
+    expose: Sequence[str], declared: Sequence[Declared], environ: Mapping[str, str], secret_names: frozenset[str]
 ) -> dict[str, str | None]:
-    secret = {d.name for d in declared if d.secret}
+    secret = {d.name for d in declared if d.secret} | secret_names
     for name in expose:
         value = environ.get(name, "")
         if name in secret or looks_secret(name) or _holds_credential(value):

@@ -40,6 +40,12 @@ class Config:
     provider_timeouts: dict[str, float] = field(default_factory=dict)  # providers.<name>.timeout, in seconds
     rules: dict[str, Any] = field(default_factory=dict)  # overrides; a remedy timeout already in seconds
     waivers: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """Every name this config declares a secret (``providers.secrets.required``): no
+        provider may publish its value, whatever else the config says (``env.expose``)."""
+        return frozenset((self.providers.get("secrets") or {}).get("required") or ())
     document: Document | None = field(default=None, repr=False, compare=False)
 
 
@@ -75,7 +81,6 @@ def config_from_document(document: Document, base_dir: Path, require_header: boo
         raise PolicyError("invalid config", problems)
     problems.extend(_check_providers(document, data.get("providers")))
     problems.extend(_check_waiver_dates(document, data.get("waivers")))
-    problems.extend(_check_exposed_secrets(document, data.get("providers")))
     secret_timeout = DEFAULT_SECRET_TIMEOUT
     if not problems and "secret_timeout" in data:
         secret_timeout = parse_duration(data["secret_timeout"])
@@ -144,17 +149,3 @@ def _check_waiver_dates(document: Document, waivers: Any) -> list[Problem]:
         except ValueError as exc:
             problems.append(document.problem(("waivers", index, "expires"), f"{expires} is not a real date ({exc})"))
     return problems
-
-
-def _check_exposed_secrets(document: Document, section: Any) -> list[Problem]:
-    """``providers.env.expose`` may never name a variable the same config declares a secret
-    (``providers.secrets.required``): the value would be printed in every report."""
-    if not isinstance(section, dict) or not isinstance(section.get("env"), dict) or not isinstance(section.get("secrets"), dict):
-        return []
-    secret = set(section["secrets"].get("required") or [])
-    expose = section["env"].get("expose") or []
-    return [
-        document.problem(("providers", "env", "expose", index), f"{name} is declared a secret (providers.secrets.required); it can never be exposed")
-        for index, name in enumerate(expose if isinstance(expose, list) else [])
-        if name in secret
-    ]
