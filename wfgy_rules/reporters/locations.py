@@ -144,7 +144,7 @@ def _chains(rule: Rule) -> list[tuple[str, ...]]:
     """The dotted paths the rule reads (``model_card.declared.torch``), the assertion's first,
     then its precondition's, then its message's."""
     chains: list[tuple[str, ...]] = []
-    for expr in [*_check_exprs(rule.check), rule.when, rule.for_each, *(rule.message.expressions() if rule.message is not None else ())]:
+    for expr in [*_check_exprs(rule.check), rule.when, rule.for_each, *(rule.message.expressions if rule.message is not None else ())]:
         ast = getattr(expr, "ast", None)
         if isinstance(ast, dict):
             _collect(ast, chains)
