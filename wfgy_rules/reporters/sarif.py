@@ -67,7 +67,7 @@ SECURITY_SEVERITY = {
 }
 _REPORTED = (Status.fail, Status.error, Status.waived)
 
-UNENCODABLE = "wfgy-json-escape"  # a stream that cannot carry a character gets a \\uXXXX escape (reporters.emit)
+UNENCODABLE = "wfgy-json-escape"  # a stream that cannot carry a character gets a JSON \u escape (reporters.emit)
 
 
 def render(report: Report, color: bool = False) -> str:
