@@ -30,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: ./wfgy.yaml when it exists).")]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: the nearest wfgy.yaml, from here up to the repository root).")]
 PolicyOpt = Annotated[Optional[list[str]], typer.Option("--policy", "-p", help="Policy file or directory, or 'builtin' (repeatable; replaces the config's policies).")]
 FactsOpt = Annotated[Optional[str], typer.Option("--facts", help="Judge a facts.json written by 'wfgy-rules facts' (or a directory of them) instead of gathering.")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")]
@@ -42,6 +42,7 @@ SkipOpt = Annotated[Optional[list[str]], typer.Option("--skip", help="Leave out 
 ForceOpt = Annotated[bool, typer.Option("--force", help="Exit 0 even when the run fails; the report records forced: true and what was overridden.")]
 ColorOpt = Annotated[str, typer.Option("--color", metavar="auto|always|never", help="Colour the text report: auto (a terminal whose TERM is not dumb; a non-empty NO_COLOR turns it off, FORCE_COLOR on), always, never.")]
 RootOpt = Annotated[Optional[str], typer.Option("--root", metavar="DIR", help="Repository root that SARIF and GitHub annotation paths are relative to (default: the git top level, else the config's directory).")]
+StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Run the rules of this stage: ci (ci and any rules: what the repository shows), deploy (deploy and any rules: secrets, env, GPU too) or all.")]
 
 
 def _version(value: bool) -> None:
@@ -59,13 +60,14 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
                  output: OutputOpt = None, report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None,
                  skip: SkipOpt = None, force: ForceOpt = False,
-                 color: ColorOpt = "auto", root: RootOpt = None) -> int:
+                 color: ColorOpt = "auto", root: RootOpt = None,
+                 stage: Annotated[Optional[str], typer.Option("--stage", help="ci (ci and any rules), deploy (deploy and any rules) or all (default: every rule).")] = None) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
     from wfgy_rules.run.session import RunOptions
 
-    return evaluate.run(RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force),
-                        color=color, root=root)
+    return evaluate.run(RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force,
+                                   stage=stage), color=color, root=root)
 
 
 PREFLIGHT_EPILOG = (
@@ -80,6 +82,7 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
                       config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
                       output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stderr.")] = None,
                       report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None, skip: SkipOpt = None, force: ForceOpt = False,
+                      stage: Annotated[Optional[str], typer.Option("--stage", help="deploy (default: deploy and any rules), ci (ci and any rules) or all.")] = None,
                       env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None,
                       color: ColorOpt = "auto", root: RootOpt = None) -> int:
     """The deploy gate: eval with the remedies applied, then exec CMD with the remedied environment.
@@ -104,25 +107,28 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     from wfgy_rules.run.session import RunOptions
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
+    options.stage = stage
     return preflight.run(options, env_out, command or [], color=color, root=root)
 
 
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
 def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
-                  output: OutputOpt = None, policy: PolicyOpt = None) -> int:
+                  output: OutputOpt = None, policy: PolicyOpt = None,
+                  stage: StageOpt = None) -> int:
     """Print the fact bundle as JSON (never a secret value); judge it later with 'eval --facts'."""
     from wfgy_rules.commands import facts as command
 
-    return command.run(config, provider or [], output, policy or [])
+    return command.run(config, provider or [], output, policy or [], stage or "all")
 
 
 @app.command("validate", epilog="Exit codes: 0 every file is valid · 2 a file is invalid (FILE:LINE:COL errors on stderr).")
 def validate_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Policy, config, policy-test, prompt-vars or model-card files, or directories (their wfgy-rules files; default: the config and its policies).")] = None,
-                     config: ConfigOpt = None) -> int:
-    """Validate files without gathering facts: the same loader 'eval' uses."""
+                     config: ConfigOpt = None,
+                     ignore_unknown: Annotated[bool, typer.Option("--ignore-unknown", help="Leave out named files that are not wfgy-rules files (no apiVersion: wfgy-rules/...), as in a directory; for pre-commit.")] = False) -> int:
+    """Validate files without gathering facts: the same loader 'eval' uses; a config with the policies, prompt variables and waived rules it names."""
     from wfgy_rules.commands import validate as command
 
-    return command.run(paths or [], config)
+    return command.run(paths or [], config, ignore_unknown)
 
 
 @app.command("test", epilog="Exit codes: 0 every case passed · 1 a case failed (or, with --require-tests, a rule is uncovered) · 2 invalid test file.")
@@ -135,11 +141,12 @@ def test_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Test
 
 
 @app.command("list", epilog="Exit codes: 0 listed · 2 invalid input.")
-def list_command(config: ConfigOpt = None, policy: PolicyOpt = None, format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table") -> int:
-    """Rule inventory for audits: id, policy, file, sha256, severity, facts, action, owner, waivers."""
+def list_command(config: ConfigOpt = None, policy: PolicyOpt = None, format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+                 stage: StageOpt = None) -> int:
+    """Rule inventory for audits: id, policy, stage, file, sha256, severity, facts, action, owner, waivers."""
     from wfgy_rules.commands import inventory
 
-    return inventory.run(config, policy or [], format)
+    return inventory.run(config, policy or [], format, stage or "all")
 
 
 @app.command("explain", epilog="Exit codes: 0 explained · 2 unknown rule or invalid input.")

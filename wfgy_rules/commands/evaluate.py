@@ -1,4 +1,8 @@
-"""``wfgy-rules eval``: the CI gate. Gather (or read) facts, judge them, report, exit 0/1/2/3."""
+"""``wfgy-rules eval``: the CI gate. Gather (or read) facts, judge them, report, exit 0/1/2/3.
+
+Every rule runs unless ``--stage ci|deploy`` selects (SPEC §11): the shipped workflow, action
+and pre-commit hook pass ``--stage ci``, which leaves out the rules that need the deploy
+target (secrets, env, GPU)."""
 
 from __future__ import annotations
 
@@ -14,10 +18,10 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None) -> in
     check_color(color)
     root_dir = check_root(root)
     extra = parse_reports(options.reports)
-    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
+    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "all")
     bundles = collect_facts(session, options.facts)
     outcome, facts_digest = judge(session, bundles, options.force)
-    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir)
+    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, color=color)
     return outcome.exit_code
 
