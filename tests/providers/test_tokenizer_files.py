@@ -244,7 +244,7 @@ def test_a_file_not_of_its_format_is_an_error_fact(tmp_path, files, error):
         (directory / name).write_bytes(content)
     (directory / "config.json").write_text('{"vocab_size": 1000}', encoding="utf-8")
     facts = describe_model_dir(directory)
-    assert (facts["tokenizer"]["error"], facts["tokenizer"]["sha256"], facts["tokenizer"]["present"]) == (error, None, False)
+    assert (facts["tokenizer"]["error"], facts["tokenizer"]["sha256"], facts["tokenizer"]["present"]) == (error, None, True)
     assert facts["config"]["vocab_size"] == 1000  # the rest of the directory is still described
 
 

@@ -15,7 +15,7 @@ template is parsed (never rendered) with jinja2, imported on first use.
       model_type: llama
       transformers_version: 4.44.2
     tokenizer:                      # the tokenizer files (`wfgy_rules.providers.tokenizer_files`)
-      present: true                 # some vocabulary file exists
+      present: true                 # some vocabulary file exists (readable or not: see error)
       format: tokenizer.json        # tokenizer.json | tekken | sentencepiece | gpt2-bpe | wordpiece | null
       files: [tokenizer.json, tokenizer.model, tokenizer_config.json, special_tokens_map.json]   # what sha256 covers
       sha256: 9e7f02d…              # the ids-relevant fingerprint; `wfgy-rules lock` writes it as tokenizer_sha
@@ -126,7 +126,7 @@ def _tokenizer_facts(path: Path) -> dict[str, Any]:
     bos = _special_token("bos_token", tokenizer_config or {}, special_tokens_map or {}, files.special_tokens)
     eos = _special_token("eos_token", tokenizer_config or {}, special_tokens_map or {}, files.special_tokens)
     return {
-        "present": files.format is not None,
+        "present": files.format is not None or files.error is not None,
         "format": files.format,
         "files": files.files,
         "sha256": files.sha256,

@@ -24,20 +24,22 @@ Facts (``runtime.*``)::
       present: true                   # false, with only `path`, when not configured or missing
       path: ./model                   # as configured
       config: {present: true, vocab_size: 128256, eos_token_ids: [128001, 128009], …}
-      tokenizer: {present: true, sha256: 9e7f02d…, vocab_size: 128256, chat_template: {…}, …}
+      tokenizer: {present: true, format: tokenizer.json, sha256: 9e7f02d…, vocab_size: 128256, chat_template: {sha256: …, …}, …}
       generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], …}
-      checkpoint: {present: true, embedding_tensor: model.embed_tokens.weight, embedding_rows: 128256, …}
+      checkpoint: {present: true, sha256: 5c2e…, embedding_tensor: model.embed_tokens.weight, embedding_rows: 128256, …}
 
 Every ``model_dir`` fact but ``present`` and ``path`` is documented, field by field, in
-`wfgy_rules.providers.hfmodel`.
+`wfgy_rules.providers.hfmodel`; what each fingerprint covers in
+`wfgy_rules.providers.tokenizer_files` and `wfgy_rules.providers.checkpoint_files`.
 
 CUDA is read from the first source that exists: torch's build (a CPU build says
 ``compiled: null, source: torch``), then the container's ``CUDA_VERSION``, then the toolkit's
 ``/usr/local/cuda/version.json``; only major.minor is kept (``12.2.2`` → ``12.2``).
 
 A JSON file of the model directory that cannot be parsed raises `ProviderError`
-(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a safetensors header
-that cannot be read is reported in ``checkpoint.error`` and the other facts stay usable.
+(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a vocabulary file that
+is not of its format is reported in ``tokenizer.error``, a safetensors header that cannot be
+read in ``checkpoint.error``, and the other facts stay usable.
 """
 
 from __future__ import annotations
