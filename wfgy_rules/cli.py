@@ -158,17 +158,18 @@ def explain_command(rule_id: Annotated[str, typer.Argument(help="The rule to exp
     return explain.run(rule_id, config, policy or [], facts)
 
 
-@app.command("lock", epilog="Exit codes: 0 written · 2 invalid input (bad model directory, unreadable card).")
+@app.command("lock", epilog="Exit codes: 0 written · 2 invalid input (bad model directory, a tokenizer that cannot be fingerprinted, unreadable card).")
 def lock_command(config: ConfigOpt = None,
                  model_dir: Annotated[Optional[str], typer.Option("--model-dir", help="Hugging Face model directory (default: providers.runtime.model_dir).")] = None,
                  model: Annotated[Optional[str], typer.Option("--model", help="Model name to record (default: the existing card's).")] = None,
                  output: Annotated[Optional[str], typer.Option("--output", "-o", help="Card to write (default: providers.model_card.path, else model-card.json).")] = None,
                  requires_gpu: Annotated[Optional[bool], typer.Option("--requires-gpu/--no-requires-gpu", help="Record whether the model needs a GPU.")] = None,
-                 min_gpu_memory_gib: Annotated[Optional[float], typer.Option("--min-gpu-memory-gib", help="Record the GPU memory the model needs.")] = None) -> int:
-    """Write model-card.json from the build environment: package versions, compiled CUDA, tokenizer fingerprint."""
+                 min_gpu_memory_gib: Annotated[Optional[float], typer.Option("--min-gpu-memory-gib", help="Record the GPU memory the model needs.")] = None,
+                 allow_unfingerprinted: Annotated[bool, typer.Option("--allow-unfingerprinted", help="Write the card even when the model directory's tokenizer cannot be fingerprinted (no tokenizer_sha).")] = False) -> int:
+    """Write model-card.json from the build environment: package versions, compiled CUDA, torch revision, tokenizer / chat template / checkpoint fingerprints."""
     from wfgy_rules.commands import lock
 
-    return lock.run(config, model_dir, model, output, requires_gpu, min_gpu_memory_gib)
+    return lock.run(config, model_dir, model, output, requires_gpu, min_gpu_memory_gib, allow_unfingerprinted)
 
 
 @app.command("schema", epilog="Exit codes: 0 printed · 2 unknown schema name.")
