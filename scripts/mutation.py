@@ -46,7 +46,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...], frozenset[str] | None]] = {
     "compiler": ("wfgy_rules/policy/compiler.py", ("tests/policy/test_compiler.py", "tests/run/test_engine.py", "tests/policy/test_operators.py"), None),
     "engine": ("wfgy_rules/run/engine.py", ("tests/run/test_engine.py", "tests/policy/test_operators.py"), None),
     "outcome": ("wfgy_rules/run/outcome.py", ("tests/run/test_outcome.py", "tests/run/test_engine.py"), None),
-    "waivers": ("wfgy_rules/run/waivers.py", ("tests/run/test_waiver_rules.py",), None),
+    "waivers": ("wfgy_rules/run/waivers.py", ("tests/run/test_waivers.py",), None),
     "env": (
         "wfgy_rules/providers/env.py",
         ("tests/providers/test_env_values.py",),
