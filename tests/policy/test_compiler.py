@@ -6,7 +6,9 @@ import pytest
 
 from wfgy_rules.documents.yamlio import load_text
 from wfgy_rules.errors import PolicyError
+from wfgy_rules.model import Bundle
 from wfgy_rules.policy.compiler import compile_policy
+from wfgy_rules.run.engine import evaluate
 
 HEAD = "apiVersion: wfgy-rules/v1\nkind: Policy\nmetadata: {name: t}\nrules:\n"
 RULE = "  - id: t.r\n    title: r\n    severity: high\n    facts: [file, env]\n"
@@ -53,8 +55,10 @@ def test_unknown_provider_and_all_errors_of_a_file_at_once():
 
 def test_for_each_scope_allows_item_and_index():
     text = HEAD + RULE + "    for_each: file.items\n    assert: item.ok\n    message: '{{ index }}: {{ item.name }}'\n"
-    policy = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS)
-    assert policy.rules[0].for_each.text == "file.items"
+    (rule,) = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS).rules
+    items = [{"name": "a", "ok": True}, {"name": "b", "ok": False}]
+    (result,) = evaluate([rule], Bundle({"file": {"items": items}, "env": {}}))
+    assert (result.status.value, result.index, result.message) == ("fail", 1, "1: b")
 
 
 def test_item_is_not_allowed_inside_for_each_itself():
