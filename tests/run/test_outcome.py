@@ -87,3 +87,11 @@ def test_report_order_in_a_fleet_run():
 def test_an_empty_run_passes():
     outcome = decide([], Severity.low, force=True)
     assert (outcome.failed, outcome.forced, outcome.exit_code, outcome.results) == (False, False, 0, ())
+
+
+def test_an_outcome_is_immutable():
+    import dataclasses
+
+    outcome = decide([result()], Severity.low, force=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcome.failed = False
