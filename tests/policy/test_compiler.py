@@ -63,3 +63,29 @@ def test_for_each_scope_allows_item_and_index():
 
 def test_item_is_not_allowed_inside_for_each_itself():
     assert problems("    for_each: item.x\n    assert: item.ok\n") == ["p.yaml:9:15: rules[0].for_each: reads 'item', which is not in facts, params"]
+
+
+@pytest.mark.parametrize("rules,line", [
+    ("5", "p.yaml:4:8: rules: expected array, got 5 (number)"),
+    ("", "p.yaml:4:7: rules: expected array, got null (null)"),
+    ("{a: 1}", 'p.yaml:4:8: rules: expected array, got {"a": 1} (object)'),
+])
+def test_a_policy_without_a_rules_list_is_invalid_not_a_crash(rules, line):
+    with pytest.raises(PolicyError) as info:
+        compile_policy(load_text(HEAD.replace("rules:\n", f"rules: {rules}\n"), "p.yaml"), 0, PROVIDERS)
+    assert info.value.lines() == [line]
+
+
+def test_the_shown_path_names_the_policy_and_its_rules():
+    text = HEAD + RULE + "    assert: file.x\n"
+    shown = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS, shown_path="builtin:p.yaml")
+    plain = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS)
+    assert (shown.path, shown.file, shown.rules[0].policy_path) == ("builtin:p.yaml", "p.yaml", "builtin:p.yaml")
+    assert (plain.path, plain.file, plain.rules[0].policy_path) == ("p.yaml", "p.yaml", "p.yaml")
+
+
+def test_problems_are_listed_by_line_whichever_stage_found_them():
+    rule = "  - id: t.r\n    title: r\n    severity: high\n    facts: [file]\n    assert: {key: nvmll.x, op: eq, value: 1}\n"
+    second = "  - id: t.s\n    title: s\n    severity: high\n    facts: [file]\n    asert: file.x\n"
+    lines = problems(rule + second, rule="")
+    assert [line.split(": ")[0] for line in lines] == ["p.yaml:9:19", "p.yaml:10:5", "p.yaml:14:5"]
