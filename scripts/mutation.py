@@ -6,7 +6,8 @@
 
 Each mutant changes one operator of one module (``<`` to ``<=`` or ``>``, ``==`` to ``!=``,
 ``is`` to ``is not``, ``in`` to ``not in``, ``and`` to ``or``, a dropped ``not``, ``True`` to
-``False``, an integer ``n`` to ``n + 1``, ``any`` to ``all``, ``max`` to ``min``); the module's
+``False``, an integer ``n`` to ``n + 1``, ``any`` to ``all``, ``max`` to ``min``, a regular
+expression without one of its ``|`` alternatives or ``^``/``$`` anchors); the module's
 focused tests (``MODULES``, run with ``-m "not slow" -x``) must then fail. A mutant they pass
 *survived*. The score is killed / all; the accepted survivors, each equivalent or not worth a
 test, are listed in ``bench/MUTATION.md``: a new survivor is a test to write (or an entry
@@ -50,7 +51,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...], frozenset[str] | None]] = {
     "env": (
         "wfgy_rules/providers/env.py",
         ("tests/providers/test_env_values.py",),
-        frozenset({"value_kind", "looks_secret", "_exposed_values", "_holds_credential"}),
+        frozenset({"value_kind", "looks_secret", "_exposed_values", "_holds_credential",
+                   "SECRET_NAME", "VALUE_KINDS", "CREDENTIAL_KINDS", "URL_WITH_USERINFO", "EMBEDDED_CREDENTIAL"}),
     ),
 }
 
@@ -124,7 +126,31 @@ class _Mutator(ast.NodeTransformer):
 
     def visit_AnnAssign(self, node):  # annotations are not behaviour; the value is
         if node.value is not None:
-            node.value = self.visit(node.value)
+            node.value = self._constant(node.target, node.value)
+        return node
+
+    def visit_Assign(self, node):
+        node.value = self._constant(node.targets[0], node.value)
+        return node
+
+    def _constant(self, target: ast.AST, value: ast.AST) -> ast.AST:
+        """A module-level ``NAME = …`` counts as the function ``NAME`` (to select regexes)."""
+        if self.function != "<module>" or not isinstance(target, ast.Name):
+            return self.visit(value)
+        self.function = target.id
+        value = self.visit(value)
+        self.function = "<module>"
+        return value
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr == "compile" and isinstance(func.value, ast.Name)
+                and func.value.id == "re" and node.args and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)):
+            for change, pattern in _regex_mutants(node.args[0].value):
+                if self._point(node, change):
+                    node.args[0] = ast.Constant(pattern)
         return node
 
     def visit_arg(self, node):
@@ -166,6 +192,50 @@ class _Mutator(ast.NodeTransformer):
             if self._point(node, f"{node.id} -> {NAME_SWAPS[node.id]}"):
                 return ast.copy_location(ast.Name(NAME_SWAPS[node.id], ast.Load()), node)
         return node
+
+
+def _regex_mutants(pattern: str) -> list[tuple[str, str]]:
+    """A pattern without each of its ``|`` alternatives, and without each ``^`` / ``$`` anchor."""
+    found, depth, starts, spans = [], 0, [0], []
+    bounds: dict[int, list[int]] = {0: [0]}
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":  # a character class holds no alternatives
+            i = pattern.index("]", i + 2 if pattern[i + 1:i + 2] == "]" else i + 1) + 1
+            continue
+        if char == "(":
+            depth += 1
+            start = i + 1 + (2 if pattern[i + 1:i + 3] == "?:" else 0)
+            starts.append(start)
+            bounds[start] = [start]
+        elif char == "|":
+            bounds[starts[-1]].append(i + 1)
+        elif char == ")":
+            spans.append((bounds.pop(starts[-1]), i))
+            starts.pop()
+            depth -= 1
+        i += 1
+    spans.append((bounds.pop(0), len(pattern)))
+    for cuts, end in spans:
+        if len(cuts) < 2:
+            continue
+        edges = [*cuts, end + 1]
+        for k in range(len(cuts)):
+            left, right = edges[k], edges[k + 1] - 1
+            alternative = pattern[left:right]
+            if k == len(cuts) - 1:  # the last one: drop it with the bar before it
+                kept = pattern[:left - 1] + pattern[right:]
+            else:
+                kept = pattern[:left] + pattern[right + 1:]
+            found.append((f"regex without alternative {alternative!r}", kept))
+    for i, char in enumerate(pattern):
+        if char in "^$" and (i == 0 or pattern[i - 1] not in "\\[") and not (char == "^" and pattern[i - 1:i] == "["):
+            found.append((f"regex without anchor {char!r} at {i}", pattern[:i] + pattern[i + 1:]))
+    return found
 
 
 def mutants_of(name: str) -> list[Mutant]:
