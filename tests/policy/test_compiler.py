@@ -89,3 +89,14 @@ def test_problems_are_listed_by_line_whichever_stage_found_them():
     second = "  - id: t.s\n    title: s\n    severity: high\n    facts: [file]\n    asert: file.x\n"
     lines = problems(rule + second, rule="")
     assert [line.split(": ")[0] for line in lines] == ["p.yaml:9:19", "p.yaml:10:5", "p.yaml:14:5"]
+
+
+@pytest.mark.parametrize("remedy,timeout,interval", [
+    ("{action: block, timeout: 30s, interval: 5s}", 30.0, 5.0),
+    ("{action: block}", None, 2.0),
+    ("{action: block, interval: 1m}", None, 60.0),
+])
+def test_block_remedy_durations(remedy, timeout, interval):
+    text = HEAD + RULE + f"    assert: file.x\n    remedy: {remedy}\n"
+    (rule,) = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS).rules
+    assert (rule.remedy.action, rule.remedy.timeout, rule.remedy.interval) == ("block", timeout, interval)
