@@ -10,8 +10,9 @@ Each mutant changes one operator of one module (``<`` to ``<=`` or ``>``, ``==``
 expression without one of its ``|`` alternatives or ``^``/``$`` anchors); the module's
 focused tests (``MODULES``, run with ``-m "not slow" -x``) must then fail. A mutant they pass
 *survived*. The score is killed / all; the accepted survivors, each equivalent or not worth a
-test, are listed in ``bench/MUTATION.md``: a new survivor is a test to write (or an entry
-there, with its reason).
+test, are listed in ``bench/MUTATION.md``; the score leaves them out (killed / the rest), and
+the command exits 1 while any other mutant survives: a test to write (or an entry there, with
+its reason).
 
 Why not mutmut or cosmic-ray: mutmut 3 swaps functions through trampolines, so nothing built
 at import time is mutated for real (the ``OPERATORS`` table of lambdas, the ``_ordered`` and
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+ACCEPTED = REPO / "bench" / "MUTATION.md"
 COPIED = ("wfgy_rules", "tests", "schemas", "rules", "policies.example", "pyproject.toml", "README.md")
 
 # name: (module file, focused tests, only these top-level functions (None: the whole module)).
@@ -250,6 +252,15 @@ def mutants_of(name: str) -> list[Mutant]:
     return found
 
 
+def accepted() -> set[tuple[str, str, str]]:
+    """(module, function, change) of the survivors ``bench/MUTATION.md`` accepts: its table rows
+    start with `` `MODULE FUNCTION: CHANGE` `` (no line number: lines move)."""
+    import re
+
+    rows = re.findall(r"^\| `(\w+) ([\w<>]+): (.+?)` \|", ACCEPTED.read_text(), re.M) if ACCEPTED.exists() else []
+    return set(rows)
+
+
 def _scratch() -> Path:
     root = Path(tempfile.mkdtemp(prefix="wfgy-mutation-"))
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
@@ -334,20 +345,32 @@ def main(argv: list[str] | None = None) -> int:
     for module in PRELOAD:
         __import__(module)
     root = _scratch()
-    total_all = killed_all = 0
+    known = accepted()
+    totals = [0, 0, 0]  # mutants, killed, accepted survivors
+    new_survivors = 0
     try:
         for name in names:
             started = time.monotonic()
             total, survivors = run_module(name, root, args.verbose)
+            fine = [m for m in survivors if (m.module, m.function, m.change) in known]
             killed = total - len(survivors)
-            total_all, killed_all = total_all + total, killed_all + killed
-            print(f"{name:10} {killed:4}/{total:<4} killed  {100 * killed / max(total, 1):5.1f} %  ({time.monotonic() - started:.0f} s)", flush=True)
+            for i, n in enumerate((total, killed, len(fine))):
+                totals[i] += n
+            new_survivors += len(survivors) - len(fine)
+            print(_score(name, total, killed, len(fine)) + f"  ({time.monotonic() - started:.0f} s)", flush=True)
             for mutant in survivors:
-                print(f"    survived: {mutant}", flush=True)
+                print(f"    {'accepted' if mutant in fine else 'SURVIVED'}: {mutant}", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"{'core' if not args.modules else 'total':10} {killed_all:4}/{total_all:<4} killed  {100 * killed_all / max(total_all, 1):5.1f} %")
-    return 0
+    print(_score("core" if not args.modules else "total", *totals))
+    return 1 if new_survivors else 0
+
+
+def _score(name: str, total: int, killed: int, fine: int) -> str:
+    """Killed of all, and killed of those not accepted as equivalent (bench/MUTATION.md)."""
+    judged = total - fine
+    return (f"{name:10} {killed:4}/{total:<4} killed {100 * killed / max(total, 1):5.1f} %;"
+            f" {fine:3} accepted; score {100 * killed / max(judged, 1):5.1f} % ({killed}/{judged})")
 
 
 if __name__ == "__main__":
