@@ -240,9 +240,9 @@ def _regex_mutants(pattern: str) -> list[tuple[str, str]]:
     return found
 
 
-def mutants_of(name: str) -> list[Mutant]:
+def mutants_of(name: str, root: Path = REPO) -> list[Mutant]:
     path, _, functions = MODULES[name]
-    text = (REPO / path).read_text()
+    text = (root / path).read_text()
     survey = _Mutator(None, functions)
     survey.visit(ast.parse(text))
     found = []
@@ -314,7 +314,7 @@ def run_module(name: str, root: Path, verbose: bool) -> tuple[int, list[Mutant]]
     if _run_tests(root, tests, timeout=600) != "passed":
         sys.exit(f"{name}: the focused tests fail without any mutant ({' '.join(tests)})")
     baseline = time.monotonic() - started
-    found = mutants_of(name)
+    found = mutants_of(name, root)  # from the snapshot: the work tree may change meanwhile
     survivors = []
     try:
         for mutant in found:
