@@ -6,7 +6,9 @@ import pytest
 
 from wfgy_rules.documents.yamlio import load_text
 from wfgy_rules.errors import PolicyError
+from wfgy_rules.model import Bundle
 from wfgy_rules.policy.compiler import compile_policy
+from wfgy_rules.run.engine import evaluate
 
 HEAD = "apiVersion: wfgy-rules/v1\nkind: Policy\nmetadata: {name: t}\nrules:\n"
 RULE = "  - id: t.r\n    title: r\n    severity: high\n    facts: [file, env]\n"
@@ -53,8 +55,10 @@ def test_unknown_provider_and_all_errors_of_a_file_at_once():
 
 def test_for_each_scope_allows_item_and_index():
     text = HEAD + RULE + "    for_each: file.items\n    assert: item.ok\n    message: '{{ index }}: {{ item.name }}'\n"
-    policy = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS)
-    assert policy.rules[0].for_each.text == "file.items"
+    (rule,) = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS).rules
+    items = [{"name": "a", "ok": True}, {"name": "b", "ok": False}]
+    (result,) = evaluate([rule], Bundle({"file": {"items": items}, "env": {}}))
+    assert (result.status.value, result.index, result.message) == ("fail", 1, "1: b")
 
 
 def test_item_is_not_allowed_inside_for_each_itself():
@@ -83,3 +87,40 @@ def test_a_rule_takes_its_policy_stage_unless_it_names_its_own():
     assert [r.stage for r in compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS).rules] == ["deploy", "ci"]
     assert compile_policy(load_text(HEAD + RULE + "    assert: file.x\n", "p.yaml"), 0, PROVIDERS).rules[0].stage == "any"
     assert problems("    assert: file.x\n    stage: build\n") == ["p.yaml:10:12: rules[0].stage: \"build\" (string) is not one of: any, ci, deploy"]
+
+
+@pytest.mark.parametrize("rules,line", [
+    ("5", "p.yaml:4:8: rules: expected array, got 5 (number)"),
+    ("", "p.yaml:4:7: rules: expected array, got null (null)"),
+    ("{a: 1}", 'p.yaml:4:8: rules: expected array, got {"a": 1} (object)'),
+])
+def test_a_policy_without_a_rules_list_is_invalid_not_a_crash(rules, line):
+    with pytest.raises(PolicyError) as info:
+        compile_policy(load_text(HEAD.replace("rules:\n", f"rules: {rules}\n"), "p.yaml"), 0, PROVIDERS)
+    assert info.value.lines() == [line]
+
+
+def test_the_shown_path_names_the_policy_and_its_rules():
+    text = HEAD + RULE + "    assert: file.x\n"
+    shown = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS, shown_path="builtin:p.yaml")
+    plain = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS)
+    assert (shown.path, shown.file, shown.rules[0].policy_path) == ("builtin:p.yaml", "p.yaml", "builtin:p.yaml")
+    assert (plain.path, plain.file, plain.rules[0].policy_path) == ("p.yaml", "p.yaml", "p.yaml")
+
+
+def test_problems_are_listed_by_line_whichever_stage_found_them():
+    rule = "  - id: t.r\n    title: r\n    severity: high\n    facts: [file]\n    assert: {key: nvmll.x, op: eq, value: 1}\n"
+    second = "  - id: t.s\n    title: s\n    severity: high\n    facts: [file]\n    asert: file.x\n"
+    lines = problems(rule + second, rule="")
+    assert [line.split(": ")[0] for line in lines] == ["p.yaml:9:19", "p.yaml:10:5", "p.yaml:14:5"]
+
+
+@pytest.mark.parametrize("remedy,timeout,interval", [
+    ("{action: block, timeout: 30s, interval: 5s}", 30.0, 5.0),
+    ("{action: block}", None, 2.0),
+    ("{action: block, interval: 1m}", None, 60.0),
+])
+def test_block_remedy_durations(remedy, timeout, interval):
+    text = HEAD + RULE + f"    assert: file.x\n    remedy: {remedy}\n"
+    (rule,) = compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS).rules
+    assert (rule.remedy.action, rule.remedy.timeout, rule.remedy.interval) == ("block", timeout, interval)

@@ -21,6 +21,13 @@ CASES = [
     ("regex_match(`\"^sk-ant-\"`, `\"sk-x\"`)", False),
     ("close_matches(`\"OPEN_API_KEY\"`, `[\"OPENAI_API_KEY\", \"HOME\"]`)", ["OPENAI_API_KEY"]),
     ("close_matches(`\"CLAUDE_API_KEY\"`, `[\"AZURE_OPENAI_API_KEY\"]`)", []),
+    # several close names: the three closest, best first; non-strings are ignored
+    ("close_matches(`\"OPENAI_KEY\"`, `[\"OPENAI_KEYS\", \"HOME\", \"OPENAI_KEY\", \"OPENAI_KE\", \"OPENAI_KEYS_2\"]`)",
+     ["OPENAI_KEY", "OPENAI_KEYS", "OPENAI_KE"]),
+    ("close_matches(`\"HOME\"`, `[1, null, true, [\"HOME\"], \"HOME\"]`)", ["HOME"]),
+    ("to_number(`\"12\"`)", 12),
+    ("sum(`[1.5, 2]`)", 3.5),
+    ("avg(`[1, 3]`)", 2.0),
     ("starts_with(`\"abc\"`, `\"ab\"`)", True),
 ]
 
@@ -34,6 +41,10 @@ ERRORS = [
     "regex_match(`\"(a+)+$\"`, `\"aaaa\"`)",
     "regex_match(`1`, `\"x\"`)",
     "close_matches(`\"x\"`, `\"not a list\"`)",
+    "to_number(`\"1e999\"`)",
+    "to_number(`\"nan\"`)",
+    "sum(`[1e308, 1e308]`)",
+    "avg(`[1e308, 1e308]`)",
 ]
 
 

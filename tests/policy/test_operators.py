@@ -1,4 +1,4 @@
-"""Every operator through a real rule: facts in, status out (data in tests/data/operators.yaml)."""
+"""Every operator through a real rule: facts in, status out (data in tests/policy/data/operators.yaml)."""
 
 from __future__ import annotations
 

@@ -111,3 +111,109 @@ def test_outcome_blocking(severity, action, status, fail_on, failed):
     assert outcome.failed is failed and outcome.exit_code == int(failed)
     forced = decide(results, Severity[fail_on], force=True)
     assert forced.exit_code == 0 and forced.forced is failed and len(forced.overridden) == int(failed)
+
+
+def test_a_for_each_element_that_errors_is_never_dropped():
+    (rule,) = rules_of("    for_each: file.items\n    assert: {key: item, op: lt, value: 5}\n")
+    all_bad = evaluate([rule], Bundle({"file": {"items": ["a", "b"]}}))
+    assert [(r.status.value, r.index) for r in all_bad] == [("error", 0), ("error", 1)]
+    mixed = evaluate([rule], Bundle({"file": {"items": [1, "b", 9]}}))
+    assert [(r.status.value, r.index) for r in mixed] == [("error", 1), ("fail", 2)]
+    assert mixed[0].message == 'lt cannot compare "b" (string) with 5 (number)'
+
+
+@pytest.mark.parametrize("value,status", [
+    (0, "pass"),        # JMESPath, unlike Python: 0 is true
+    (0.0, "pass"),
+    ("0", "pass"),
+    (" ", "pass"),
+    ({"a": None}, "pass"),
+    ("", "skip"),
+    (False, "skip"),
+    (None, "skip"),
+    ([], "skip"),
+    ({}, "skip"),
+])
+def test_when_truthiness_follows_jmespath(value, status):
+    (rule,) = rules_of("    when: file.when\n    assert: file.x\n")
+    (result,) = evaluate([rule], Bundle({"file": {"when": value, "x": True}}))
+    assert result.status.value == status
+    if status == "skip":
+        assert result.message == "when is false: file.when"
+
+
+def test_an_error_result_keeps_the_evidence_of_the_comparison_that_raised():
+    (rule,) = rules_of("    assert: {all: [{key: file.a, op: eq, value: 1}, {key: file.b, op: lt, value: 3}]}\n")
+    (result,) = evaluate([rule], Bundle({"file": {"a": 1, "b": "x"}}))
+    assert result.status is Status.error
+    assert [e.to_json() for e in result.evidence] == [{"key": "file.b", "op": "lt", "left": "x", "right": 3}]
+
+
+def test_a_failing_any_shows_every_branch_and_a_passing_one_shows_none():
+    (rule,) = rules_of("    assert: {any: [{key: file.a, op: eq, value: 1}, {key: file.b, op: ge, value: 2}]}\n")
+    (failed,) = evaluate([rule], Bundle({"file": {"a": 0, "b": 1}}))
+    assert [(e.key, e.op, e.left, e.right) for e in failed.evidence] == [("file.a", "eq", 0, 1), ("file.b", "ge", 1, 2)]
+    (passed,) = evaluate([rule], Bundle({"file": {"a": 0, "b": 2}}))
+    assert passed.status is Status.pass_ and passed.evidence == ()
+
+
+def test_a_failing_not_names_the_condition_that_held():
+    rules = rules_of(
+        "    assert: {not: {key: file.a, op: eq, value: 1}}\n",
+        "    assert: {not: {any: [{key: file.a, op: eq, value: 1}]}}\n",
+        "    assert: {not: {all: [{key: file.a, op: eq, value: 1}]}}\n",
+    )
+    results = evaluate(rules, Bundle({"file": {"a": 1}}))
+    assert [[e.to_json() for e in r.evidence] for r in results] == [
+        [{"key": "file.a eq", "op": "not", "left": True, "right": False}],
+        [{"key": "anyof", "op": "not", "left": True, "right": False}],
+        [{"key": "allof", "op": "not", "left": True, "right": False}],
+    ]
+    assert [r.evidence for r in evaluate(rules, Bundle({"file": {"a": 2}}))] == [(), (), ()]
+
+
+def test_a_truthy_assert_shows_the_value_it_got():
+    (rule,) = rules_of("    assert: file.items[?ok]\n")
+    (result,) = evaluate([rule], Bundle({"file": {"items": [{"ok": False}]}}))
+    assert [e.to_json() for e in result.evidence] == [{"key": "file.items[?ok]", "op": "truthy", "left": [], "right": None}]
+
+
+def test_the_waiver_subject_holds_the_scalar_fields_of_an_element():
+    (rule,) = rules_of("    for_each: file.items\n    assert: {key: item, op: eq, value: ok}\n")
+    element = {"path": "p.txt", "line": 3, "ratio": 0.5, "secret": False, "tags": ["a"], "meta": {"k": 1}, "none": None}
+    results = evaluate([rule], Bundle({"file": {"items": [element, 7, "ok", "bad"]}}))
+    assert [(r.index, r.status.value, r.subject) for r in results] == [
+        (0, "error", {"path": "p.txt", "line": 3, "ratio": 0.5, "secret": False}),
+        (1, "error", {"value": 7}),
+        (3, "fail", {"value": "bad"}),
+    ]
+    (whole,) = rules_of("    assert: file.ok\n")
+    (result,) = evaluate([whole], Bundle({"file": {"ok": False}}))
+    assert result.subject is None and result.index is None
+
+
+@pytest.mark.parametrize("element,location", [
+    ({"path": "a.txt", "line": 3, "column": 7}, "a.txt:3:7"),
+    ({"path": "a.txt", "line": "3", "column": 7.0}, "a.txt"),
+    ({"path": "a.txt"}, "a.txt"),
+    ({"path": 5, "line": 3}, None),
+    ({"line": 3}, None),
+])
+def test_the_location_of_an_element(element, location):
+    (rule,) = rules_of("    for_each: file.items\n    assert: item.ok\n")
+    (result,) = evaluate([rule], Bundle({"file": {"items": [element]}}))
+    assert (str(result.location) if result.location else None) == location
+
+
+def test_a_disabled_rule_is_skipped_before_its_facts_are_read():
+    import dataclasses
+
+    (rule,) = rules_of("    assert: file.x\n")
+    (result,) = evaluate([dataclasses.replace(rule, enabled=False)], Bundle({}, {"file": "boom"}))
+    assert (result.status.value, result.message) == ("skip", "disabled in config")
+
+
+def test_a_failure_without_a_message_shows_the_title_and_the_remedy():
+    (rule,) = rules_of("    assert: file.x\n")
+    (result,) = evaluate([rule], Bundle({"file": {"x": False}}, target="a.json"))
+    assert (result.message, result.action, result.severity, result.target, result.order) == ("rule 0", "abort", Severity.high, "a.json", (0, 0))

@@ -71,3 +71,92 @@ def test_a_waiver_without_reason_is_invalid_config(tmp_path):
     project(tmp_path, f"waivers:\n  - {{rule: team.items, expires: '{FUTURE}'}}\n")
     done = run_cli("eval", cwd=tmp_path)
     assert done.returncode == 2 and "wfgy.yaml:6:5: waivers[0]: missing required key 'reason'" in done.stderr
+
+
+# apply_waivers itself: which results a waiver takes, on which days, and its warnings.
+from types import SimpleNamespace  # noqa: E402
+
+import pytest  # noqa: E402
+
+from wfgy_rules.model import Result, Severity, Status  # noqa: E402
+from wfgy_rules.run.waivers import apply_waivers, waiver_state  # noqa: E402
+
+TODAY = date(2027, 1, 31)
+RULES = [SimpleNamespace(id="team.items"), SimpleNamespace(id="team.other")]
+
+
+def unit(status="fail", rule_id="team.items", subject=None, **fields) -> Result:
+    return Result(rule_id=rule_id, policy="team", title="t", severity=Severity.high, status=Status(status),
+                  action="abort", subject=subject, **fields)
+
+
+def waive(results, *waivers, today=TODAY):
+    return apply_waivers(list(results), SimpleNamespace(waivers=list(waivers)), RULES, today)
+
+
+def waiver(rule="team.items", expires="2027-01-31", **more):
+    return {"rule": rule, "reason": "known", "expires": expires, **more}
+
+
+@pytest.mark.parametrize("expires,state", [("2027-01-30", "expired"), ("2027-01-31", "active"), ("2027-02-01", "active")])
+def test_a_waiver_applies_through_its_expires_day(expires, state):
+    assert waiver_state(waiver(expires=expires), RULES, TODAY) == state
+    (first, *warnings) = waive([unit()], waiver(expires=expires))
+    assert first.status is (Status.waived if state == "active" else Status.fail)
+    assert [w.rule_id for w in warnings] == ([] if state == "active" else ["wfgy.waiver-expired"])
+
+
+@pytest.mark.parametrize("status,waived", [("fail", True), ("error", True), ("pass", False), ("skip", False)])
+def test_only_failing_results_are_waived(status, waived):
+    (done,) = waive([unit(status)], waiver())
+    assert done.status is (Status.waived if waived else Status(status))
+    assert done.waiver == (waiver() if waived else None)
+
+
+def test_a_waiver_names_its_rule_by_id_or_glob():
+    results = [unit(rule_id="team.items"), unit(rule_id="team.other")]
+    assert [r.status.value for r in waive(results, waiver("team.items"))] == ["waived", "fail"]
+    assert [r.status.value for r in waive(results, waiver("team.*"))] == ["waived", "waived"]
+    assert [r.status.value for r in waive(results, waiver("team.item"))] == ["fail", "fail", "fail"]  # + unmatched warning
+
+
+@pytest.mark.parametrize("match,subject,waived", [
+    (None, None, True),
+    ({}, None, True),
+    ({"path": "legacy/*"}, None, False),  # match is only for for_each elements
+    ({"path": "legacy/*"}, {"path": "legacy/a.txt"}, True),
+    ({"path": "legacy/*"}, {"path": "new/a.txt"}, False),
+    ({"path": "legacy/*", "kind": "x"}, {"path": "legacy/a.txt"}, False),  # every field is required
+    ({"path": "legacy/*", "kind": "x"}, {"path": "legacy/a.txt", "kind": "y"}, False),
+    ({"path": "legacy/*", "kind": "x"}, {"path": "legacy/a.txt", "kind": "x"}, True),
+    ({"line": 3}, {"line": 3}, True),  # numbers match as their text
+    ({"line": "1*"}, {"line": 12}, True),
+    ({"value": "sk-*"}, {"value": "sk-1"}, True),  # a scalar element is matched as `value`
+])
+def test_match_narrows_a_waiver_to_elements(match, subject, waived):
+    extra = {} if match is None else {"match": match}
+    (done,) = waive([unit(subject=subject)], waiver(**extra))
+    assert done.status is (Status.waived if waived else Status.fail)
+
+
+def test_the_first_matching_waiver_is_named():
+    first, second = waiver(match={"path": "a*"}, ticket="T-1"), waiver(ticket="T-2")
+    results = waive([unit(subject={"path": "ab"}), unit(subject={"path": "b"})], first, second)
+    assert [r.waiver["ticket"] for r in results] == ["T-1", "T-2"]
+
+
+def test_stale_waivers_warn_at_low_severity_after_the_results():
+    expired = waiver(expires="2026-12-31")
+    unmatched = waiver("gone.*", reason="stale")
+    results = waive([unit()], expired, waiver(), unmatched)
+    assert [(r.rule_id, r.status.value) for r in results] == [
+        ("team.items", "waived"), ("wfgy.waiver-expired", "fail"), ("wfgy.waiver-unmatched", "fail")]
+    for warning, position in zip(results[1:], (0, 2)):
+        assert (warning.severity, warning.action, warning.policy, warning.order) == (Severity.low, "warn", "wfgy", (1 << 30, position))
+        assert warning.hint == "Renew, narrow or remove the waiver in wfgy.yaml."
+    assert results[1].message == "waiver for team.items expired on 2026-12-31 (known); the rule counts again"
+    assert results[1].title == "waiver expired" and results[1].waiver == expired
+    assert results[2].message == "waiver for gone.* matches no loaded rule (stale)"
+    assert results[2].title == "waiver matches no rule" and results[2].waiver == unmatched
+    assert waiver_state(unmatched, RULES, TODAY) == "unmatched"
+    assert waiver_state(waiver("gone.*", expires="2000-01-01"), RULES, TODAY) == "unmatched"
