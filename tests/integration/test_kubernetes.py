@@ -20,7 +20,7 @@ from wfgy_rules.cli import app
 
 FOLDER = REPO / "policies.example" / "kubernetes"
 KUBERNETES_VERSION = "1.30"  # a release every managed offering still runs; shipped by kubernetes-validate
-MANIFESTS = sorted(FOLDER.glob("*.yaml"))
+MANIFESTS = sorted(p for p in FOLDER.glob("*.yaml") if p.name != "wfgy.yaml")  # wfgy.yaml: the CI config beside them
 
 
 def documents() -> list[tuple[str, dict[str, Any]]]:
@@ -132,3 +132,54 @@ def test_the_config_map_loads_and_the_fleet_audit_judges_node_bundles(tmp_path):
     assert done.returncode == 1, done.stderr
     failed = [(r["target"], r["rule_id"]) for r in json.loads(done.stdout)["results"] if r["status"] != "pass"]
     assert failed == [("gpu-b.json", "fleet.driver-floor")]
+
+
+PLANTED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: support-bot
+spec:
+  selector:
+    matchLabels: {app: support-bot}
+  template:
+    metadata:
+      labels: {app: support-bot}
+    spec:
+      containers:
+        - name: server
+          image: vllm/vllm-openai:v0.6.3
+          command: [wfgy-rules, preflight, --config, /etc/wfgy/wfgy.yaml, --]
+          args: [python3, -m, vllm.entrypoints.openai.api_server]
+          env:
+            - name: OPEN_API_KEY
+              valueFrom:
+                secretKeyRef: {name: llm-secrets, key: OPENAI_API_KEY}
+          resources:
+            limits: {nvidia.com/gpu: 1}
+          volumeMounts:
+            - {name: llm-secrets, mountPath: /var/run/secrets/llm, readOnly: true}
+      volumes:
+        - name: llm-secrets
+          secret: {secretName: llm-secrets}
+"""
+
+
+def test_the_kubernetes_config_judges_the_example_manifests_clean():
+    done = run_cli("eval", "--config", "policies.example/kubernetes/wfgy.yaml", cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("8 passed, 0 failed")
+
+
+def test_a_misspelt_key_planted_beside_the_example_is_caught_with_file_and_line(tmp_path):
+    example = tmp_path / "example"
+    import shutil
+
+    shutil.copytree(REPO / "policies.example", example)
+    (example / "kubernetes" / "support-bot.yaml").write_text(PLANTED)
+    done = run_cli("eval", "--config", "kubernetes/wfgy.yaml", cwd=example)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "• kubernetes/support-bot.yaml:18:15: deployment/support-bot container server: OPEN_API_KEY is set; did you mean OPENAI_API_KEY?" in done.stdout
+    report = json.loads(run_cli("eval", "--config", "kubernetes/wfgy.yaml", "-f", "json", cwd=example).stdout)
+    failed = [(r["rule_id"], r["location"]) for r in report["results"] if r["status"] != "pass"]
+    assert failed == [("k8s.env-misspelled", {"path": "kubernetes/support-bot.yaml", "line": 18, "column": 15})]
