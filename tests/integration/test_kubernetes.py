@@ -61,9 +61,9 @@ def parse(argv: list[str]) -> click.Context:
 
 
 def test_the_folder_has_every_form():
-    assert {p.name for p in MANIFESTS} == {"configmap.yaml", "init-container.yaml", "entrypoint-wrapper.yaml", "fleet-audit-job.yaml"}
+    assert {p.name for p in MANIFESTS} == {"configmap.yaml", "init-container.yaml", "entrypoint-wrapper.yaml", "fleet-audit-job.yaml", "webhook.yaml"}
     assert (FOLDER / "README.md").exists()
-    assert len(invocations()) == 3
+    assert len(invocations()) == 4
 
 
 @pytest.mark.parametrize("name,doc", [pytest.param(n, d, id=f"{n}:{d['kind']}") for n, d in documents()])
@@ -183,3 +183,21 @@ def test_a_misspelt_key_planted_beside_the_example_is_caught_with_file_and_line(
     report = json.loads(run_cli("eval", "--config", "kubernetes/wfgy.yaml", "-f", "json", cwd=example).stdout)
     failed = [(r["rule_id"], r["location"]) for r in report["results"] if r["status"] != "pass"]
     assert failed == [("k8s.env-misspelled", {"path": "kubernetes/support-bot.yaml", "line": 18, "column": 15})]
+
+
+def test_the_webhook_is_scoped_fails_closed_and_serves_what_its_probes_and_service_expect(tmp_path):
+    (webhook,) = [doc for name, doc in documents() if doc["kind"] == "ValidatingWebhookConfiguration"]
+    (hook,) = webhook["webhooks"]
+    assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "None" and hook["admissionReviewVersions"] == ["v1"]
+    assert hook["namespaceSelector"] == {"matchLabels": {"wfgy-rules.io/gate": "enabled"}}
+    (argv,) = [argv for name, _, _, argv in invocations() if argv[1] == "serve"]
+    params = parse(argv).params
+    assert params["failure_mode"] == "fail" and params["timeout"] < hook["timeoutSeconds"]
+    assert hook["clientConfig"]["service"]["path"] == "/validate"
+    (deployment,) = [doc for name, doc in documents() if name == "webhook.yaml" and doc["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["ports"][0]["containerPort"] == params["port"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz" and container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for key, text in config_map().items():
+        (tmp_path / key).write_text(text)
+    assert run_cli("validate", "webhook.yaml", cwd=tmp_path).returncode == 0
