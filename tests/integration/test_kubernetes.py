@@ -168,7 +168,7 @@ spec:
 def test_the_kubernetes_config_judges_the_example_manifests_clean():
     done = run_cli("eval", "--config", "policies.example/kubernetes/wfgy.yaml", cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip().endswith("8 passed, 0 failed")
+    assert done.stdout.strip().endswith("9 passed, 0 failed")
 
 
 def test_a_misspelt_key_planted_beside_the_example_is_caught_with_file_and_line(tmp_path):

@@ -66,7 +66,7 @@ def test_a_vllm_deployment(project):
     assert (env["OPEN_API_KEY"]["line"], env["OPEN_API_KEY"]["column"]) == (35, 15)
     assert env["CUDA_VISIBLE_DEVICES"]["empty"] is True and env["VLLM_API_KEY"] == {**env["VLLM_API_KEY"], "empty": False, "credential_name": True}
     assert all("value" not in e for e in c["env"])
-    assert w["near_misses"] == [{"declared": "OPENAI_API_KEY", "found": "OPEN_API_KEY", "required": True, "via": "alias", "workload": "deployment/vllm",
+    assert w["near_misses"] == [{"declared": "OPENAI_API_KEY", "found": "OPEN_API_KEY", "required": True, "via": "alias", "known": False, "readers": [], "workload": "deployment/vllm",
                                  "container": "vllm", "path": "k8s/vllm-deployment.yaml", "line": 35, "column": 15}]
     refs = {(r["key"], r["key_declared"]) for r in w["secret_refs"]}
     assert refs == {("OPENAI_API_KEY", True), ("HF_TOKN", False)}

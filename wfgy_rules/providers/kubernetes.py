@@ -54,7 +54,7 @@ Facts (``kubernetes.*``)::
         secret_refs:                 # every reference to a Secret, by env, envFrom or volume
           - {secret: llm-keys, key: OPENAI_API_KEY, via: env, optional: false, declared: true, key_declared: true, path, line, column, workload, container}
         near_misses:                 # the env provider's judgement, per container
-          - {declared: OPENAI_API_KEY, found: OPEN_API_KEY, required: true, via: alias, path, line, column, workload, container}
+          - {declared: OPENAI_API_KEY, found: OPEN_API_KEY, via: alias, known: false, …, path, line, column, workload, container}
         missing_secrets: []          # required_secrets this workload gets from no Secret
         opaque_secret_sources: []    # Secrets of unknown keys (envFrom, a whole-volume mount):
                                      # they may hold anything, so missing_secrets stays empty
@@ -156,7 +156,7 @@ def facts_from_documents(documents: list[Any], config: Mapping[str, Any], ctx: P
                          files: list[str] | None = None, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The provider's facts over parsed documents (`yamlio.Document`s or anything with
     ``path``, ``data`` and ``locate``): the webhook judges an AdmissionReview's object this way."""
-    settings = _settings(config)
+    settings = _settings(config, ctx)
     declared: dict[str, dict[str, Any]] = {}
     raw = []
     for document in documents:
@@ -184,9 +184,9 @@ def facts_from_documents(documents: list[Any], config: Mapping[str, Any], ctx: P
     }
 
 
-def _settings(config: Mapping[str, Any]) -> k8s_workloads.Settings:
+def _settings(config: Mapping[str, Any], ctx: ProviderContext) -> k8s_workloads.Settings:
     for name in config.get("expose") or []:
-        if looks_secret(name):
+        if looks_secret(name) or name in ctx.secret_names:
             raise ProviderError(f"refusing to expose secret variable {name}")
     try:
         serving = re.compile(config.get("serving_pattern") or DEFAULT_SERVING_PATTERN)
@@ -268,7 +268,7 @@ class _NearMisses:
             return []
         names = frozenset(container["env_names"])
         if names not in self.cache:
-            ctx = ProviderContext(base_dir=self.ctx.base_dir, environ=dict.fromkeys(names, ""))
+            ctx = ProviderContext(base_dir=self.ctx.base_dir, environ=dict.fromkeys(names, ""), secret_names=self.ctx.secret_names)
             self.cache[names] = EnvProvider().collect({"declared": self.declared, "detect_kinds": False}, ctx)["near_misses"]
         where = {e["name"]: e for e in container["env"]}
         return [{**m, **{k: where[m["found"]][k] for k in ("workload", "container", "path", "line", "column")}}
