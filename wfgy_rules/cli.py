@@ -180,6 +180,22 @@ def schema_command(name: Annotated[str, typer.Argument(help="policy, config, pol
     return schema.run(name)
 
 
+@app.command("serve", epilog="Exit codes: 0 stopped (or killed by the SIGTERM it handled: 143 in a shell) · 2 invalid input (config, policies, cert or key) · 3 internal error.")
+def serve_command(cert: Annotated[str, typer.Option("--cert", metavar="FILE", help="TLS certificate (PEM); reloaded when it changes.")],
+                  key: Annotated[str, typer.Option("--key", metavar="FILE", help="TLS private key (PEM); reloaded when it changes.")],
+                  config: ConfigOpt = None,
+                  host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
+                  port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8443,
+                  timeout: Annotated[float, typer.Option("--timeout", help="Seconds to answer a review in (keep it below the webhook's timeoutSeconds).")] = 8.0,
+                  failure_mode: Annotated[str, typer.Option("--failure-mode", help="On an internal error or a missed deadline: fail (deny) or ignore (admit, with a warning).")] = "fail",
+                  max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes.")] = 3 * 1024 * 1024,
+                  reload_interval: Annotated[float, typer.Option("--reload-interval", help="Seconds between checks of the cert and key files.")] = 10.0) -> int:
+    """Validating admission webhook (AdmissionReview v1 at /validate; /healthz, /readyz) judging pods with the kubernetes pack."""
+    from wfgy_rules.commands import serve
+
+    return serve.run(cert, key, config, host, port, timeout, failure_mode, max_body, reload_interval)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every outcome to an exit code in one place."""
     import click

@@ -109,3 +109,26 @@ def test_a_directory_or_missing_file_is_one_line(tmp_path):
 def test_merge_keys_and_anchors_are_plain_data():
     doc = load_text("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n", "f.yaml")
     assert doc.data["other"] == {"x": 1, "y": 3}
+
+
+def test_a_stream_keeps_every_document_and_its_stream_positions():
+    from wfgy_rules.documents.yamlio import load_stream
+
+    text = "---\n# Source: chart/a.yaml\nkind: A\nx: &a [1]\n---\n# Source: chart/empty.yaml\n---\nkind: B\ny: {z: 2}\n"
+    docs = load_stream(text, "s.yaml")
+    assert [d.data for d in docs] == [{"kind": "A", "x": [1]}, {"kind": "B", "y": {"z": 2}}]
+    assert docs[1].locate(("y", "z")) == (9, 8) and docs[0].locate(()) == (3, 1)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("a: 1\n---\nb: !!python/object/apply:os.system [id]\n", "s.yaml:3:4: YAML tag"),
+    ("a: 1\n---\nb: 1\nb: 2\n", "s.yaml:4:1: b: duplicate key 'b'"),
+    ("a: 1\n---\nb: *nope\n", "s.yaml:3:4: unknown alias"),
+    ("---\na: &x 1\n---\nb: *x\n", "s.yaml:4:4: unknown alias"),  # anchors stay in their document
+])
+def test_a_stream_keeps_the_safety_rules(text, message):
+    from wfgy_rules.documents.yamlio import load_stream
+
+    with pytest.raises(PolicyError) as caught:
+        load_stream(text, "s.yaml")
+    assert caught.value.lines()[0].startswith(message)

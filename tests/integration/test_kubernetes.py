@@ -20,7 +20,7 @@ from wfgy_rules.cli import app
 
 FOLDER = REPO / "policies.example" / "kubernetes"
 KUBERNETES_VERSION = "1.30"  # a release every managed offering still runs; shipped by kubernetes-validate
-MANIFESTS = sorted(FOLDER.glob("*.yaml"))
+MANIFESTS = sorted(p for p in FOLDER.glob("*.yaml") if p.name != "wfgy.yaml")  # wfgy.yaml: the CI config beside them
 
 
 def documents() -> list[tuple[str, dict[str, Any]]]:
@@ -61,9 +61,9 @@ def parse(argv: list[str]) -> click.Context:
 
 
 def test_the_folder_has_every_form():
-    assert {p.name for p in MANIFESTS} == {"configmap.yaml", "init-container.yaml", "entrypoint-wrapper.yaml", "fleet-audit-job.yaml"}
+    assert {p.name for p in MANIFESTS} == {"configmap.yaml", "init-container.yaml", "entrypoint-wrapper.yaml", "fleet-audit-job.yaml", "webhook.yaml"}
     assert (FOLDER / "README.md").exists()
-    assert len(invocations()) == 3
+    assert len(invocations()) == 4
 
 
 @pytest.mark.parametrize("name,doc", [pytest.param(n, d, id=f"{n}:{d['kind']}") for n, d in documents()])
@@ -132,3 +132,72 @@ def test_the_config_map_loads_and_the_fleet_audit_judges_node_bundles(tmp_path):
     assert done.returncode == 1, done.stderr
     failed = [(r["target"], r["rule_id"]) for r in json.loads(done.stdout)["results"] if r["status"] != "pass"]
     assert failed == [("gpu-b.json", "fleet.driver-floor")]
+
+
+PLANTED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: support-bot
+spec:
+  selector:
+    matchLabels: {app: support-bot}
+  template:
+    metadata:
+      labels: {app: support-bot}
+    spec:
+      containers:
+        - name: server
+          image: vllm/vllm-openai:v0.6.3
+          command: [wfgy-rules, preflight, --config, /etc/wfgy/wfgy.yaml, --]
+          args: [python3, -m, vllm.entrypoints.openai.api_server]
+          env:
+            - name: OPEN_API_KEY
+              valueFrom:
+                secretKeyRef: {name: llm-secrets, key: OPENAI_API_KEY}
+          resources:
+            limits: {nvidia.com/gpu: 1}
+          volumeMounts:
+            - {name: llm-secrets, mountPath: /var/run/secrets/llm, readOnly: true}
+      volumes:
+        - name: llm-secrets
+          secret: {secretName: llm-secrets}
+"""
+
+
+def test_the_kubernetes_config_judges_the_example_manifests_clean():
+    done = run_cli("eval", "--config", "policies.example/kubernetes/wfgy.yaml", cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("9 passed, 0 failed")
+
+
+def test_a_misspelt_key_planted_beside_the_example_is_caught_with_file_and_line(tmp_path):
+    example = tmp_path / "example"
+    import shutil
+
+    shutil.copytree(REPO / "policies.example", example)
+    (example / "kubernetes" / "support-bot.yaml").write_text(PLANTED)
+    done = run_cli("eval", "--config", "kubernetes/wfgy.yaml", cwd=example)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "• kubernetes/support-bot.yaml:18:15: deployment/support-bot container server: OPEN_API_KEY is set; did you mean OPENAI_API_KEY?" in done.stdout
+    report = json.loads(run_cli("eval", "--config", "kubernetes/wfgy.yaml", "-f", "json", cwd=example).stdout)
+    failed = [(r["rule_id"], r["location"]) for r in report["results"] if r["status"] != "pass"]
+    assert failed == [("k8s.env-misspelled", {"path": "kubernetes/support-bot.yaml", "line": 18, "column": 15})]
+
+
+def test_the_webhook_is_scoped_fails_closed_and_serves_what_its_probes_and_service_expect(tmp_path):
+    (webhook,) = [doc for name, doc in documents() if doc["kind"] == "ValidatingWebhookConfiguration"]
+    (hook,) = webhook["webhooks"]
+    assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "None" and hook["admissionReviewVersions"] == ["v1"]
+    assert hook["namespaceSelector"] == {"matchLabels": {"wfgy-rules.io/gate": "enabled"}}
+    (argv,) = [argv for name, _, _, argv in invocations() if argv[1] == "serve"]
+    params = parse(argv).params
+    assert params["failure_mode"] == "fail" and params["timeout"] < hook["timeoutSeconds"]
+    assert hook["clientConfig"]["service"]["path"] == "/validate"
+    (deployment,) = [doc for name, doc in documents() if name == "webhook.yaml" and doc["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["ports"][0]["containerPort"] == params["port"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz" and container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for key, text in config_map().items():
+        (tmp_path / key).write_text(text)
+    assert run_cli("validate", "webhook.yaml", cwd=tmp_path).returncode == 0

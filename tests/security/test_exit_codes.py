@@ -85,6 +85,8 @@ ROWS = [
     ("lock", ["--model-dir", "nope", "--output", "card.json"], None, 2),
     ("schema", ["policy"], None, 0),
     ("schema", ["nope"], None, 2),
+    ("serve", ["--cert", "nope.pem", "--key", "nope.pem"], None, 2),
+    ("serve", ["--cert", "wfgy.yaml", "--key", "wfgy.yaml"], None, 2),
 ]
 
 

@@ -225,6 +225,95 @@ def test_errors_about_files_holding_secrets_never_quote_them(vault):
     assert scan.leaks == []
 
 
+# Kubernetes manifests: literal values in a Deployment's env, a Secret's data and
+# stringData, and the container's args; a hostile policy dumps `{{ kubernetes }}`.
+K8S_MANIFEST = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: llm-keys}
+stringData: {OPENAI_API_KEY: %(c)s}
+data: {HF_TOKEN: %(b64)s}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: llm, annotations: {kubectl.kubernetes.io/last-applied-configuration: '{"env": "%(c)s"}'}}
+spec:
+  selector: {matchLabels: {app: llm}}
+  template:
+    metadata: {labels: {app: llm}}
+    spec:
+      containers:
+        - name: server
+          image: vllm/vllm-openai:v0.6.3
+          args: [--api-key, %(c)s, "--url=postgres://u:%(c)s@db/x"]
+          env:
+            - {name: OPEN_API_KEY, value: %(c)s}
+            - {name: MISC_SETTING, value: %(c)s}
+            - {name: APP_PEPPER, value: %(p)s}
+""" % {"c": CANARY, "p": PLAIN_CANARY, "b64": "c2stYW50LUNBTkFSWS03ZjNhOWM="}
+
+K8S_LEAKY_POLICY = """\
+apiVersion: wfgy-rules/v1
+kind: Policy
+metadata: {name: leaky-k8s}
+rules:
+  - id: leak.k8s-dump
+    title: dump
+    severity: high
+    facts: [kubernetes]
+    assert: "`false`"
+    message: "{{ kubernetes }} {{ @ }}"
+    remedy: {action: abort}
+"""
+
+
+@pytest.fixture
+def manifests(tmp_path: Path) -> Path:
+    (tmp_path / "deploy.yaml").write_text(K8S_MANIFEST)
+    (tmp_path / "leaky.yaml").write_text(K8S_LEAKY_POLICY)
+    (tmp_path / ".env.example").write_text("OPENAI_API_KEY=  # secret\n")
+    (tmp_path / "wfgy.yaml").write_text(dedent("""\
+        apiVersion: wfgy-rules/v1
+        kind: Config
+        policies: ["builtin:kubernetes", ./leaky.yaml]
+        providers:
+          kubernetes: {paths: [deploy.yaml], declared_env: .env.example, required_secrets: [OPENAI_API_KEY], expose: [MISC_SETTING]}
+        """))
+    return tmp_path
+
+
+def test_a_manifests_literal_secrets_never_reach_facts_or_reports(manifests):
+    config = manifests / "wfgy.yaml"
+    config.write_text(config.read_text().replace(", expose: [MISC_SETTING]", ""))
+    outputs = [run_cli("facts", cwd=manifests), run_cli("explain", "k8s.no-literal-credentials", cwd=manifests)]
+    outputs += [run_cli("eval", "--format", fmt, cwd=manifests) for fmt in FORMATS]
+    for done in outputs:
+        assert done.returncode in (0, 1), done.stderr
+        assert MARK not in done.stdout + done.stderr
+    assert "OPEN_API_KEY is set to a literal value in the manifest (value not shown)" in outputs[2].stdout + outputs[-1].stdout
+
+
+def test_exposing_a_manifest_value_that_holds_a_key_is_refused_without_quoting_it(manifests):
+    done = run_cli("eval", cwd=manifests)
+    assert "refusing to expose secret variable MISC_SETTING" in done.stdout + done.stderr
+    assert MARK not in done.stdout + done.stderr
+
+
+def test_the_webhook_never_answers_or_logs_a_manifest_secret(manifests):
+    pytest.importorskip("uvicorn")
+    from wfgy_rules.documents.yamlio import load_stream
+    from wfgy_rules.webhook.review import Reviewer
+
+    config = manifests / "wfgy.yaml"
+    config.write_text(config.read_text().replace(", expose: [MISC_SETTING]", "").replace("paths: [deploy.yaml], ", ""))
+    (deployment,) = [d.data for d in load_stream(K8S_MANIFEST, "m") if d.data["kind"] == "Deployment"]
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+              "request": {"uid": "u", "operation": "CREATE", "object": deployment, "dryRun": True}}
+    verdict = Reviewer(str(config)).review(review)
+    assert verdict.response["response"]["allowed"] is False
+    assert MARK not in json.dumps(verdict.response) + json.dumps(verdict.record)
+
+
 def test_near_miss_and_key_facts_leak_no_value_url_or_host(tmp_path):
     """The facts added for issue 11 (``near_misses[].known/readers``, ``keys[].kind/endpoint``)
     carry names and labels only: no key value, no base URL, no host name (which can embed a

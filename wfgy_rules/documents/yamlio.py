@@ -10,7 +10,8 @@ recursion:
 * bounded size: files over ``WFGY_MAX_FILE_BYTES`` (default 10 MiB) are refused before
   parsing, nesting deeper than 256 levels and alias expansion past 1,000,000 nodes
   ("billion laughs") are refused;
-* exactly one document per file; an empty file is an error.
+* exactly one document per file; an empty file is an error (`load_stream` reads
+  multi-document streams such as Kubernetes manifests, with the same limits).
 
 Text is UTF-8; a byte-order mark is skipped, CRLF line ends and tabs in scalars behave as in
 any YAML parser (tabs are not allowed for indentation). Errors are `PolicyError`s whose
@@ -137,20 +138,53 @@ def load_text(text: str, path: str, digest: str | None = None) -> Document:
 
     ``digest`` is the text's `text_digest` when the caller already has it."""
     builder = _Builder(path)
-    try:
-        for event in yaml.parse(text, Loader=_Loader):
+    for event in _events(text, path):
+        builder.feed(event)
+    if builder.documents == 0:
+        raise _fail(path, "file is empty, expected a YAML mapping")
+    if builder.problems:
+        raise PolicyError("duplicate keys", builder.problems)
+    return Document(path, builder.root, builder.values, builder.keys, digest or text_digest(text))
+
+
+def load_stream(text: str, path: str) -> list[Document]:
+    """Every document of a multi-document stream (``---``-separated, as ``helm template`` and
+    ``kustomize build`` print them), in order, positions kept (lines count from the start of
+    the stream). Empty documents are left out. The limits of `load_text` apply; the node
+    limit counts the whole stream, anchors stay within their document (as in YAML)."""
+    digest = text_digest(text)
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    builder: _Builder | None = None
+    count = 0
+    for event in _events(text, path):
+        kind = type(event)
+        if kind is yaml.DocumentStartEvent:
+            builder = _Builder(path)
+            builder.count = count
+        elif kind is yaml.DocumentEndEvent and builder is not None:
+            count = builder.count
+            problems.extend(builder.problems)
+            if builder.root is not None:
+                documents.append(Document(path, builder.root, builder.values, builder.keys, digest))
+            builder = None
+        elif builder is not None:
             builder.feed(event)
+    if problems:
+        raise PolicyError("duplicate keys", problems)
+    return documents
+
+
+def _events(text: str, path: str):
+    """The YAML event stream; a syntax error is a `PolicyError` at its position."""
+    try:
+        yield from yaml.parse(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise PolicyError(message, [_at(path, mark, f"invalid YAML: {message}")]) from None
     except yaml.YAMLError as exc:
         raise _fail(path, f"invalid YAML: {exc}") from None
-    if builder.documents == 0:
-        raise _fail(path, "file is empty, expected a YAML mapping")
-    if builder.problems:
-        raise PolicyError("duplicate keys", builder.problems)
-    return Document(path, builder.root, builder.values, builder.keys, digest or text_digest(text))
 
 
 class _Frame:

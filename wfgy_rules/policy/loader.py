@@ -4,7 +4,8 @@ A directory contributes, in sorted path order, every ``*.yaml`` / ``*.yml`` file
 that is a wfgy-rules document (``apiVersion: wfgy-rules/…``) other than a config, policy
 test or prompt-vars file; those, and unrelated YAML living beside the policies, are left
 alone. A wfgy-rules file with a misspelt ``kind`` is validated as a policy, so the typo is
-reported rather than silently skipped. A file named explicitly is always a policy. ``builtin`` is the packs shipped under ``rules/``. Rule ids and policy names must be
+reported rather than silently skipped. A file named explicitly is always a policy. ``builtin`` is the packs shipped under ``rules/``,
+``builtin:NAME`` one of them (``builtin:kubernetes``). Rule ids and policy names must be
 unique across everything loaded. `validate` and `eval` share this loader.
 """
 
@@ -53,6 +54,9 @@ def policy_files(sources: list[str] | tuple[str, ...], base_dir: Path) -> list[t
             root = resource_path("rules")
             found.extend((p, f"builtin:{p.relative_to(root).as_posix()}") for p in _yaml_files(root))
             continue
+        if source.startswith(BUILTIN + ":"):
+            found.append(_builtin_pack(source[len(BUILTIN) + 1 :]))
+            continue
         path = Path(source) if Path(source).is_absolute() else base_dir / source
         shown = shown_path(path)
         if path.is_dir():
@@ -62,6 +66,16 @@ def policy_files(sources: list[str] | tuple[str, ...], base_dir: Path) -> list[t
         else:
             raise WfgyError(f"{shown}: no such policy file or directory", [Problem(shown, "no such policy file or directory")])
     return found
+
+
+def _builtin_pack(name: str) -> tuple[Path, str]:
+    """``builtin:kubernetes``: one shipped pack, by its file name under ``rules/``."""
+    root = resource_path("rules")
+    packs = {p.stem: p for p in root.glob("*.yaml")}
+    if name not in packs:
+        message = f"no built-in pack {name!r}; shipped: {', '.join(sorted(packs))}"
+        raise WfgyError(f"builtin:{name}: {message}", [Problem(f"builtin:{name}", message)])
+    return packs[name], f"builtin:{packs[name].name}"
 
 
 def load_policies(sources, base_dir: Path) -> PolicySet:
@@ -111,7 +125,7 @@ def _load_one(path: Path, shown: str, order: int, providers: frozenset[str], exp
 
 
 def _explicit(sources, base_dir: Path) -> set[Path]:
-    return {base_dir / s for s in sources if s != BUILTIN}
+    return {base_dir / s for s in sources if s != BUILTIN and not s.startswith(BUILTIN + ":")}
 
 
 def _is_policy_candidate(data) -> bool:
