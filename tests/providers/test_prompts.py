@@ -16,7 +16,7 @@ from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.prompts import CONFIG_SCHEMA, PromptsProvider
 from wfgy_rules.providers.templates.placeholders import RUNTIME_NAMES, Placeholder, scan
 
-FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "unused", "errors"}
+FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "optional", "unused", "errors", "notes"}
 
 VARS_YAML = """\
 apiVersion: wfgy-rules/v1
@@ -228,8 +228,11 @@ def test_chat_templates_scan_to_runtime_names_only(template: str) -> None:
 
 def test_chat_template_positions() -> None:
     placeholders, _ = scan(MISTRAL_STYLE, "chat_template")
-    guarded = [p for p in placeholders if p.name == "system_message"]
-    assert guarded == [Placeholder("system_message", 13, 30, True), Placeholder("system_message", 14, 29, True)]
+    assert "system_message" not in {p.name for p in placeholders}  # a local, set on one path
+    needed = [p for p in placeholders if not p.optional][:2]
+    assert needed == [Placeholder("messages", 1, 8), Placeholder("bos_token", 7, 5)]
+    # messages[0] is needed in the test; inside the branch that tested it, it is guarded
+    assert Placeholder("messages", 2, 30, optional=True) in placeholders
 
 
 @pytest.mark.parametrize("name", list(CHAT_TEMPLATES))
@@ -241,12 +244,19 @@ def test_chat_templates_have_no_undeclared_names(tmp_path: Path, name: str) -> N
     assert facts["errors"] == []
 
 
-def test_chat_template_read_as_plain_jinja_misses_runtime_names(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"t/chatml.jinja": CHAT_TEMPLATES["chatml"]})
-    facts = collect(tmp_path, paths=["t/*"])
-    assert {u["name"] for u in facts["undeclared"]} == {"messages", "add_generation_prompt"}
-    facts = collect(tmp_path, paths=["t/*"], syntax={"t/chatml.*": "chat_template"})
+@pytest.mark.parametrize("name", ["t/chatml.jinja", "t/template_chatml.jinja", "prompts/llama3.jinja", "t/tool_chat_template_x.jinja"])
+def test_chat_templates_are_recognised_by_content_or_name(tmp_path: Path, name: str) -> None:
+    write_tree(tmp_path, {name: CHAT_TEMPLATES["chatml"]})
+    facts = collect(tmp_path, paths=["t/*", "prompts/*"])
+    assert facts["files"][0]["syntax"] == "chat_template"
     assert facts["undeclared"] == []
+
+
+def test_a_jinja_prompt_that_never_iterates_messages_is_no_chat_template(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"t/a.jinja": "{{ messages }} and {{ bos_token }}", "t/chat_template_notes.jinja": "{{ x }}"})
+    facts = collect(tmp_path, paths=["t/*"])
+    assert [f["syntax"] for f in facts["files"]] == ["jinja2", "chat_template"]
+    assert [u["name"] for u in facts["undeclared"]] == ["messages", "bos_token", "x"]
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,7 @@ from wfgy_rules.providers.file_globs import (
     matched_files,
     shown_under,
 )
+from wfgy_rules.providers.templates.chat_templates import is_chat_template, named_chat_template
 from wfgy_rules.providers.templates.placeholders import (
     RUNTIME_NAMES,
     SYNTAXES,
@@ -266,7 +267,7 @@ def _detect(path: str, text: str) -> str | None:
     name = os.path.basename(path)
     stem, suffix = os.path.splitext(name)
     syntax = _BY_SUFFIX.get(suffix.lower())
-    if syntax == "jinja2" and stem == "chat_template":
+    if syntax == "jinja2" and named_chat_template(stem):
         return "chat_template"
     if syntax:
         return syntax
@@ -309,26 +310,47 @@ def _facts(
     resolved: dict[str, bool],
 ) -> dict[str, Any]:
     facts, errors = [], list(walk_errors)
+    undeclared, optional = [], []
     for file in files:
         placeholders, problems = next(scanned) if file.text is not None else ([], [])
-        facts.append({"path": file.path, "syntax": file.syntax, "placeholders": [asdict(p) for p in placeholders]})
+        syntax = file.syntax
+        if syntax == "jinja2" and file.text is not None and is_chat_template(file.text, placeholders):
+            syntax = "chat_template"
+        fact = {"path": file.path, "syntax": syntax, "placeholders": [asdict(p) for p in placeholders]}
+        facts.append(fact)
         errors += [file.error] if file.error else []
         errors += [_error(file.path, p.message, p.line, p.column) for p in problems]
+        needed, switches = _unresolved(fact, resolved)
+        undeclared += needed
+        optional += switches
     used = {p["name"] for fact in facts for p in fact["placeholders"]}
     return {
         "file_count": len(facts),
         "files": facts,
         "vars": vars_fact,
         "declared": sorted(resolved),
-        "undeclared": [
-            {**_occurrence(fact, p), "declared": p["name"] in resolved}
-            for fact in facts
-            for p in fact["placeholders"]
-            if not _is_resolved(p, fact["syntax"], resolved)
-        ],
+        "undeclared": undeclared,
+        "optional": optional,
         "unused": sorted(set(resolved) - used),
         "errors": sorted(errors, key=lambda e: (e["path"], e["line"] or 0, e["column"] or 0, e["message"])),
     }
+
+
+def _unresolved(fact: dict[str, Any], resolved: dict[str, bool]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The file's unresolved occurrences that are needed, and its optional switches (first occurrence each).
+
+    A name with a default anywhere in the file is resolved throughout it; a name whose every
+    unresolved occurrence is only tested is an optional switch, not a missing value."""
+    runtime = RUNTIME_NAMES.get(fact["syntax"], frozenset())
+    defaulted = {p["name"] for p in fact["placeholders"] if p["default"]}
+    open_ = [p for p in fact["placeholders"] if p["name"] not in defaulted and p["name"] not in runtime and not resolved.get(p["name"])]
+    needed_names = {p["name"] for p in open_ if not p["optional"]}
+    needed = [{**_occurrence(fact, p), "declared": p["name"] in resolved} for p in open_ if not p["optional"]]
+    first: dict[str, dict[str, Any]] = {}
+    for p in open_:
+        if p["name"] not in needed_names:
+            first.setdefault(p["name"], _occurrence(fact, p))
+    return needed, list(first.values())
 
 
 def _occurrence(fact: dict[str, Any], placeholder: dict[str, Any]) -> dict[str, Any]:
@@ -339,8 +361,3 @@ def _occurrence(fact: dict[str, Any], placeholder: dict[str, Any]) -> dict[str, 
         "column": placeholder["column"],
         "syntax": fact["syntax"],
     }
-
-
-def _is_resolved(placeholder: dict[str, Any], syntax: str, resolved: dict[str, bool]) -> bool:
-    name = placeholder["name"]
-    return placeholder["default"] or resolved.get(name, False) or name in RUNTIME_NAMES.get(syntax, ())

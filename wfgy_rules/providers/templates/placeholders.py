@@ -46,6 +46,7 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from wfgy_rules.providers.templates.chat_templates import RUNTIME_NAMES as CHAT_RUNTIME_NAMES
 from wfgy_rules.providers.templates.jinja_walker import scan_jinja
 from wfgy_rules.providers.templates.scan_results import (
     Locator,
@@ -53,16 +54,8 @@ from wfgy_rules.providers.templates.scan_results import (
     SyntaxProblem,
 )
 
-# Names a Hugging Face chat template receives from the runtime (transformers' renderer).
-RUNTIME_NAMES: dict[str, frozenset[str]] = {
-    "chat_template": frozenset(
-        {
-            "messages", "add_generation_prompt", "bos_token", "eos_token", "pad_token",
-            "unk_token", "tools", "documents", "custom_tools", "tools_in_user_message",
-            "builtin_tools", "date_string", "raise_exception", "strftime_now", "tojson",
-        }
-    )
-}
+# Names a chat template receives from its runtime (see `chat_templates`).
+RUNTIME_NAMES: dict[str, frozenset[str]] = {"chat_template": CHAT_RUNTIME_NAMES}
 
 
 Scanner = Callable[[str], tuple[list[Placeholder], list[SyntaxProblem]]]
