@@ -64,15 +64,20 @@ def test_facts_end_to_end(tmp_path: Path) -> None:
         ("prompts/sub/notify.txt", "jinja2"),  # {{ wins over ${ when guessing
         ("prompts/support.j2", "jinja2"),
     ]
+    plain = {"default": False, "optional": False, "syntax": "jinja2"}
     assert facts["files"][2]["placeholders"] == [
-        {"name": "customer_name", "line": 1, "column": 9, "default": False},
-        {"name": "tone", "line": 2, "column": 4, "default": True},
-        {"name": "persona", "line": 2, "column": 33, "default": False},
-        {"name": "order_id", "line": 3, "column": 4, "default": False},
+        {"name": "customer_name", "line": 1, "column": 9, **plain},
+        {"name": "tone", "line": 2, "column": 4, **plain, "default": True},
+        {"name": "persona", "line": 2, "column": 33, **plain},
+        {"name": "order_id", "line": 3, "column": 4, **plain},
     ]
+    # a sniffed file is scanned for every syntax whose markers it holds
+    assert [(p["name"], p["syntax"]) for p in facts["files"][1]["placeholders"]] == [
+        ("locale", "jinja2"), ("ORDER", "dollar"), ("STATUS", "dollar")]
     assert facts["vars"] == {"path": "prompt_vars.yaml", "present": True}
     assert facts["declared"] == ["customer_name", "legacy", "locale", "persona", "tone"]
     assert facts["undeclared"] == [
+        {"name": "ORDER", "path": "prompts/sub/notify.txt", "line": 1, "column": 9, "syntax": "dollar", "declared": False},
         {"name": "persona", "path": "prompts/support.j2", "line": 2, "column": 33, "syntax": "jinja2", "declared": True},
         {"name": "order_id", "path": "prompts/support.j2", "line": 3, "column": 4, "syntax": "jinja2", "declared": False},
     ]
@@ -271,7 +276,10 @@ def test_a_jinja_prompt_that_never_iterates_messages_is_no_chat_template(tmp_pat
         ("a.txt", "{% if x %}", "jinja2"),
         ("a.txt", "{{ x }}", "jinja2"),
         ("a.txt", "${X}", "dollar"),
-        ("a.txt", "$X and {x}", None),
+        ("a.txt", "$X and {x}", "format"),  # a lone {x} field, sniffed
+        ("a.txt", "see f{x} and \\frac{a}{b} or $X", None),  # glued braces are no fields
+        ("a.txt", "{{$input}} and {{time.now}}", "semantic_kernel"),
+        ("a.md", "```\n{{ github.ref }}\n```\nplain", None),  # fenced code is code
         ("a.txt", "plain", None),
     ],
 )

@@ -48,8 +48,8 @@ CASES = [
     ("j-loop-controls", "jinja2", "{% for m in ms %}{% if m %}{% break %}{% endif %}{% continue %}{% endfor %}", [("ms", 1, 13, False)]),
     ("j-globals", "jinja2", "{% for i in range(3) %}{{ i }}{{ dict(a=1) }}{% endfor %}", []),
     ("j-macro", "jinja2", "{% macro f(p, q=r) %}{{ p }}{{ q }}{{ s }}{{ caller }}{% endmacro %}{{ f(1) }}", [("r", 1, 17, False), ("s", 1, 39, False)]),
-    ("j-keyword-key-not-var", "jinja2", "{{ render(name=name) }}", [("render", 1, 4, False), ("name", 1, 16, False)]),
-    ("j-call-block", "jinja2", "{% call(row) grid(rows) %}{{ row }}{% endcall %}", [("grid", 1, 14, False), ("rows", 1, 19, False)]),
+    ("j-keyword-key-not-var", "jinja2", "{{ render(name=name) }}", [("render", 1, 4, False, True), ("name", 1, 16, False)]),
+    ("j-call-block", "jinja2", "{% call(row) grid(rows) %}{{ row }}{% endcall %}", [("grid", 1, 14, False, True), ("rows", 1, 19, False)]),
     ("j-with", "jinja2", "{% with a = b %}{{ a }}{% endwith %}{{ a }}", [("b", 1, 13, False), ("a", 1, 40, False)]),
     ("j-filter-block", "jinja2", "{% filter upper %}{{ x }}{% endfilter %}", [("x", 1, 22, False)]),
     ("j-import", "jinja2", "{% from 'm.j2' import f as g, h %}{% import 'n.j2' as n %}{{ g() }}{{ h }}{{ n.x }}", []),
@@ -87,7 +87,9 @@ CASES = [
      [("z", 303, 5, False)]),
     # --- mustache ---
     ("m-variable", "mustache", "Hi {{name}} and {{ other }}", [("name", 1, 6, False), ("other", 1, 20, False)]),
-    ("m-section-once", "mustache", "{{#items}}- {{label}}{{/items}}", [("items", 1, 4, False), ("label", 1, 15, False)]),
+    ("m-section-once", "mustache", "{{#items}}- {{label}}{{/items}}", [("items", 1, 4, False)]),  # label: maybe the item's
+    ("m-each-item-fields", "mustache", "{{#each (Plugin-Fn question)}}{{Name}}{{/each}}{{#if ok}}{{v}}{{/if}}",
+     [("question", 1, 20, False), ("ok", 1, 54, False), ("v", 1, 60, False)]),
     ("m-inverted", "mustache", "{{^empty}}none{{/empty}}", [("empty", 1, 4, False)]),
     ("m-raw", "mustache", "{{{html}}} {{& amp}}", [("html", 1, 4, False), ("amp", 1, 16, False)]),
     ("m-comment-partial", "mustache", "{{! note {{x}} }}{{> footer}}{{!-- a }} b --}}", []),
@@ -97,6 +99,10 @@ CASES = [
     ("m-handlebars-helpers", "mustache", "{{#if ok}}{{upper name}}{{else}}{{fmt key=val}}{{/if}}", [("ok", 1, 7, False), ("name", 1, 19, False), ("val", 1, 43, False)]),
     ("m-handlebars-each", "mustache", "{{#each rows as |r|}}{{this}}{{@index}}{{../title}}{{/each}}", [("rows", 1, 9, False), ("title", 1, 45, False)]),
     ("m-multiline", "mustache", "line\n\n  {{x}}", [("x", 3, 5, False)]),
+    # --- semantic kernel ---
+    ("sk-variables-and-calls", "semantic_kernel", "{{$input}} {{time.now}} {{recall $q x='{{$no}}'}} {{ $Name }}",
+     [("input", 1, 4, False), ("q", 1, 35, False), ("Name", 1, 55, False)]),
+    ("sk-string-literal", "semantic_kernel", "{{ '{{$x}}' }} {{\"a}}b\"}}", []),
     # --- dollar ---
     ("d-braced-and-bare", "dollar", "Hi ${NAME}, $USER!", [("NAME", 1, 6, False), ("USER", 1, 14, False)]),
     ("d-defaults", "dollar", "${A:-x} ${B-y} ${C:=z} ${D:+alt}", [("A", 1, 3, True), ("B", 1, 11, True), ("C", 1, 18, True), ("D", 1, 26, True)]),
@@ -105,6 +111,7 @@ CASES = [
     ("d-nested-default", "dollar", "${A:-${B}}", [("A", 1, 3, True), ("B", 1, 8, False)]),
     ("d-not-identifiers", "dollar", "costs $5 or ${1} or $ alone", []),
     ("d-crlf", "dollar", "x\r\n$Y", [("Y", 2, 2, False)]),
+    ("d-flow-inputs-and-wiring", "dollar", "${inputs.q} ${llm.output} ${env:KEY} ${T=\"a|b\"}", [("q", 1, 10, False), ("T", 1, 40, True)]),
     # --- format ---
     ("f-fields", "format", "{greeting}, {user.name}! {items[0]}", [("greeting", 1, 2, False), ("user", 1, 14, False), ("items", 1, 27, False)]),
     ("f-escapes", "format", "{{literal}} {{{real}}}", [("real", 1, 16, False)]),

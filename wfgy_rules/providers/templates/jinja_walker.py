@@ -332,7 +332,7 @@ def _visit_needed(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozense
 def _visit_call(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
     """``f(a, k=b)``: an argument is needed unless it goes to a macro parameter that is only tested."""
     callee = node.node.name if type(node.node).__name__ == "Name" else None
-    w.visit_as(False, [node.node], bound, guarded)
+    w.visit_as(callee is not None, [node.node], bound, guarded)  # a free function: the renderer's helper
     for position, argument in enumerate(node.args):
         w.visit_as(callee is not None and w.scope.tested_argument(callee, position, None), [argument], bound, guarded)
     for keyword in node.kwargs:
