@@ -21,9 +21,9 @@ or by its content: a Jinja template that iterates or indexes a free ``messages``
   ``builtin_tools``, ``custom_tools``, ``tools_in_user_message`` (the Llama 3.x templates'
   switches), ``enable_thinking``.
 
-`chat_template_placeholders(source)` analyses one template the way the ``prompts`` provider
-does (for ``runtime.model_dir.tokenizer.chat_template``): the needed names a runtime does not
-supply, and a syntax error with its line inside the template.
+`chat_template_undeclared(templates)` judges the templates of a model directory the way the
+``prompts`` provider judges a chat template file: the needed names no runtime supplies
+(``runtime.model_dir.tokenizer.chat_template.undeclared``, judged by ``prompt.chat-template``).
 """
 
 from __future__ import annotations
@@ -61,14 +61,19 @@ def is_chat_template(text: str, placeholders: Sequence[Placeholder]) -> bool:
     return any(p.name == "messages" for p in placeholders) and bool(_USES_MESSAGES.search(text))
 
 
-def chat_template_placeholders(source: str) -> dict[str, Any]:
-    """``{undeclared: [names], optional: [names], error: {line, message} | None}`` of one chat template."""
+def chat_template_undeclared(templates: Sequence[tuple[str | None, str]]) -> list[str]:
+    """The names the ``(name, source)`` chat templates need that no runtime supplies, sorted.
+
+    Judged as the ``prompts`` provider judges a ``chat_template`` file: defaults anywhere in
+    the template, optional switches and runtime names are not undeclared. A template that does
+    not parse has none (its syntax error is reported on its own)."""
     from wfgy_rules.providers.templates.placeholders import scan
 
-    placeholders, problems = scan(source, "chat_template")
-    if problems:
-        return {"undeclared": [], "optional": [], "error": {"line": problems[0].line, "message": problems[0].message}}
-    defaulted = {p.name for p in placeholders if p.default}
-    open_ = [p for p in placeholders if p.name not in defaulted and p.name not in RUNTIME_NAMES]
-    needed = sorted({p.name for p in open_ if not p.optional})
-    return {"undeclared": needed, "optional": sorted({p.name for p in open_} - set(needed)), "error": None}
+    names: set[str] = set()
+    for _, source in templates:
+        placeholders, problems = scan(source, "chat_template")
+        if problems:
+            continue
+        defaulted = {p.name for p in placeholders if p.default}
+        names |= {p.name for p in placeholders if not (p.default or p.optional) and p.name not in defaulted}
+    return sorted(names - RUNTIME_NAMES)
