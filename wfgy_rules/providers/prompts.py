@@ -15,12 +15,19 @@ Config (``providers.prompts`` in ``wfgy.yaml``; paths relative to ``wfgy.yaml``)
 Globs are matched as `wfgy_rules.providers.file_globs` documents: hidden names only when a
 pattern names them, regular files only, each directory entered once.
 
-A file's syntax is the first matching ``syntax`` glob, else: ``chat_template.jinja`` (or
-``.j2``/``.jinja2``) -> ``chat_template``; ``.jinja``/``.j2``/``.jinja2`` -> ``jinja2``;
-``.mustache``/``.hbs``/``.handlebars`` -> ``mustache``; text containing ``{{`` or ``{%`` ->
-``jinja2``; text containing ``${`` -> ``dollar``; else none (no placeholders). ``format``
-(``str.format`` ``{x}``) is never guessed: JSON and code in prompts look just like it. What
-each syntax counts as a placeholder is documented in `wfgy_rules.providers.templates.placeholders`.
+A file's syntax is the first matching ``syntax`` glob, else its name:
+``chat_template.jinja`` (any ``.jinja``/``.j2``/``.jinja2`` whose name holds
+``chat_template``) -> ``chat_template``; ``.jinja``/``.j2``/``.jinja2`` -> ``jinja2``;
+``.mustache``/``.hbs``/``.handlebars`` -> ``mustache``. A syntax from config or name is the
+only one scanned, and its syntax errors are ``errors``. Any other file is read by
+`wfgy_rules.providers.templates.prompt_files`: ``.prompty`` bodies and the templates inside
+``.yaml``/``.json`` documents (with the names those files declare), else the text is
+**sniffed** and scanned for every syntax whose markers it holds (``{{$`` Semantic Kernel,
+``{{``/``{%`` Jinja, ``${`` dollar, lone ``{name}`` fields); a sniffed text that does not
+parse as Jinja is a ``notes`` entry, never an error. A Jinja template that iterates or indexes
+``messages`` is a ``chat_template``. What each syntax counts as a placeholder is documented in
+`wfgy_rules.providers.templates.placeholders`; the Jinja scope analysis (defaults, optional
+switches) in `wfgy_rules.providers.templates.jinja_walker`.
 
 ``prompt_vars.yaml`` (schema ``schemas/prompt-vars.schema.json``)::
 
@@ -45,21 +52,31 @@ Facts (``prompts.*``)::
     files:                             # every matched file, sorted by path
       - path: prompts/support.j2
         syntax: jinja2                 # null: unreadable, or no syntax detected
-        placeholders:                  # every occurrence, in source order
-          - {name: customer_name, line: 3, column: 12, default: false}
-          - {name: tone, line: 5, column: 9, default: true}   # | default('friendly')
+        placeholders:                  # every occurrence, in source order per syntax
+          - {name: customer_name, line: 3, column: 12, default: false, optional: false, syntax: jinja2}
+          - {name: tone, line: 5, column: 9, default: true, optional: false, syntax: jinja2}  # | default('friendly')
+          - {name: formal, line: 6, column: 7, default: false, optional: true, syntax: jinja2}  # {% if formal %}
     vars: {path: prompt_vars.yaml, present: true}            # path null when not configured
     declared: [customer_name, locale, persona, tone]          # sorted
-    undeclared:                        # unresolved occurrences, sorted by path, line, column
+    undeclared:                        # unresolved needed occurrences, by path, then syntax and position
       - {name: order_id, path: prompts/support.j2, line: 7, column: 4, syntax: jinja2, declared: false}
+    optional:                          # unresolved names only ever tested: switches (first occurrence)
+      - {name: formal, path: prompts/support.j2, line: 6, column: 7, syntax: jinja2}
     unused: [locale]                   # declared, used by no file (sorted)
     errors:                            # sorted by path, line
       - {path: prompts/broken.j2, line: 4, column: null, message: "unexpected '}'"}
       - {path: prompts/logo.png, line: null, column: null, message: binary file (contains NUL bytes)}
+    notes:                             # sniffed files that are not what they looked like
+      - {path: prompts/lc.txt, line: 1, column: null, message: "not Jinja (unexpected '}'); set `syntax:` for it"}
 
-An occurrence is resolved by an inline default (``default: true``), by a resolved
-declaration, or, in a ``chat_template``, by being a runtime name (``messages``,
-``bos_token``, ``add_generation_prompt``, …). ``errors`` holds template syntax errors and
+An occurrence is resolved by a default of its name anywhere in its file (``default: true``
+on any occurrence), by a resolved declaration, by a declaration in the file itself (PyRIT
+``parameters``, ``input_variables``, prompty / promptflow ``inputs``, a Semantic Kernel
+``config.json`` beside ``skprompt.txt``), or by being a runtime name: of a ``chat_template``
+(`wfgy_rules.providers.templates.chat_templates`: ``messages``, ``bos_token``,
+``add_generation_prompt``, …) or of a VS Code ``*.prompt.md`` (``${file}``, ``${selection}``).
+An unresolved name whose every unresolved occurrence is ``optional`` (only tested) is listed in
+``optional``, not ``undeclared``. ``errors`` holds template syntax errors and
 files that could not be read: too large, binary (NUL bytes), not UTF-8 (with the line and
 column of the first bad byte), or an OS error. A BOM is skipped; CRLF counts as one line
 end. Paths are POSIX and relative to ``wfgy.yaml``'s directory (absolute when outside it).
@@ -317,15 +334,19 @@ def _facts(
     facts, errors, notes = [], list(walk_errors), []
     undeclared, optional = [], []
     for file in files:
-        result = next(scanned) if file.text is not None else FileScan(file.syntax)
+        result = next(scanned) if file.text is not None else _NOTHING
         placeholders = [{**asdict(p), "syntax": syntax} for syntax, p in result.placeholders]
         facts.append({"path": file.path, "syntax": result.syntax or file.syntax, "placeholders": placeholders})
-        errors += [file.error] if file.error else []
+        if file.error:
+            errors.append(file.error)
+        if result is _NOTHING:
+            continue
         errors += [_error(file.path, p.message, p.line, p.column) for p in result.problems]
         notes += [_error(file.path, p.message, p.line, p.column) for p in result.notes]
-        needed, switches = _unresolved(file.path, placeholders, resolved, result, file.declared)
-        undeclared += needed
-        optional += switches
+        if placeholders:
+            needed, switches = _unresolved(file.path, placeholders, resolved, result, file.declared)
+            undeclared += needed
+            optional += switches
     used = {p["name"] for fact in facts for p in fact["placeholders"]}
     return {
         "file_count": len(facts),
@@ -338,6 +359,9 @@ def _facts(
         "errors": _sorted(errors),
         "notes": _sorted(notes),
     }
+
+
+_NOTHING = FileScan(None)  # a file with nothing to scan
 
 
 def _sorted(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

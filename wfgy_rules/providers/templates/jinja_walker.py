@@ -11,19 +11,25 @@ problems)`` in no particular order, like every scanner that ``scan`` dispatches 
   ``{{ user.name }}`` and ``{{ user['name'] }}`` are ``user``. Attribute, filter and test
   names (``x.upper``, ``x | upper``, ``x is odd``) and keyword-argument keys are not
   variables. Every occurrence is reported, each at the line and column of its name.
-* **default: true** marks an occurrence the template copes without: the direct operand of
-  ``| default(…)`` / ``| d(…)`` (``{{ user.name | default('x') }}`` does not count, the
-  filter guards ``user.name``, not ``user``), and every use of ``x`` inside an ``{% if %}``
-  chain or a ``… if … else …`` whose test says ``x is defined`` / ``x is undefined`` (also
-  with ``not``). The guard ends with the ``if``.
+* **default: true** marks an occurrence the template copes without: every occurrence of a
+  name with a default anywhere in the file (`jinja_scopes`: ``| default(…)``, ``is defined``,
+  ``{% set x = x or … %}``, a macro that tests its argument for definedness).
+* **optional: true** marks an occurrence that is only tested, never needed as a value: in an
+  ``if`` / ``… if … else`` / loop-filter test, the operand of a test (``x is none``) or of a
+  comparison (``x == 'a'``, ``'a' in x``) even through filters (``x | upper == 'S'``);
+  inside a branch whose test reads ``x``; as an argument of a macro parameter that is only
+  tested; a free name called as a function (a helper the renderer registers). A name is
+  needed where it is output, dereferenced (``x.a``, ``x[0]``), computed with (``x + 1``,
+  ``x ~ 'a'``), iterated or passed on.
 * **Bound names** are not placeholders: ``{% set %}`` (a block ``set`` too) binds from
   there on, ``{% set x = x ~ '!' %}`` still reads the outer ``x`` once; a ``set`` inside an
-  ``if`` binds after it only when every branch (``else`` included) sets it. ``{% for %}``
-  targets and ``loop`` are bound in the loop body and its ``if`` filter, not after the
-  loop; macro parameters (and ``varargs``, ``kwargs``, ``caller``) in the macro's body, its
-  name after it; call-block parameters (and ``varargs``, ``kwargs``) in the block;
-  ``{% with %}`` names in its block; ``{% import %}`` and ``{% from … import %}`` names after
-  the tag; ``super`` inside a ``{% block %}``.
+  ``if`` branch binds after it (a local on some path: a path that misses it is a template
+  bug, not a missing input). ``{% for %}`` targets and ``loop`` are bound in the loop body
+  and its ``if`` filter, not after the loop; macros anywhere in the file, and template-level
+  ``set`` names inside macro bodies; macro parameters (and ``varargs``, ``kwargs``,
+  ``caller``) in the macro's body; call-block parameters (and ``varargs``, ``kwargs``) in the
+  block; ``{% with %}`` names in its block; ``{% import %}`` and ``{% from … import %}``
+  names after the tag; ``super`` inside a ``{% block %}``.
 * **Text is text**: ``{% raw %}…{% endraw %}``, comments and string literals such as
   ``{{ '{{' }}`` hold no placeholders.
 * **Problems** are Jinja's parse errors, ``(line, None, message)`` (Jinja does not give a
@@ -35,17 +41,15 @@ Face's ``{% generation %}…{% endgeneration %}``. Columns come from the lexer's
 lexer records the raw tokens it yields, and the k-th occurrence of a name on a line in the
 tree is matched with the k-th name token of that line in the text.
 
-**The skeleton trick**: Jinja's lexer walks data text character by character, so a long
-prompt costs as much as a long template. Text of 4096 characters or more is first reduced
-to its skeleton, every line that holds no part of a tag emptied; line numbers, and columns
-on the lines kept, stay the same, so the results are those of the full text.
+Text of 4096 characters or more is first reduced to its skeleton
+(`wfgy_rules.providers.templates.jinja_skeleton`): results and positions are those of the
+full text.
 
 jinja2 is imported on the first scan, never when this module is imported.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -53,6 +57,7 @@ from functools import cache
 from typing import Any
 
 from wfgy_rules.providers.templates.jinja_extension import generation_block
+from wfgy_rules.providers.templates.jinja_skeleton import skeleton
 from wfgy_rules.providers.templates.jinja_scopes import DEFAULT_FILTERS, FileScope
 from wfgy_rules.providers.templates.scan_results import (
     Locator,
@@ -94,70 +99,10 @@ def _jinja_environment() -> Any:
     return environment
 
 
-_TAG_OPEN = re.compile(r"\{[{%#]")
-_TAG_CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
-_SKELETON_MIN_CHARS = 4096
-
-
-def _skeleton(text: str) -> str:
-    """``text`` with every line that holds no part of a tag emptied.
-
-    Jinja's lexer walks data text character by character; a 10 KB prompt with one
-    ``{{ name }}`` costs as much as a 10 KB template. Emptying lines that are pure data keeps
-    every line number, and every column on the lines that are kept, so positions and syntax
-    errors come out the same while the parser sees only the tags. A line is kept when it
-    holds a ``{`` or continues a tag opened on an earlier line."""
-    if len(text) < _SKELETON_MIN_CHARS:
-        return text
-    lines = text.split("\n")
-    pending: tuple[str, str | None] | None = None
-    for index, line in enumerate(lines):
-        if pending is None and "{" not in line:
-            lines[index] = ""
-        else:
-            pending = _still_open(line, pending)
-    return "\n".join(lines)
-
-
-_IN_TAG = {closer: re.compile("['\"]|" + re.escape(closer)) for closer in ("}}", "%}")}
-_STRING_END = {quote: re.compile(rf"(?:[^{quote}\\]|\\.)*{quote}") for quote in "'\""}
-
-
-def _still_open(line: str, pending: tuple[str, str | None] | None) -> tuple[str, str | None] | None:
-    """What a tag opened on or before ``line`` still waits for: (closing delimiter, open quote).
-
-    String literals inside a tag may hold delimiters and span lines (``{{- '{{"name": …}}, '
-    -}}``), so quotes are followed; comments hold no strings."""
-    position = 0
-    while True:
-        if pending is None:
-            match = _TAG_OPEN.search(line, position)
-            if match is None:
-                return None
-            pending, position = (_TAG_CLOSE[match.group()], None), match.end()
-        closer, quote = pending
-        if quote is not None:
-            end = _STRING_END[quote].match(line, position)
-            if end is None:
-                return pending
-            pending, position = (closer, None), end.end()
-        elif closer == "#}":
-            end_at = line.find(closer, position)
-            if end_at < 0:
-                return pending
-            pending, position = None, end_at + 2
-        else:
-            match = _IN_TAG[closer].search(line, position)
-            if match is None:
-                return pending
-            pending = (closer, match.group()) if match.group() in "'\"" else None
-            position = match.end()
-
-
 def scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
     from jinja2 import TemplateSyntaxError
 
-    text = _skeleton(text)
+    text = skeleton(text)
     environment = _jinja_environment()
     builtins = frozenset(environment.globals) | _RESERVED
     try:
