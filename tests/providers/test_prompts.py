@@ -431,3 +431,37 @@ def _subschemas(node: object, where: str = "$"):
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _subschemas(value, f"{where}[{index}]")
+
+
+def test_semantic_kernel_config_json_declares_inputs(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "prompts/Joke/skprompt.txt": "Tell a joke about {{$input}} in {{$style}}. {{time.now}}",
+            "prompts/Joke/config.json": json.dumps({"input_variables": [{"name": "input", "default": ""}]}),
+        },
+    )
+    facts = collect(tmp_path)
+    assert facts["files"][1]["syntax"] == "semantic_kernel"
+    assert [(u["name"], u["line"], u["column"]) for u in facts["undeclared"]] == [("style", 1, 36)]
+
+
+def test_templates_inside_yaml_and_prompty_are_located_in_the_file(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "prompts/pyrit.yaml": "name: x\nparameters: [prompt]\nvalue: |\n  Say {{ prompt }} to\n  {{ persona }} now\n",
+            "prompts/lc.yaml": "input_variables: [q]\ntemplate: 'Q: {q} as {{json}} for {who}'\n",
+            "prompts/a.prompty": "---\nname: a\nmodel:\n  api_key: ${env:KEY}\ninputs:\n  question: {type: string}\n---\nuser:\n{{ question }} {{ extra }}\n",
+            "prompts/lc.txt": "Answer {question} as {{\"json\": true}}",  # an f-string: not Jinja
+        },
+    )
+    facts = collect(tmp_path)
+    assert [(u["path"], u["name"], u["line"], u["column"], u["syntax"]) for u in facts["undeclared"]] == [
+        ("prompts/a.prompty", "extra", 9, 19, "jinja2"),
+        ("prompts/lc.txt", "question", 1, 9, "format"),
+        ("prompts/lc.yaml", "who", 2, 36, "format"),
+        ("prompts/pyrit.yaml", "persona", 5, 6, "jinja2"),
+    ]
+    assert facts["errors"] == []
+    assert [(n["path"], n["message"][:10]) for n in facts["notes"]] == [("prompts/lc.txt", "not Jinja ")]
