@@ -16,7 +16,7 @@ from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.prompts import CONFIG_SCHEMA, PromptsProvider
 from wfgy_rules.providers.templates.placeholders import RUNTIME_NAMES, Placeholder, scan
 
-FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "unused", "errors"}
+FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "optional", "unused", "errors", "notes"}
 
 VARS_YAML = """\
 apiVersion: wfgy-rules/v1
@@ -64,15 +64,20 @@ def test_facts_end_to_end(tmp_path: Path) -> None:
         ("prompts/sub/notify.txt", "jinja2"),  # {{ wins over ${ when guessing
         ("prompts/support.j2", "jinja2"),
     ]
+    plain = {"default": False, "optional": False, "syntax": "jinja2"}
     assert facts["files"][2]["placeholders"] == [
-        {"name": "customer_name", "line": 1, "column": 9, "default": False},
-        {"name": "tone", "line": 2, "column": 4, "default": True},
-        {"name": "persona", "line": 2, "column": 33, "default": False},
-        {"name": "order_id", "line": 3, "column": 4, "default": False},
+        {"name": "customer_name", "line": 1, "column": 9, **plain},
+        {"name": "tone", "line": 2, "column": 4, **plain, "default": True},
+        {"name": "persona", "line": 2, "column": 33, **plain},
+        {"name": "order_id", "line": 3, "column": 4, **plain},
     ]
+    # a sniffed file is scanned for every syntax whose markers it holds
+    assert [(p["name"], p["syntax"]) for p in facts["files"][1]["placeholders"]] == [
+        ("locale", "jinja2"), ("ORDER", "dollar"), ("STATUS", "dollar")]
     assert facts["vars"] == {"path": "prompt_vars.yaml", "present": True}
     assert facts["declared"] == ["customer_name", "legacy", "locale", "persona", "tone"]
     assert facts["undeclared"] == [
+        {"name": "ORDER", "path": "prompts/sub/notify.txt", "line": 1, "column": 9, "syntax": "dollar", "declared": False},
         {"name": "persona", "path": "prompts/support.j2", "line": 2, "column": 33, "syntax": "jinja2", "declared": True},
         {"name": "order_id", "path": "prompts/support.j2", "line": 3, "column": 4, "syntax": "jinja2", "declared": False},
     ]
@@ -228,8 +233,11 @@ def test_chat_templates_scan_to_runtime_names_only(template: str) -> None:
 
 def test_chat_template_positions() -> None:
     placeholders, _ = scan(MISTRAL_STYLE, "chat_template")
-    guarded = [p for p in placeholders if p.name == "system_message"]
-    assert guarded == [Placeholder("system_message", 13, 30, True), Placeholder("system_message", 14, 29, True)]
+    assert "system_message" not in {p.name for p in placeholders}  # a local, set on one path
+    needed = [p for p in placeholders if not p.optional][:2]
+    assert needed == [Placeholder("messages", 1, 8), Placeholder("bos_token", 7, 5)]
+    # messages[0] is needed in the test; inside the branch that tested it, it is guarded
+    assert Placeholder("messages", 2, 30, optional=True) in placeholders
 
 
 @pytest.mark.parametrize("name", list(CHAT_TEMPLATES))
@@ -241,12 +249,19 @@ def test_chat_templates_have_no_undeclared_names(tmp_path: Path, name: str) -> N
     assert facts["errors"] == []
 
 
-def test_chat_template_read_as_plain_jinja_misses_runtime_names(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"t/chatml.jinja": CHAT_TEMPLATES["chatml"]})
-    facts = collect(tmp_path, paths=["t/*"])
-    assert {u["name"] for u in facts["undeclared"]} == {"messages", "add_generation_prompt"}
-    facts = collect(tmp_path, paths=["t/*"], syntax={"t/chatml.*": "chat_template"})
+@pytest.mark.parametrize("name", ["t/chatml.jinja", "t/template_chatml.jinja", "prompts/llama3.jinja", "t/tool_chat_template_x.jinja"])
+def test_chat_templates_are_recognised_by_content_or_name(tmp_path: Path, name: str) -> None:
+    write_tree(tmp_path, {name: CHAT_TEMPLATES["chatml"]})
+    facts = collect(tmp_path, paths=["t/*", "prompts/*"])
+    assert facts["files"][0]["syntax"] == "chat_template"
     assert facts["undeclared"] == []
+
+
+def test_a_jinja_prompt_that_never_iterates_messages_is_no_chat_template(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"t/a.jinja": "{{ messages }} and {{ bos_token }}", "t/chat_template_notes.jinja": "{{ x }}"})
+    facts = collect(tmp_path, paths=["t/*"])
+    assert [f["syntax"] for f in facts["files"]] == ["jinja2", "chat_template"]
+    assert [u["name"] for u in facts["undeclared"]] == ["messages", "bos_token", "x"]
 
 
 @pytest.mark.parametrize(
@@ -261,7 +276,10 @@ def test_chat_template_read_as_plain_jinja_misses_runtime_names(tmp_path: Path) 
         ("a.txt", "{% if x %}", "jinja2"),
         ("a.txt", "{{ x }}", "jinja2"),
         ("a.txt", "${X}", "dollar"),
-        ("a.txt", "$X and {x}", None),
+        ("a.txt", "$X and {x}", "format"),  # a lone {x} field, sniffed
+        ("a.txt", "see f{x} and \\frac{a}{b} or $X", None),  # glued braces are no fields
+        ("a.txt", "{{$input}} and {{time.now}}", "semantic_kernel"),
+        ("a.md", "```\n{{ github.ref }}\n```\nplain", None),  # fenced code is code
         ("a.txt", "plain", None),
     ],
 )
@@ -413,3 +431,37 @@ def _subschemas(node: object, where: str = "$"):
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _subschemas(value, f"{where}[{index}]")
+
+
+def test_semantic_kernel_config_json_declares_inputs(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "prompts/Joke/skprompt.txt": "Tell a joke about {{$input}} in {{$style}}. {{time.now}}",
+            "prompts/Joke/config.json": json.dumps({"input_variables": [{"name": "input", "default": ""}]}),
+        },
+    )
+    facts = collect(tmp_path)
+    assert facts["files"][1]["syntax"] == "semantic_kernel"
+    assert [(u["name"], u["line"], u["column"]) for u in facts["undeclared"]] == [("style", 1, 36)]
+
+
+def test_templates_inside_yaml_and_prompty_are_located_in_the_file(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "prompts/pyrit.yaml": "name: x\nparameters: [prompt]\nvalue: |\n  Say {{ prompt }} to\n  {{ persona }} now\n",
+            "prompts/lc.yaml": "input_variables: [q]\ntemplate: 'Q: {q} as {{json}} for {who}'\n",
+            "prompts/a.prompty": "---\nname: a\nmodel:\n  api_key: ${env:KEY}\ninputs:\n  question: {type: string}\n---\nuser:\n{{ question }} {{ extra }}\n",
+            "prompts/lc.txt": "Answer {question} as {{\"json\": true}}",  # an f-string: not Jinja
+        },
+    )
+    facts = collect(tmp_path)
+    assert [(u["path"], u["name"], u["line"], u["column"], u["syntax"]) for u in facts["undeclared"]] == [
+        ("prompts/a.prompty", "extra", 9, 19, "jinja2"),
+        ("prompts/lc.txt", "question", 1, 9, "format"),
+        ("prompts/lc.yaml", "who", 2, 36, "format"),
+        ("prompts/pyrit.yaml", "persona", 5, 6, "jinja2"),
+    ]
+    assert facts["errors"] == []
+    assert [(n["path"], n["message"][:10]) for n in facts["notes"]] == [("prompts/lc.txt", "not Jinja ")]

@@ -67,7 +67,7 @@ def test_a_complete_model_dir(hf_model_dir):
             "bos_token_id": 9,
             "eos_token_id": 11,
             "tokenizer_class": "PreTrainedTokenizerFast",
-            "chat_template": {"present": True, "source": "tokenizer_config.json", "parseable": True, "error": None},
+            "chat_template": {"present": True, "source": "tokenizer_config.json", "parseable": True, "error": None, "undeclared": []},
         },
         "generation_config": {"present": True, "eos_token_ids": [10, 11], "bos_token_id": 9},
         "checkpoint": {
@@ -198,24 +198,26 @@ def test_a_special_token_missing_from_the_vocabulary_has_no_id(hf_model_dir):
 
 
 BROKEN = "{% for m in messages %}\n{{ m.content }\n{% endfor %}"  # line 2: unexpected '}'
+STRAY = "{% if tools %}{{ tools }}{% endif %}{% for m in messages %}{{ m.content + datetime }}{% endfor %}"
 FINE = "{% for m in messages %}{% if m.role == 'stop' %}{% break %}{% endif %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}"
 
 
 @pytest.mark.parametrize(
     ("in_config", "jinja_file", "expected"),
     [
-        (None, None, {"present": False, "source": None, "parseable": None, "error": None}),
-        (FINE, None, {"present": True, "source": "tokenizer_config.json", "parseable": True, "error": None}),
-        (BROKEN, None, {"present": True, "source": "tokenizer_config.json", "parseable": False, "error": {"line": 2, "message": "unexpected '}'"}}),
-        (None, "\n" + BROKEN, {"present": True, "source": "chat_template.jinja", "parseable": False, "error": {"line": 3, "message": "unexpected '}'"}}),
-        (BROKEN, FINE, {"present": True, "source": "chat_template.jinja", "parseable": True, "error": None}),
+        (None, None, {"present": False, "source": None, "parseable": None, "error": None, "undeclared": []}),
+        (FINE, None, {"present": True, "source": "tokenizer_config.json", "parseable": True, "error": None, "undeclared": []}),
+        (BROKEN, None, {"present": True, "source": "tokenizer_config.json", "parseable": False, "error": {"line": 2, "message": "unexpected '}'"}, "undeclared": []}),
+        (None, "\n" + BROKEN, {"present": True, "source": "chat_template.jinja", "parseable": False, "error": {"line": 3, "message": "unexpected '}'"}, "undeclared": []}),
+        (BROKEN, FINE, {"present": True, "source": "chat_template.jinja", "parseable": True, "error": None, "undeclared": []}),
+        (STRAY, None, {"present": True, "source": "tokenizer_config.json", "parseable": True, "error": None, "undeclared": ["datetime"]}),
         (
             [{"name": "default", "template": FINE}, {"name": "tool_use", "template": BROKEN}],
             None,
-            {"present": True, "source": "tokenizer_config.json", "parseable": False, "error": {"line": 2, "message": "template 'tool_use': unexpected '}'"}},
+            {"present": True, "source": "tokenizer_config.json", "parseable": False, "error": {"line": 2, "message": "template 'tool_use': unexpected '}'"}, "undeclared": []},
         ),
     ],
-    ids=["none", "parseable", "broken", "jinja-file", "jinja-file-wins", "named-templates"],
+    ids=["none", "parseable", "broken", "jinja-file", "jinja-file-wins", "stray-name", "named-templates"],
 )
 def test_chat_template(hf_model_dir, in_config, jinja_file, expected):
     write_json(hf_model_dir / "tokenizer_config.json", {} if in_config is None else {"chat_template": in_config})

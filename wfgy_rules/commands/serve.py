@@ -17,8 +17,8 @@ def run(cert: str, key: str, config: str | None, host: str, port: int, timeout: 
         max_body: int, reload_interval: float) -> int:
     if importlib.util.find_spec("uvicorn") is None:
         raise UsageError("wfgy-rules serve needs the serve extra: pip install 'wfgy-rules[serve]'")
-    from wfgy_rules.webhook.server import FAILURE_MODES, serve
     from wfgy_rules.webhook.review import Reviewer
+    from wfgy_rules.webhook.server import FAILURE_MODES, serve
 
     if failure_mode not in FAILURE_MODES:
         raise UsageError(f"--failure-mode {failure_mode!r} is not one of: {', '.join(FAILURE_MODES)}")

@@ -158,10 +158,13 @@ def _special_token(name: str, *sources: dict[str, Any]) -> str | None:
 def _chat_template_facts(path: Path, tokenizer_config: dict[str, Any]) -> dict[str, Any]:
     templates, source = _chat_templates(path, tokenizer_config)
     if not templates:
-        return {"present": False, "source": None, "sha256": None, "parseable": None, "error": None}
+        return {"present": False, "source": None, "sha256": None, "parseable": None, "error": None, "undeclared": []}
+    from wfgy_rules.providers.templates.chat_templates import chat_template_undeclared
+
     error = _first_syntax_error(templates)
     fingerprint = canonical_sha256([[name, text] for name, text in templates])
-    return {"present": True, "source": source, "sha256": fingerprint, "parseable": error is None, "error": error}
+    undeclared = chat_template_undeclared(templates)
+    return {"present": True, "source": source, "sha256": fingerprint, "parseable": error is None, "error": error, "undeclared": undeclared}
 
 
 def _chat_templates(path: Path, tokenizer_config: dict[str, Any]) -> tuple[list[tuple[str | None, str]], str | None]:

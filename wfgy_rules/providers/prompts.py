@@ -15,12 +15,19 @@ Config (``providers.prompts`` in ``wfgy.yaml``; paths relative to ``wfgy.yaml``)
 Globs are matched as `wfgy_rules.providers.file_globs` documents: hidden names only when a
 pattern names them, regular files only, each directory entered once.
 
-A file's syntax is the first matching ``syntax`` glob, else: ``chat_template.jinja`` (or
-``.j2``/``.jinja2``) -> ``chat_template``; ``.jinja``/``.j2``/``.jinja2`` -> ``jinja2``;
-``.mustache``/``.hbs``/``.handlebars`` -> ``mustache``; text containing ``{{`` or ``{%`` ->
-``jinja2``; text containing ``${`` -> ``dollar``; else none (no placeholders). ``format``
-(``str.format`` ``{x}``) is never guessed: JSON and code in prompts look just like it. What
-each syntax counts as a placeholder is documented in `wfgy_rules.providers.templates.placeholders`.
+A file's syntax is the first matching ``syntax`` glob, else its name:
+``chat_template.jinja`` (any ``.jinja``/``.j2``/``.jinja2`` whose name holds
+``chat_template``) -> ``chat_template``; ``.jinja``/``.j2``/``.jinja2`` -> ``jinja2``;
+``.mustache``/``.hbs``/``.handlebars`` -> ``mustache``. A syntax from config or name is the
+only one scanned, and its syntax errors are ``errors``. Any other file is read by
+`wfgy_rules.providers.templates.prompt_files`: ``.prompty`` bodies and the templates inside
+``.yaml``/``.json`` documents (with the names those files declare), else the text is
+**sniffed** and scanned for every syntax whose markers it holds (``{{$`` Semantic Kernel,
+``{{``/``{%`` Jinja, ``${`` dollar, lone ``{name}`` fields); a sniffed text that does not
+parse as Jinja is a ``notes`` entry, never an error. A Jinja template that iterates or indexes
+``messages`` is a ``chat_template``. What each syntax counts as a placeholder is documented in
+`wfgy_rules.providers.templates.placeholders`; the Jinja scope analysis (defaults, optional
+switches) in `wfgy_rules.providers.templates.jinja_walker`.
 
 ``prompt_vars.yaml`` (schema ``schemas/prompt-vars.schema.json``)::
 
@@ -45,21 +52,31 @@ Facts (``prompts.*``)::
     files:                             # every matched file, sorted by path
       - path: prompts/support.j2
         syntax: jinja2                 # null: unreadable, or no syntax detected
-        placeholders:                  # every occurrence, in source order
-          - {name: customer_name, line: 3, column: 12, default: false}
-          - {name: tone, line: 5, column: 9, default: true}   # | default('friendly')
+        placeholders:                  # every occurrence, in source order per syntax
+          - {name: customer_name, line: 3, column: 12, default: false, optional: false, syntax: jinja2}
+          - {name: tone, line: 5, column: 9, default: true, optional: false, syntax: jinja2}  # | default('friendly')
+          - {name: formal, line: 6, column: 7, default: false, optional: true, syntax: jinja2}  # {% if formal %}
     vars: {path: prompt_vars.yaml, present: true}            # path null when not configured
     declared: [customer_name, locale, persona, tone]          # sorted
-    undeclared:                        # unresolved occurrences, sorted by path, line, column
+    undeclared:                        # unresolved needed occurrences, by path, then syntax and position
       - {name: order_id, path: prompts/support.j2, line: 7, column: 4, syntax: jinja2, declared: false}
+    optional:                          # unresolved names only ever tested: switches (first occurrence)
+      - {name: formal, path: prompts/support.j2, line: 6, column: 7, syntax: jinja2}
     unused: [locale]                   # declared, used by no file (sorted)
     errors:                            # sorted by path, line
       - {path: prompts/broken.j2, line: 4, column: null, message: "unexpected '}'"}
       - {path: prompts/logo.png, line: null, column: null, message: binary file (contains NUL bytes)}
+    notes:                             # sniffed files that are not what they looked like
+      - {path: prompts/lc.txt, line: 1, column: null, message: "not Jinja (unexpected '}'); set `syntax:` for it"}
 
-An occurrence is resolved by an inline default (``default: true``), by a resolved
-declaration, or, in a ``chat_template``, by being a runtime name (``messages``,
-``bos_token``, ``add_generation_prompt``, …). ``errors`` holds template syntax errors and
+An occurrence is resolved by a default of its name anywhere in its file (``default: true``
+on any occurrence), by a resolved declaration, by a declaration in the file itself (PyRIT
+``parameters``, ``input_variables``, prompty / promptflow ``inputs``, a Semantic Kernel
+``config.json`` beside ``skprompt.txt``), or by being a runtime name: of a ``chat_template``
+(`wfgy_rules.providers.templates.chat_templates`: ``messages``, ``bos_token``,
+``add_generation_prompt``, …) or of a VS Code ``*.prompt.md`` (``${file}``, ``${selection}``).
+An unresolved name whose every unresolved occurrence is ``optional`` (only tested) is listed in
+``optional``, not ``undeclared``. ``errors`` holds template syntax errors and
 files that could not be read: too large, binary (NUL bytes), not UTF-8 (with the line and
 column of the first bad byte), or an OS error. A BOM is skipped; CRLF counts as one line
 end. Paths are POSIX and relative to ``wfgy.yaml``'s directory (absolute when outside it).
@@ -87,14 +104,13 @@ from wfgy_rules.providers.file_globs import (
     matched_files,
     shown_under,
 )
+from wfgy_rules.providers.templates.chat_templates import named_chat_template
 from wfgy_rules.providers.templates.placeholders import (
     RUNTIME_NAMES,
     SYNTAXES,
-    Placeholder,
-    SyntaxProblem,
     may_contain,
-    scan,
 )
+from wfgy_rules.providers.templates.prompt_files import FileScan, analyse
 
 DEFAULT_PATHS = ("prompts/**/*",)
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -166,7 +182,7 @@ class PromptsProvider:
         syntaxes = [(glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
         limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
         files = [_read_file(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
-        work = [(f.text, f.syntax) for f in files if f.text is not None]
+        work = [(f.path, f.text, f.syntax) for f in files if f.text is not None]
         scanned = _scan_all(work, _workers(config.get("workers", "auto"), work))
         return _facts(files, iter(scanned), walk_errors, vars_fact, resolved)
 
@@ -215,6 +231,7 @@ class _File:
     syntax: str | None
     text: str | None  # only when it may hold placeholders: the text still to scan
     error: dict[str, Any] | None = None
+    declared: frozenset[str] = frozenset()  # by a Semantic Kernel config.json beside it
 
 
 class _Unreadable(Exception):
@@ -231,8 +248,26 @@ def _read_file(path: str, shown: str, syntax: str | None, limit: int) -> _File:
         text = _decode(data)
     except _Unreadable as exc:
         return _File(shown, None, None, _error(shown, exc.message, exc.line, exc.column))
-    syntax = syntax or _detect(path, text)
-    return _File(shown, syntax, text if syntax and may_contain(text, syntax) else None)
+    syntax = syntax or _detect(path)
+    keep = may_contain(text, syntax) if syntax else "{" in text
+    declared = _sk_config_inputs(path) if os.path.basename(path).lower() == "skprompt.txt" and keep else frozenset()
+    return _File(shown, syntax, text if keep else None, declared=declared)
+
+
+def _sk_config_inputs(path: str) -> frozenset[str]:
+    """The input variables a Semantic Kernel ``config.json`` beside ``skprompt.txt`` declares."""
+    import json
+
+    try:
+        with open(os.path.join(os.path.dirname(path), "config.json"), encoding="utf-8-sig") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return frozenset()
+    if not isinstance(config, dict):
+        return frozenset()
+    legacy = config.get("input")
+    items = [*(config.get("input_variables") or []), *((legacy.get("parameters") or []) if isinstance(legacy, dict) else [])]
+    return frozenset(i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str))
 
 
 def _read_bytes(path: str, limit: int) -> bytes:
@@ -262,36 +297,28 @@ def _decode(data: bytes) -> str:
         raise _Unreadable(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from None
 
 
-def _detect(path: str, text: str) -> str | None:
-    name = os.path.basename(path)
-    stem, suffix = os.path.splitext(name)
+def _detect(path: str) -> str | None:
+    """The syntax a file's name gives; None: `analyse` reads or sniffs the content."""
+    stem, suffix = os.path.splitext(os.path.basename(path))
     syntax = _BY_SUFFIX.get(suffix.lower())
-    if syntax == "jinja2" and stem == "chat_template":
-        return "chat_template"
-    if syntax:
-        return syntax
-    if "{" not in text:  # one memchr-fast probe rejects most prose
-        return None
-    if "{{" in text or "{%" in text:
-        return "jinja2"
-    return "dollar" if "${" in text else None
+    return "chat_template" if syntax == "jinja2" and named_chat_template(stem) else syntax
 
 
-def _workers(setting: int | str, work: list[tuple[str, str]]) -> int:
+def _workers(setting: int | str, work: list[tuple[str, str, str | None]]) -> int:
     if setting != "auto":
         return int(setting)
-    if sum(len(text) for text, _ in work) < PARALLEL_MIN_CHARS:
+    if sum(len(text) for _, text, _ in work) < PARALLEL_MIN_CHARS:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _scan_all(work: list[tuple[str, str]], workers: int) -> list[tuple[list[Placeholder], list[SyntaxProblem]]]:
-    """``scan`` every (text, syntax), in order; with several workers, in chunks per process."""
+def _scan_all(work: list[tuple[str, str, str | None]], workers: int) -> list[FileScan]:
+    """``analyse`` every (path, text, syntax), in order; with several workers, in chunks per process."""
     if workers <= 1 or len(work) < 2:
-        return [scan(text, syntax) for text, syntax in work]
-    texts, syntaxes = zip(*work)
+        return [analyse(*item) for item in work]
+    paths, texts, syntaxes = zip(*work)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(scan, texts, syntaxes, chunksize=max(1, len(work) // (workers * 4))))
+        return list(pool.map(analyse, paths, texts, syntaxes, chunksize=max(1, len(work) // (workers * 4))))
 
 
 # --- facts --------------------------------------------------------------------------------
@@ -303,44 +330,76 @@ def _error(path: str, message: str, line: int | None = None, column: int | None 
 
 def _facts(
     files: list[_File],
-    scanned: Iterator[tuple[list[Placeholder], list[SyntaxProblem]]],
+    scanned: Iterator[FileScan],
     walk_errors: list[dict[str, Any]],
     vars_fact: dict[str, Any],
     resolved: dict[str, bool],
 ) -> dict[str, Any]:
-    facts, errors = [], list(walk_errors)
+    facts, errors, notes = [], list(walk_errors), []
+    undeclared, optional = [], []
     for file in files:
-        placeholders, problems = next(scanned) if file.text is not None else ([], [])
-        facts.append({"path": file.path, "syntax": file.syntax, "placeholders": [asdict(p) for p in placeholders]})
-        errors += [file.error] if file.error else []
-        errors += [_error(file.path, p.message, p.line, p.column) for p in problems]
+        result = next(scanned) if file.text is not None else _NOTHING
+        placeholders = [{**asdict(p), "syntax": syntax} for syntax, p in result.placeholders]
+        facts.append({"path": file.path, "syntax": result.syntax or file.syntax, "placeholders": placeholders})
+        if file.error:
+            errors.append(file.error)
+        if result is _NOTHING:
+            continue
+        errors += [_error(file.path, p.message, p.line, p.column) for p in result.problems]
+        notes += [_error(file.path, p.message, p.line, p.column) for p in result.notes]
+        if placeholders:
+            needed, switches = _unresolved(file.path, placeholders, resolved, result, file.declared)
+            undeclared += needed
+            optional += switches
     used = {p["name"] for fact in facts for p in fact["placeholders"]}
     return {
         "file_count": len(facts),
         "files": facts,
         "vars": vars_fact,
         "declared": sorted(resolved),
-        "undeclared": [
-            {**_occurrence(fact, p), "declared": p["name"] in resolved}
-            for fact in facts
-            for p in fact["placeholders"]
-            if not _is_resolved(p, fact["syntax"], resolved)
-        ],
+        "undeclared": undeclared,
+        "optional": optional,
         "unused": sorted(set(resolved) - used),
-        "errors": sorted(errors, key=lambda e: (e["path"], e["line"] or 0, e["column"] or 0, e["message"])),
+        "errors": _sorted(errors),
+        "notes": _sorted(notes),
     }
 
 
-def _occurrence(fact: dict[str, Any], placeholder: dict[str, Any]) -> dict[str, Any]:
+_NOTHING = FileScan(None)  # a file with nothing to scan
+
+
+def _sorted(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda e: (e["path"], e["line"] or 0, e["column"] or 0, e["message"]))
+
+
+def _unresolved(
+    path: str, placeholders: list[dict[str, Any]], resolved: dict[str, bool], result: FileScan, declared: frozenset[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The file's unresolved occurrences that are needed, and its optional switches (first occurrence each).
+
+    Resolved: a default anywhere in the file (for that name, throughout the file), a resolved
+    declaration in prompt_vars.yaml, a declaration in the file itself, a runtime name of the
+    occurrence's syntax or of the file's kind. A name whose every unresolved occurrence is only
+    tested is an optional switch, not a missing value."""
+    defaulted = {p["name"] for p in placeholders if p["default"]} | result.declared | result.runtime | declared
+    open_ = [
+        p for p in placeholders
+        if p["name"] not in defaulted and not resolved.get(p["name"]) and p["name"] not in RUNTIME_NAMES.get(p["syntax"], ())
+    ]
+    needed_names = {p["name"] for p in open_ if not p["optional"]}
+    needed = [{**_occurrence(path, p), "declared": p["name"] in resolved} for p in open_ if not p["optional"]]
+    first: dict[str, dict[str, Any]] = {}
+    for p in open_:
+        if p["name"] not in needed_names:
+            first.setdefault(p["name"], _occurrence(path, p))
+    return needed, list(first.values())
+
+
+def _occurrence(path: str, placeholder: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": placeholder["name"],
-        "path": fact["path"],
+        "path": path,
         "line": placeholder["line"],
         "column": placeholder["column"],
-        "syntax": fact["syntax"],
+        "syntax": placeholder["syntax"],
     }
-
-
-def _is_resolved(placeholder: dict[str, Any], syntax: str, resolved: dict[str, bool]) -> bool:
-    name = placeholder["name"]
-    return placeholder["default"] or resolved.get(name, False) or name in RUNTIME_NAMES.get(syntax, ())

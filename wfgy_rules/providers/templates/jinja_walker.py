@@ -11,19 +11,25 @@ problems)`` in no particular order, like every scanner that ``scan`` dispatches 
   ``{{ user.name }}`` and ``{{ user['name'] }}`` are ``user``. Attribute, filter and test
   names (``x.upper``, ``x | upper``, ``x is odd``) and keyword-argument keys are not
   variables. Every occurrence is reported, each at the line and column of its name.
-* **default: true** marks an occurrence the template copes without: the direct operand of
-  ``| default(…)`` / ``| d(…)`` (``{{ user.name | default('x') }}`` does not count, the
-  filter guards ``user.name``, not ``user``), and every use of ``x`` inside an ``{% if %}``
-  chain or a ``… if … else …`` whose test says ``x is defined`` / ``x is undefined`` (also
-  with ``not``). The guard ends with the ``if``.
+* **default: true** marks an occurrence the template copes without: every occurrence of a
+  name with a default anywhere in the file (`jinja_scopes`: ``| default(…)``, ``is defined``,
+  ``{% set x = x or … %}``, a macro that tests its argument for definedness).
+* **optional: true** marks an occurrence that is only tested, never needed as a value: in an
+  ``if`` / ``… if … else`` / loop-filter test, the operand of a test (``x is none``) or of a
+  comparison (``x == 'a'``, ``'a' in x``) even through filters (``x | upper == 'S'``);
+  inside a branch whose test reads ``x``; as an argument of a macro parameter that is only
+  tested; a free name called as a function (a helper the renderer registers). A name is
+  needed where it is output, dereferenced (``x.a``, ``x[0]``), computed with (``x + 1``,
+  ``x ~ 'a'``), iterated or passed on.
 * **Bound names** are not placeholders: ``{% set %}`` (a block ``set`` too) binds from
   there on, ``{% set x = x ~ '!' %}`` still reads the outer ``x`` once; a ``set`` inside an
-  ``if`` binds after it only when every branch (``else`` included) sets it. ``{% for %}``
-  targets and ``loop`` are bound in the loop body and its ``if`` filter, not after the
-  loop; macro parameters (and ``varargs``, ``kwargs``, ``caller``) in the macro's body, its
-  name after it; call-block parameters (and ``varargs``, ``kwargs``) in the block;
-  ``{% with %}`` names in its block; ``{% import %}`` and ``{% from … import %}`` names after
-  the tag; ``super`` inside a ``{% block %}``.
+  ``if`` branch binds after it (a local on some path: a path that misses it is a template
+  bug, not a missing input). ``{% for %}`` targets and ``loop`` are bound in the loop body
+  and its ``if`` filter, not after the loop; macros anywhere in the file, and template-level
+  ``set`` names inside macro bodies; macro parameters (and ``varargs``, ``kwargs``,
+  ``caller``) in the macro's body; call-block parameters (and ``varargs``, ``kwargs``) in the
+  block; ``{% with %}`` names in its block; ``{% import %}`` and ``{% from … import %}``
+  names after the tag; ``super`` inside a ``{% block %}``.
 * **Text is text**: ``{% raw %}…{% endraw %}``, comments and string literals such as
   ``{{ '{{' }}`` hold no placeholders.
 * **Problems** are Jinja's parse errors, ``(line, None, message)`` (Jinja does not give a
@@ -35,17 +41,15 @@ Face's ``{% generation %}…{% endgeneration %}``. Columns come from the lexer's
 lexer records the raw tokens it yields, and the k-th occurrence of a name on a line in the
 tree is matched with the k-th name token of that line in the text.
 
-**The skeleton trick**: Jinja's lexer walks data text character by character, so a long
-prompt costs as much as a long template. Text of 4096 characters or more is first reduced
-to its skeleton, every line that holds no part of a tag emptied; line numbers, and columns
-on the lines kept, stay the same, so the results are those of the full text.
+Text of 4096 characters or more is first reduced to its skeleton
+(`wfgy_rules.providers.templates.jinja_skeleton`): results and positions are those of the
+full text.
 
 jinja2 is imported on the first scan, never when this module is imported.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -53,14 +57,14 @@ from functools import cache
 from typing import Any
 
 from wfgy_rules.providers.templates.jinja_extension import generation_block
+from wfgy_rules.providers.templates.jinja_scopes import DEFAULT_FILTERS, FileScope
+from wfgy_rules.providers.templates.jinja_skeleton import skeleton
 from wfgy_rules.providers.templates.scan_results import (
     Locator,
     Placeholder,
     SyntaxProblem,
 )
 
-_DEFAULT_FILTERS = frozenset({"default", "d"})
-_DEFINED_TESTS = frozenset({"defined", "undefined"})
 _RESERVED = frozenset({"self"})  # the template's own blocks
 
 
@@ -95,55 +99,17 @@ def _jinja_environment() -> Any:
     return environment
 
 
-_TAG_OPEN = re.compile(r"\{[{%#]")
-_TAG_CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
-_SKELETON_MIN_CHARS = 4096
-
-
-def _skeleton(text: str) -> str:
-    """``text`` with every line that holds no part of a tag emptied.
-
-    Jinja's lexer walks data text character by character; a 10 KB prompt with one
-    ``{{ name }}`` costs as much as a 10 KB template. Emptying lines that are pure data keeps
-    every line number, and every column on the lines that are kept, so positions and syntax
-    errors come out the same while the parser sees only the tags. A line is kept when it
-    holds a ``{`` or continues a tag opened on an earlier line."""
-    if len(text) < _SKELETON_MIN_CHARS:
-        return text
-    lines = text.split("\n")
-    pending: str | None = None
-    for index, line in enumerate(lines):
-        if pending is None and "{" not in line:
-            lines[index] = ""
-        else:
-            pending = _still_open(line, pending)
-    return "\n".join(lines)
-
-
-def _still_open(line: str, pending: str | None) -> str | None:
-    """The closing delimiter a tag opened on or before ``line`` still waits for, if any."""
-    position = 0
-    while True:
-        if pending is not None:
-            end = line.find(pending, position)
-            if end < 0:
-                return pending
-            position, pending = end + 2, None
-        match = _TAG_OPEN.search(line, position)
-        if match is None:
-            return None
-        pending, position = _TAG_CLOSE[match.group()], match.end()
-
-
 def scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
     from jinja2 import TemplateSyntaxError
 
-    text = _skeleton(text)
+    text = skeleton(text)
     environment = _jinja_environment()
+    builtins = frozenset(environment.globals) | _RESERVED
     try:
         tree = environment.parse(text)
-        walker = _JinjaWalker(frozenset(environment.globals) | _RESERVED)
-        walker.body(tree.body, set(), frozenset())
+        scope = FileScope.of(tree, lambda macro, scope: _macro_parameters(macro, scope, builtins))
+        walker = _JinjaWalker(builtins, scope)
+        walker.body(tree.body, set(scope.macros), frozenset())
     except TemplateSyntaxError as exc:
         return [], [SyntaxProblem(exc.lineno, None, exc.message or str(exc))]
     except RecursionError:
@@ -151,6 +117,18 @@ def scan_jinja(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
     if not any(slot[2] for slot in walker.slots):
         return [], []
     return walker.placeholders(_jinja_name_offsets(environment.lexer.recorded.tokens, text), Locator(text)), []
+
+
+def _macro_parameters(macro: Any, scope: FileScope, builtins: frozenset[str]) -> dict[str, bool]:
+    """{parameter: only tested} for ``macro``: its body walked with the parameters left free."""
+    walker = _JinjaWalker(builtins, scope)
+    params = {a.name for a in macro.args}
+    walker.body(macro.body, (set(scope.macros) | _CALLABLE_IMPLICIT) - params, frozenset())
+    kinds: dict[str, bool] = {p: True for p in params}
+    for name, _, report, default, optional in walker.slots:
+        if report and name in kinds and not (default or optional):
+            kinds[name] = False
+    return kinds
 
 
 def _jinja_name_offsets(tokens: list[tuple[int, str, str]], text: str) -> dict[tuple[int, str], list[int]]:
@@ -177,25 +155,28 @@ def _jinja_name_offsets(tokens: list[tuple[int, str, str]], text: str) -> dict[t
 class _JinjaWalker:
     """Walks a Jinja AST with the names bound so far, recording one slot per name token.
 
-    A slot is ``(name, line, report, default)``; slots that are not reported (store names,
-    macro parameters, keyword-argument keys, …) still count, so the k-th slot of a name on a
-    line can be matched with the k-th name token of that line.
+    A slot is ``(name, line, report, default, optional)``; slots that are not reported (store
+    names, macro parameters, keyword-argument keys, …) still count, so the k-th slot of a name
+    on a line can be matched with the k-th name token of that line. ``testing`` is true while
+    the walker is inside an expression whose value is only tested (see the module docstring).
     """
 
-    def __init__(self, builtins: frozenset[str]):
+    def __init__(self, builtins: frozenset[str], scope: FileScope):
         self.builtins = builtins
-        self.slots: list[tuple[str, int, bool, bool]] = []
+        self.scope = scope
+        self.testing = False
+        self.slots: list[tuple[str, int, bool, bool, bool]] = []
 
     def placeholders(self, offsets: dict[tuple[int, str], list[int]], at: Locator) -> list[Placeholder]:
         seen: dict[tuple[int, str], int] = defaultdict(int)
         found = []
-        for name, line, report, default in self.slots:
+        for name, line, report, default, optional in self.slots:
             index = seen[(line, name)]
             seen[(line, name)] += 1
             if report:
                 candidates = offsets.get((line, name))
                 column = at(candidates[min(index, len(candidates) - 1)])[1] if candidates else 1
-                found.append(Placeholder(name, line, column, default))
+                found.append(Placeholder(name, line, column, default, optional and not default))
         return found
 
     def body(self, items: Iterable[Any], bound: set[str], guarded: frozenset[str]) -> None:
@@ -209,18 +190,30 @@ class _JinjaWalker:
         else:
             handler(self, node, bound, guarded)
 
-    def slot(self, name: str, line: int, report: bool = False, default: bool = False) -> None:
-        self.slots.append((name, line, report, default))
+    def visit_as(self, testing: bool, nodes: Iterable[Any], bound: set[str], guarded: frozenset[str]) -> None:
+        """Visit ``nodes`` as tested (``testing``) or as needed values, then restore the mode."""
+        outer, self.testing = self.testing, testing
+        try:
+            self.body(nodes, bound, guarded)
+        finally:
+            self.testing = outer
+
+    def slot(self, name: str, line: int, report: bool = False, default: bool = False, optional: bool = False) -> None:
+        self.slots.append((name, line, report, default, optional))
 
     def name(self, node: Any, bound: set[str], guarded: frozenset[str], default: bool = False) -> None:
         free = node.ctx == "load" and node.name not in bound and node.name not in self.builtins
-        self.slot(node.name, node.lineno, free, default or node.name in guarded)
+        default = default or node.name in self.scope.defaults
+        self.slot(node.name, node.lineno, free, default, self.testing or node.name in guarded)
 
     def branch(self, items: Iterable[Any], bound: set[str], guarded: frozenset[str]) -> set[str]:
         """Walk a branch in its own copy of ``bound``; return the names it binds."""
         inner = set(bound)
         self.body(items, inner, guarded)
         return inner - bound
+
+
+_CALLABLE_IMPLICIT = {"varargs", "kwargs", "caller"}
 
 
 def _stored(target: Any) -> set[str]:
@@ -237,14 +230,9 @@ def _descendants(node: Any) -> Iterator[Any]:
         stack.extend(current.iter_child_nodes())
 
 
-def _tested(tests: Iterable[Any]) -> frozenset[str]:
-    """Names tested with ``is defined`` / ``is undefined`` anywhere in ``tests``."""
-    return frozenset(
-        n.node.name
-        for test in tests
-        for n in _descendants(test)
-        if type(n).__name__ == "Test" and n.name in _DEFINED_TESTS and type(n.node).__name__ == "Name"
-    )
+def _names_in(tests: Iterable[Any]) -> frozenset[str]:
+    """The root names read anywhere in ``tests``: a branch under these tests is guarded by them."""
+    return frozenset(n.name for test in tests for n in _descendants(test) if type(n).__name__ == "Name" and n.ctx == "load")
 
 
 def _visit_name(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
@@ -260,33 +248,59 @@ def _visit_keyword(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozens
     w.visit(node.value, bound, guarded)
 
 
-def _visit_filter_or_test(names: frozenset[str]) -> Callable[..., None]:
-    def visit(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
-        if node.node is None:  # {% filter upper %}: the filter name stands alone
-            w.slot(node.name, node.lineno)
-        elif node.name in names and type(node.node).__name__ == "Name":
-            w.name(node.node, bound, guarded, default=True)
-        else:
-            w.visit(node.node, bound, guarded)
-        w.body(node.iter_child_nodes(exclude=("node",)), bound, guarded)
+def _visit_filter(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    """``x | f(…)``: ``x`` keeps the mode (``safety_mode | upper == 'STRICT'`` only tests it)."""
+    if node.node is None:  # {% filter upper %}: the filter name stands alone
+        w.slot(node.name, node.lineno)
+    elif node.name in DEFAULT_FILTERS and type(node.node).__name__ == "Name":
+        w.name(node.node, bound, guarded, default=True)
+    else:
+        w.visit(node.node, bound, guarded)
+    w.body(node.iter_child_nodes(exclude=("node",)), bound, guarded)
 
-    return visit
+
+def _visit_test(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    """``x is none``, ``x is defined``: the operand and the arguments are only tested."""
+    w.visit_as(True, node.iter_child_nodes(), bound, guarded)
+
+
+def _visit_compare(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    """``x == 'a'``, ``'a' in x``: an undefined operand compares, it does not fail."""
+    w.visit_as(True, node.iter_child_nodes(), bound, guarded)
+
+
+def _visit_needed(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    """``x.a``, ``x[0]``, ``x + 1``, ``x ~ 'a'``: an undefined operand fails, so it is needed."""
+    w.visit_as(False, node.iter_child_nodes(), bound, guarded)
+
+
+def _visit_call(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
+    """``f(a, k=b)``: an argument is needed unless it goes to a macro parameter that is only tested."""
+    callee = node.node.name if type(node.node).__name__ == "Name" else None
+    w.visit_as(callee is not None, [node.node], bound, guarded)  # a free function: the renderer's helper
+    for position, argument in enumerate(node.args):
+        w.visit_as(callee is not None and w.scope.tested_argument(callee, position, None), [argument], bound, guarded)
+    for keyword in node.kwargs:
+        w.slot(keyword.key, keyword.lineno)
+        w.visit_as(callee is not None and w.scope.tested_argument(callee, None, keyword.key), [keyword.value], bound, guarded)
+    w.visit_as(False, [n for n in (node.dyn_args, node.dyn_kwargs) if n is not None], bound, guarded)
 
 
 def _visit_condexpr(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
-    guarded = guarded | _tested([node.test])
-    w.body([e for e in (node.expr1, node.test, node.expr2) if e is not None], bound, guarded)
+    w.visit_as(True, [node.test], bound, guarded)
+    guarded = guarded | _names_in([node.test])
+    w.body([e for e in (node.expr1, node.expr2) if e is not None], bound, guarded)
 
 
 def _visit_if(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
     chain = [(node.test, node.body), *((e.test, e.body) for e in node.elif_)]
-    guarded = guarded | _tested(test for test, _ in chain)
+    inside = guarded | _names_in(test for test, _ in chain)  # the branches, not the tests
     added = []
     for test, body in chain:
-        w.visit(test, bound, guarded)
-        added.append(w.branch(body, bound, guarded))
-    added.append(w.branch(node.else_, bound, guarded))
-    bound |= set.intersection(*added)  # bound after the if only when every branch binds it
+        w.visit_as(True, [test], bound, guarded)
+        added.append(w.branch(body, bound, inside))
+    added.append(w.branch(node.else_, bound, inside))
+    bound |= set.union(*added)  # a local on some path: a path that misses it is a template bug
 
 
 def _visit_for(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
@@ -294,7 +308,7 @@ def _visit_for(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[s
     w.visit(node.iter, bound, guarded)
     inner = bound | _stored(node.target) | {"loop"}
     if node.test is not None:
-        w.visit(node.test, inner, guarded)
+        w.visit_as(True, [node.test], inner, guarded)
     w.body(node.body, inner, guarded)
     w.branch(node.else_, bound, guarded)
 
@@ -315,7 +329,7 @@ def _visit_assign_block(w: _JinjaWalker, node: Any, bound: set[str], guarded: fr
 
 def _visit_macro(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
     w.slot(node.name, node.lineno)
-    _visit_callable(w, node, bound, guarded, {"varargs", "kwargs", "caller"})
+    _visit_callable(w, node, bound, guarded, _CALLABLE_IMPLICIT)
     bound.add(node.name)
 
 
@@ -327,7 +341,7 @@ def _visit_callable(
     w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str], implicit: set[str], call: Any = None
 ) -> None:
     w.body([*node.args, *node.defaults, *([call] if call is not None else [])], bound, guarded)
-    w.body(node.body, bound | {a.name for a in node.args} | implicit, guarded)
+    w.body(node.body, bound | w.scope.globals | {a.name for a in node.args} | implicit, guarded)
 
 
 def _visit_with(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
@@ -359,12 +373,17 @@ def _visit_from_import(w: _JinjaWalker, node: Any, bound: set[str], guarded: fro
         bound.add(names[-1])
 
 
+_NEEDED = ("Getattr", "Getitem", "Add", "Sub", "Mul", "Div", "FloorDiv", "Mod", "Pow", "Neg", "Pos", "Concat")
+
 _JINJA_HANDLERS: dict[str, Callable[[_JinjaWalker, Any, set[str], frozenset[str]], None]] = {
     "Name": _visit_name,
     "NSRef": _visit_nsref,
     "Keyword": _visit_keyword,
-    "Filter": _visit_filter_or_test(_DEFAULT_FILTERS),
-    "Test": _visit_filter_or_test(_DEFINED_TESTS),
+    "Filter": _visit_filter,
+    "Test": _visit_test,
+    "Compare": _visit_compare,
+    "Call": _visit_call,
+    **{kind: _visit_needed for kind in _NEEDED},
     "CondExpr": _visit_condexpr,
     "If": _visit_if,
     "For": _visit_for,

@@ -21,14 +21,21 @@ syntax             placeholders                               ``default: true`` 
                    ``{{/x}}``, ``{{! …}}``, ``{{> partial}}``,
                    ``\\{{x}}``; ``{{=<% %>=}}`` changes the
                    delimiters; Handlebars ``{{#if x}}`` and
-                   ``{{helper x}}`` report ``x``
+                   ``{{helper x}}`` report ``x``; inside
+                   ``{{#each}}``/``{{#with}}``/``{{#x}}``
+                   names may be the item's fields: only
+                   ``../x`` is reported there
 ``dollar``         ``$X`` and ``${X}``; ``$$`` is a literal    ``${X:-d}``, ``${X-d}``,
-                   dollar                                      ``${X:=d}``, ``${X:+alt}``
-                                                               (``${X:?err}`` is required)
+                   dollar; promptflow's ``${inputs.X}`` is     ``${X:=d}``, ``${X:+alt}``,
+                   ``X`` (``${node.output}`` and              ``${X="d"}`` (VS Code)
+                   ``${env:X}`` are wiring, not variables)     (``${X:?err}`` is required)
 ``format``         ``{x}``, ``{x.attr}``, ``{x[0]}`` and       never
                    nested ``{x:{width}}``; ``{{``/``}}``,
                    positional ``{}``/``{0}`` and fields that
                    are not identifiers (``{"a": 1}``) are not
+``semantic_kernel``  ``{{$x}}``, and ``$x`` arguments of        never
+                   function calls (``{{recall $x}}``); see
+                   `semantic_kernel`
 =================  =========================================  ==========================
 
 Problems are template syntax errors: Jinja's own parse errors (column unknown: null),
@@ -46,23 +53,19 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from wfgy_rules.providers.templates.chat_templates import (
+    RUNTIME_NAMES as CHAT_RUNTIME_NAMES,
+)
 from wfgy_rules.providers.templates.jinja_walker import scan_jinja
 from wfgy_rules.providers.templates.scan_results import (
     Locator,
     Placeholder,
     SyntaxProblem,
 )
+from wfgy_rules.providers.templates.semantic_kernel import scan_semantic_kernel
 
-# Names a Hugging Face chat template receives from the runtime (transformers' renderer).
-RUNTIME_NAMES: dict[str, frozenset[str]] = {
-    "chat_template": frozenset(
-        {
-            "messages", "add_generation_prompt", "bos_token", "eos_token", "pad_token",
-            "unk_token", "tools", "documents", "custom_tools", "tools_in_user_message",
-            "builtin_tools", "date_string", "raise_exception", "strftime_now", "tojson",
-        }
-    )
-}
+# Names a chat template receives from its runtime (see `chat_templates`).
+RUNTIME_NAMES: dict[str, frozenset[str]] = {"chat_template": CHAT_RUNTIME_NAMES}
 
 
 Scanner = Callable[[str], tuple[list[Placeholder], list[SyntaxProblem]]]
@@ -87,7 +90,7 @@ def may_contain(text: str, syntax: str) -> bool:
 
 # --- dollar: $X ${X} ${X:-d} ${X-d} ${X:=d} ${X:+a} ${X:?e}, $$ --------------------------
 
-_DOLLAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(\}|:?[-=+?])|([A-Za-z_][A-Za-z0-9_]*))")
+_DOLLAR = re.compile(r"\$(?:\$|\{(?:inputs\.)?([A-Za-z_][A-Za-z0-9_]*)(\}|:?[-=+?])|([A-Za-z_][A-Za-z0-9_]*))")
 
 
 def _scan_dollar(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
@@ -132,6 +135,7 @@ def _format_fields(text: str, start: int, end: int) -> Iterator[tuple[str, int]]
 
 _SIGILS = "#^/&>!{"
 _LITERALS = frozenset({"else", "this", ".", "true", "false", "null", "undefined", "as"})
+_CONTEXT_HELPERS = frozenset({"each", "with"})
 _WORD = re.compile(r"[^\s~]+")
 
 
@@ -140,7 +144,7 @@ class _MustacheState:
     at: Locator
     found: list[Placeholder]
     problems: list[SyntaxProblem]
-    sections: list[tuple[str, int]]  # open sections: (name, offset)
+    sections: list[tuple[str, int, bool]]  # open sections: (name, offset, changes the context)
 
 
 def _scan_mustache(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
@@ -162,7 +166,7 @@ def _scan_mustache(text: str) -> tuple[list[Placeholder], list[SyntaxProblem]]:
             opening, closing = _delimiters(body, start, opening, closing, state)
         else:
             _mustache_tag(body, inner, state)
-    for name, offset in state.sections:
+    for name, offset, _ in state.sections:
         state.problems.append(SyntaxProblem(*state.at(offset), f"unclosed section {name!r}"))
     return state.found, state.problems
 
@@ -196,12 +200,14 @@ def _mustache_tag(body: str, inner: int, state: _MustacheState) -> None:
     if sigil == "/":
         _close_section(words[0][0], words[0][1], state)
         return
+    in_context = any(context for _, _, context in state.sections)
     if sigil in ("#", "^"):
-        state.sections.append((words[0][0], words[0][1]))
+        # {{#each x}}, {{#with x}}, a Mustache {{#x}}: inside, names may be the item's fields
+        state.sections.append((words[0][0], words[0][1], len(words) == 1 or words[0][0] in _CONTEXT_HELPERS))
     names = words if len(words) == 1 else _helper_arguments(words[1:])
     for word, offset in names:
         root = _mustache_root(word)
-        if root:
+        if root and (not in_context or word.startswith("../")):
             state.found.append(Placeholder(root, *state.at(offset + word.index(root))))
 
 
@@ -225,6 +231,7 @@ def _helper_arguments(words: list[tuple[str, int]]) -> Iterator[tuple[str, int]]
 def _mustache_root(word: str) -> str | None:
     while word.startswith("../"):
         word = word[3:]
+    word = word.rstrip(")")  # the last argument of a (sub-expression)
     if not word or word in _LITERALS or word[0] in "@\"'|(" or word[0].isdigit() or word.startswith("this."):
         return None
     return word.split(".")[0] or None
@@ -239,5 +246,6 @@ SCANNERS: dict[str, tuple[tuple[str, ...], Scanner]] = {
     "mustache": (("{{",), _scan_mustache),
     "dollar": (("$",), _scan_dollar),
     "format": (("{",), _scan_format),
+    "semantic_kernel": (("{{",), scan_semantic_kernel),
 }
 SYNTAXES: tuple[str, ...] = tuple(SCANNERS)

@@ -20,6 +20,7 @@ class Placeholder:
     line: int
     column: int
     default: bool = False  # an inline default or a definedness guard resolves it
+    optional: bool = False  # only tested (an optional switch), never needed as a value
 
 
 @dataclass(frozen=True)
