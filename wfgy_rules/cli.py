@@ -167,6 +167,24 @@ def schema_command(name: Annotated[str, typer.Argument(help="policy, config, pol
     return schema.run(name)
 
 
+@app.command("diff", epilog="Exit codes: 0 compared (--exit-code: 1 when something drifted or is missing) · 2 invalid input.")
+def diff_command(config: ConfigOpt = None,
+                 facts: Annotated[Optional[list[str]], typer.Option("--facts", help="A bundle from 'wfgy-rules facts' instead of gathering; give it twice (OLD, then NEW) to see what changed between two bundles.")] = None,
+                 format: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown.")] = "text",
+                 output: OutputOpt = None,
+                 show_all: Annotated[bool, typer.Option("--all", help="With two bundles, also list the fields that are equal.")] = False,
+                 exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when a field drifted or is missing.")] = False) -> int:
+    """Declared vs effective runtime side by side (model card ↔ runtime, env, secrets, prompt variables), or two fact bundles.
+
+    Marks: equal, drifted (with the drift level for versions), missing, extra, unpaired
+    (a model-card field nothing effective is compared with). Names and kinds only: never
+    the value of a variable or a secret.
+    """
+    from wfgy_rules.commands import diff
+
+    return diff.run(config, facts or [], format, output, show_all, exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every outcome to an exit code in one place."""
     import click
