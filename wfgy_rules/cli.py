@@ -167,7 +167,7 @@ def schema_command(name: Annotated[str, typer.Argument(help="policy, config, pol
     return schema.run(name)
 
 
-@app.command("diff", epilog="Exit codes: 0 compared (--exit-code: 1 when something drifted or is missing) · 2 invalid input.")
+@app.command("diff", epilog="Exit codes: 0 compared (--exit-code: 1 when something drifted or is missing) · 2 invalid input · 3 internal error.")
 def diff_command(config: ConfigOpt = None,
                  facts: Annotated[Optional[list[str]], typer.Option("--facts", help="A bundle from 'wfgy-rules facts' instead of gathering; give it twice (OLD, then NEW) to see what changed between two bundles.")] = None,
                  format: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown.")] = "text",

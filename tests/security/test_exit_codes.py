@@ -85,6 +85,9 @@ ROWS = [
     ("lock", ["--model-dir", "nope", "--output", "card.json"], None, 2),
     ("schema", ["policy"], None, 0),
     ("schema", ["nope"], None, 2),
+    ("diff", [], None, 0),
+    ("diff", ["--facts", "nope.json"], None, 2),
+    ("diff", [], _broken_plugin, 3),
 ]
 
 
