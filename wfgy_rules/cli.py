@@ -23,7 +23,7 @@ app = typer.Typer(
     help="Pre-flight gate for LLM / ML deployments: YAML guards that compare the declared runtime "
     "(model card, declared env and secrets, prompt variables) with the effective one.",
     epilog=EXIT_CODES,
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
@@ -183,6 +183,30 @@ def diff_command(config: ConfigOpt = None,
     from wfgy_rules.commands import diff
 
     return diff.run(config, facts or [], format, output, show_all, exit_code)
+
+
+@app.command("query", epilog="Exit codes: 0 printed · 1 the expression failed on these facts · 2 invalid expression, unknown name or rule · 3 internal error.")
+def query_command(expression: Annotated[str, typer.Argument(metavar="EXPR", help="A JMESPath expression, e.g. \"runtime.packages.torch\" or \"version_drift(runtime.packages.torch, model_card.declared.torch)\".")],
+                  config: ConfigOpt = None,
+                  facts: Annotated[Optional[str], typer.Option("--facts", help="A bundle from 'wfgy-rules facts' instead of gathering the providers EXPR names.")] = None,
+                  rule: Annotated[Optional[str], typer.Option("--rule", help="Evaluate with this rule's effective params (config overrides included) as 'params'.")] = None) -> int:
+    """Print the value of EXPR (JSON) over the facts rules see: try an expression before writing it."""
+    from wfgy_rules.commands import query
+
+    return query.run(expression, config, facts, rule)
+
+
+@app.command("init", epilog="Exit codes: 0 written · 2 a file it would write already exists (nothing is written) · 3 internal error.")
+def init_command() -> int:
+    """Write a starter wfgy.yaml, policies/team.yaml with its test, and prompt_vars.yaml for this directory.
+
+    Detects a Hugging Face model directory, prompt folders (prompts/, templates/) and a
+    .env.example; never prompts, never overwrites. The files pass 'wfgy-rules validate' and
+    'wfgy-rules test' as written.
+    """
+    from wfgy_rules.commands import init
+
+    return init.run()
 
 
 def main(argv: list[str] | None = None) -> None:

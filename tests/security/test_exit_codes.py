@@ -41,6 +41,10 @@ def _broken_plugin(root: Path) -> None:
     (root / "wfgy.yaml").write_text(TEAM_CONFIG + "  badschema: {x: 1}\n")
 
 
+def _no_config(root: Path) -> None:
+    (root / "wfgy.yaml").unlink()
+
+
 def _tests(expect: str):
     def setup(root: Path) -> None:
         (root / "team.test.yaml").write_text(TEST_FILE % expect)
@@ -88,6 +92,12 @@ ROWS = [
     ("diff", [], None, 0),
     ("diff", ["--facts", "nope.json"], None, 2),
     ("diff", [], _broken_plugin, 3),
+    ("query", ["file.serving"], None, 0),
+    ("query", ["version_cmp(file.serving.max_model_len, 'x')"], None, 1),
+    ("query", ["nope.x"], None, 2),
+    ("query", ["file.serving"], _broken_plugin, 3),
+    ("init", [], _no_config, 0),
+    ("init", [], None, 2),
 ]
 
 

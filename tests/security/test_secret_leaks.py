@@ -169,6 +169,9 @@ def test_no_command_and_no_format_leaks_a_secret(vault, tmp_path):
     scan.run("schema", "report")
     for fmt in ("text", "json", "markdown"):
         scan.run("diff", "--format", fmt, "--all")
+    for expression in ("@", "env", "secrets", "env.values", "[env, secrets]"):
+        scan.run("query", expression)
+    scan.run("query", "params", "--rule", "leaky.evidence")
     scan.run("diff", "--facts", str(out / "facts.json"), "--output", str(out / "diff.md"), "--format", "markdown")
     scan.run("diff", "--facts", str(out / "facts.json"), "--facts", str(out / "facts.json"), "--all", "--format", "json")
     scan.scan_files()
