@@ -40,6 +40,18 @@ FailOnOpt = Annotated[Optional[str], typer.Option("--fail-on", help="Lowest seve
 OnlyOpt = Annotated[Optional[list[str]], typer.Option("--only", help="Run only rules whose id matches this glob (repeatable).")]
 SkipOpt = Annotated[Optional[list[str]], typer.Option("--skip", help="Leave out rules whose id matches this glob (repeatable).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Exit 0 even when the run fails; the report records forced: true and what was overridden.")]
+AttestOpt = Annotated[Optional[str], typer.Option("--attest", metavar="FILE", help="Write an in-toto Statement (v1) of the verdict: what was judged, policy and facts digests, outcome, failing and waived rules.")]
+SubjectOpt = Annotated[Optional[list[str]], typer.Option("--subject", metavar="NAME@sha256:HEX", help="With --attest: what was judged, e.g. the image digest (repeatable; default: the model card and the tokenizer fingerprint).")]
+SignKeyOpt = Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="With --attest: sign the statement in a DSSE envelope with this ed25519 or ECDSA P-256 private key (needs wfgy-rules[attest]).")]
+
+
+def _attest_options(attest: str | None, subject: list[str] | None, sign_key: str | None) -> dict:
+    """``{"attest": AttestOptions(…)}`` when any attestation option was given, else ``{}``."""
+    if attest is None and not subject and sign_key is None:
+        return {}
+    from wfgy_rules.attest.request import AttestOptions
+
+    return {"attest": AttestOptions(attest, subject or [], sign_key)}
 
 
 def _version(value: bool) -> None:
@@ -56,12 +68,14 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 @app.command("eval", epilog=EXIT_CODES)
 def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
                  output: OutputOpt = None, report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None,
-                 skip: SkipOpt = None, force: ForceOpt = False) -> int:
+                 skip: SkipOpt = None, force: ForceOpt = False, attest: AttestOpt = None, subject: SubjectOpt = None,
+                 sign_key: SignKeyOpt = None) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
     from wfgy_rules.run.session import RunOptions
 
-    return evaluate.run(RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force))
+    options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
+    return evaluate.run(options, **_attest_options(attest, subject, sign_key))
 
 
 PREFLIGHT_EPILOG = (
@@ -76,7 +90,8 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
                       config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
                       output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stderr.")] = None,
                       report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None, skip: SkipOpt = None, force: ForceOpt = False,
-                      env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None) -> int:
+                      env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None,
+                      attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None) -> int:
     """The deploy gate: eval with the remedies applied, then exec CMD with the remedied environment.
 
     \b
@@ -99,7 +114,7 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     from wfgy_rules.run.session import RunOptions
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
-    return preflight.run(options, env_out, command or [])
+    return preflight.run(options, env_out, command or [], **_attest_options(attest, subject, sign_key))
 
 
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
@@ -207,6 +222,16 @@ def init_command() -> int:
     from wfgy_rules.commands import init
 
     return init.run()
+
+
+@app.command("verify-attestation", epilog="Exit codes: 0 the signature verifies and the statement is a verdict (whatever the verdict) · 1 tampered, another key, not a verdict statement, or (--require-pass) a failing or forced verdict · 2 missing file or unreadable key · 3 internal error.")
+def verify_attestation_command(path: Annotated[str, typer.Argument(metavar="FILE", help="A DSSE envelope written by --attest FILE --sign-key PEM.")],
+                               key: Annotated[str, typer.Option("--key", metavar="PUB", help="The signer's public key (PEM, ed25519 or ECDSA P-256).")],
+                               require_pass: Annotated[bool, typer.Option("--require-pass", help="Also exit 1 when the verdict inside is a failure or was forced.")] = False) -> int:
+    """Check an attestation's signature (DSSE, PAE) and its in-toto Statement; print the verdict it carries."""
+    from wfgy_rules.commands import verify_attestation
+
+    return verify_attestation.run(path, key, require_pass)
 
 
 def main(argv: list[str] | None = None) -> None:

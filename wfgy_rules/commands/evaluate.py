@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from wfgy_rules.attest.request import Attestation, AttestOptions, model_card_file
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.emit import check_format, emit, parse_reports
 from wfgy_rules.run.session import RunOptions, collect_facts, judge, open_session
 
 
-def run(options: RunOptions) -> int:
+def run(options: RunOptions, attest: AttestOptions | None = None) -> int:
     check_format(options.format)
     extra = parse_reports(options.reports)
+    attestation = Attestation(attest or AttestOptions())
     session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
     bundles = collect_facts(session, options.facts)
+    if attestation.path:
+        bundles = attestation.watch(bundles)
     outcome, facts_digest = judge(session, bundles, options.force)
     report = Report(outcome, session.rules, session.policy_set.digest, facts_digest)
     emit(report, options.format, options.output, extra)
+    if attestation.path:
+        attestation.write(report, model_card_file(session.config, gathered=not options.facts), _facts_name(options.facts))
     return outcome.exit_code
+
+
+def _facts_name(facts: str | None) -> str:
+    return Path(facts).name if facts else "facts.json"
 

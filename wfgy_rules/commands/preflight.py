@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from wfgy_rules.attest.request import Attestation, AttestOptions, model_card_file
 from wfgy_rules.errors import UsageError, WfgyError
 from wfgy_rules.exit_codes import ExitCode
 from wfgy_rules.model import Result, Rule, Status
@@ -52,16 +53,16 @@ from wfgy_rules.run.session import (
 from wfgy_rules.run.waivers import apply_waivers
 
 
-def run(options: RunOptions, env_out: str | None, command: list[str]) -> int:
+def run(options: RunOptions, env_out: str | None, command: list[str], attest: AttestOptions | None = None) -> int:
     """Judge, remedy, then exec ``command`` (or return the exit code when nothing is started)."""
     try:
-        return _run(options, env_out, command)
+        return _run(options, env_out, command, Attestation(attest or AttestOptions()))
     except WfgyError as exc:  # exit 2: kubectl describe shows why the init container failed
         write_termination_log("wfgy-rules preflight: invalid input: " + " | ".join(exc.lines()))
         raise
 
 
-def _run(options: RunOptions, env_out: str | None, command: list[str]) -> int:
+def _run(options: RunOptions, env_out: str | None, command: list[str], attestation: Attestation) -> int:
     check_format(options.format)
     extra = parse_reports(options.reports)
     session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
@@ -83,6 +84,10 @@ def _run(options: RunOptions, env_out: str | None, command: list[str]) -> int:
     env = fallback_env(outcome.results, rules) if proceed else {}
     report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env)
     emit(report, options.format, options.output, extra, stream=sys.stderr)
+    if attestation.path:  # before exec: the verdict is on disk before the service starts
+        attestation.first, attestation.count = bundle, 1
+        attestation.write(report, model_card_file(session.config, gathered=not options.facts),
+                          Path(options.facts).name if options.facts else "facts.json")
     if not proceed:
         write_termination_log(failure_reason(outcome))
         return outcome.exit_code
