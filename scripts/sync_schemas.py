@@ -35,7 +35,7 @@ SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 TIMEOUT = {
     "title": "Timeout",
     "description": "How long the provider may take before its rules become errors (default 30s).",
-    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)?$"}],
+    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$"}],
 }
 SEVERITIES = list(Severity.__members__)
 STATUSES = [status.value for status in Status]

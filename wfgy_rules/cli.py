@@ -40,6 +40,8 @@ FailOnOpt = Annotated[Optional[str], typer.Option("--fail-on", help="Lowest seve
 OnlyOpt = Annotated[Optional[list[str]], typer.Option("--only", help="Run only rules whose id matches this glob (repeatable).")]
 SkipOpt = Annotated[Optional[list[str]], typer.Option("--skip", help="Leave out rules whose id matches this glob (repeatable).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Exit 0 even when the run fails; the report records forced: true and what was overridden.")]
+ColorOpt = Annotated[str, typer.Option("--color", metavar="auto|always|never", help="Colour the text report: auto (a terminal whose TERM is not dumb; a non-empty NO_COLOR turns it off, FORCE_COLOR on), always, never.")]
+RootOpt = Annotated[Optional[str], typer.Option("--root", metavar="DIR", help="Repository root that SARIF and GitHub annotation paths are relative to (default: the git top level, else the config's directory).")]
 AttestOpt = Annotated[Optional[str], typer.Option("--attest", metavar="FILE", help="Write an in-toto Statement (v1) of the verdict: what was judged, policy and facts digests, outcome, failing and waived rules.")]
 SubjectOpt = Annotated[Optional[list[str]], typer.Option("--subject", metavar="NAME@sha256:HEX", help="With --attest: what was judged, e.g. the image digest (repeatable; default: the model card and the tokenizer fingerprint).")]
 SignKeyOpt = Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="With --attest: sign the statement in a DSSE envelope with this ed25519 or ECDSA P-256 private key (needs wfgy-rules[attest]).")]
@@ -68,14 +70,15 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 @app.command("eval", epilog=EXIT_CODES)
 def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
                  output: OutputOpt = None, report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None,
-                 skip: SkipOpt = None, force: ForceOpt = False, attest: AttestOpt = None, subject: SubjectOpt = None,
+                 skip: SkipOpt = None, force: ForceOpt = False,
+                 color: ColorOpt = "auto", root: RootOpt = None, attest: AttestOpt = None, subject: SubjectOpt = None,
                  sign_key: SignKeyOpt = None) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
     from wfgy_rules.run.session import RunOptions
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
-    return evaluate.run(options, **_attest_options(attest, subject, sign_key))
+    return evaluate.run(options, color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
 PREFLIGHT_EPILOG = (
@@ -91,6 +94,7 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
                       output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stderr.")] = None,
                       report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None, skip: SkipOpt = None, force: ForceOpt = False,
                       env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None,
+                      color: ColorOpt = "auto", root: RootOpt = None,
                       attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None) -> int:
     """The deploy gate: eval with the remedies applied, then exec CMD with the remedied environment.
 
@@ -114,7 +118,7 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     from wfgy_rules.run.session import RunOptions
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
-    return preflight.run(options, env_out, command or [], **_attest_options(attest, subject, sign_key))
+    return preflight.run(options, env_out, command or [], color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
@@ -240,6 +244,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from wfgy_rules.errors import WfgyError
 
+    for stream in (sys.stdout, sys.stderr):  # a non-Unicode name or value is escaped, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="wfgy-rules", standalone_mode=False)

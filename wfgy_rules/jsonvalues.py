@@ -6,6 +6,11 @@ from __future__ import annotations
 import json
 
 _MAX_SHOWN = 120
+# A value built by an expression may share its parts (``[@,@]`` thirty times over is tiny in
+# memory yet a billion values written out): nothing renders one with more values than these.
+MAX_SHOWN_VALUES = 10_000  # a value in an error message or evidence
+MAX_RENDERED_VALUES = 100_000  # a value in a rule's message
+MAX_LIST = 1_000_000  # elements one list built during evaluation may hold
 
 
 def type_name(value: object) -> str:
@@ -25,8 +30,32 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
+def a_type_name(value: object) -> str:
+    """``a string``, ``an array``: the type of a value, for messages that must not show it."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def within(value: object, limit: int) -> bool:
+    """Whether ``value`` holds at most ``limit`` values, counted as written out (a part shared
+    twice counts twice); stops counting as soon as it is over."""
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            return False
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
+
+
 def show(value: object) -> str:
     """A short JSON rendering of a value with its type, for error messages: ``"abc" (string)``."""
+    if not within(value, MAX_SHOWN_VALUES):
+        return f"<{type_name(value)} of more than {MAX_SHOWN_VALUES} values> ({type_name(value)})"
     try:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     except (ValueError, TypeError):

@@ -199,4 +199,6 @@ class Bundle:
 
     @property
     def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(canonical(self.to_json()).encode()).hexdigest()
+        # surrogatepass: a name or value that is not valid Unicode (an env var holding byte
+        # 0xff, a \ud800 escape in a bundle) is a fact like any other, never a crash
+        return "sha256:" + hashlib.sha256(canonical(self.to_json()).encode("utf-8", "surrogatepass")).hexdigest()

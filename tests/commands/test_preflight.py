@@ -104,7 +104,7 @@ def test_fallback_sets_env_for_the_command_and_env_out(tmp_path):
     assert json.loads(done.stdout)["cuda"] == ""
     assert "wfgy-rules: fallback: team.gpu-present failed → CUDA_VISIBLE_DEVICES='' for the started command and in wfgy.env" in done.stderr
     line = next(line for line in done.stderr.splitlines() if "GPU present" in line)
-    assert line.startswith("⚠ GPU present ..") and line.endswith(" FALLBACK")
+    assert line.startswith("⚠ GPU present ..") and line.endswith(" FALLBACK  team.gpu-present")
     assert 'CUDA_VISIBLE_DEVICES=""' in (tmp_path / "wfgy.env").read_text().splitlines()
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["outcome"] == "pass"

@@ -51,7 +51,7 @@ def test_the_card_is_declared(tmp_path):
         ('{\n  "model": "acme/bot",\n  "torch": 2.1\n}\n', ":3:12: torch: expected string, got 2.1 (number)"),
         ('{\n  "tokenizer_sha": "not-a-sha"\n}\n', ':2:20: tokenizer_sha: "not-a-sha" (string) does not match ^[0-9a-fA-F]{7,64}$'),
         ('{"requires_gpu": "yes", "min_gpu_memory_gib": -1}', ":1:18: requires_gpu: expected boolean, got \"yes\" (string)"),
-        ('["acme/bot"]', ":1:1: expected object, got [\"acme/bot\"] (array)"),
+        ('["acme/bot"]', ":1:1: expected a mapping (a model-card file), got an array; its content is not shown"),
         ('{\n  "model": "acme/bot"\n  "torch": "2.1"\n}\n', ":3:3: invalid JSON: Expecting ',' delimiter"),
         ('{"model": "acme/bot",}', ":1:22: invalid JSON: "),  # JSON, not YAML: no trailing commas
         ('{"torch": "2.1",\n "torch": "2.3"}', ":2:2: torch: duplicate key 'torch' (first defined at line 1)"),

@@ -18,7 +18,7 @@ def test_failures_first_then_non_blocking_then_waived_then_folded_passes(project
     assert head.startswith("## ❌ wfgy-rules: failed\n\n1 passed, 4 failed, 1 errors, 1 skipped, 1 waived · fail-on `low`\n\n| | Rule | Severity | Result | Where |\n|---|---|---|---|---|\n")
     assert [(row[0], row[1].split()[0]) for row in _rows(head)] == [
         ("❌", "`team.max-len`"), ("❌", "`team.items`"), ("❌", "`ops.port`"),  # blocking, in report order
-        ("⚠️", "`team.soft`"), ("⚠️", "`team.note`"),  # non-blocking
+        ("⚠️", "`team.soft`"), ("ℹ️", "`team.note`"),  # non-blocking: a warning, an info note
         ("💤", "`team.items`"),  # waived
     ]
     assert details.startswith("<summary>1 passed, 1 skipped</summary>\n\n| | Rule |")

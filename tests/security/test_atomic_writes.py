@@ -73,8 +73,13 @@ def test_an_existing_report_is_intact_when_the_write_fails(tmp_path, monkeypatch
 def test_a_failing_write_of_the_content_leaves_no_temporary_file(tmp_path, monkeypatch):
     target = tmp_path / "report.json"
     target.write_text("old\n")
-    with pytest.raises(UnicodeEncodeError):
-        write_atomic(target, "a lone surrogate \ud800 cannot be encoded")
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "chmod", disk_full)  # fails after the content is written, before the rename
+    with pytest.raises(UsageError, match="cannot write"):
+        write_atomic(target, "new content")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
@@ -115,3 +120,83 @@ def test_eval_on_a_read_only_project_writes_nothing(project):
         for path in paths:
             path.chmod(0o755 if path.is_dir() else 0o644)
     assert after == before
+
+
+# --- special files are written through, never replaced (issue: /dev/null became a regular file) ---
+
+
+def test_a_character_device_stays_a_device(tmp_path):
+    before = os.stat("/dev/null")
+    write_atomic(Path("/dev/null"), "report\n")
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and stat.S_IMODE(after.st_mode) == stat.S_IMODE(before.st_mode)
+    assert after.st_ino == before.st_ino
+
+
+def test_eval_output_and_env_out_to_dev_null_leave_it_a_device(project):
+    done = run_cli("eval", "--output", "/dev/null", "--report", "json=/dev/null", cwd=project)
+    assert done.returncode == 0, done.stderr
+    env_out = run_cli("preflight", "--env-out", "/dev/null", cwd=project)
+    assert env_out.returncode == 0, env_out.stderr
+    info = os.stat("/dev/null")
+    assert stat.S_ISCHR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o666
+
+
+def test_a_fifo_is_written_through(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    write_atomic(fifo, "through the pipe\n")
+    reader.join(10)
+    assert received == ["through the pipe\n"] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_symlink_is_followed_and_kept(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_atomic(link, "new")
+    assert link.is_symlink() and os.readlink(link) == str(real) and real.read_text() == "new"
+
+
+def test_a_report_to_dev_stdout_goes_to_stdout_and_keeps_the_link(project):
+    done = run_cli("eval", "--report", "json=/dev/stdout", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert '"outcome": "pass"' in done.stdout and Path("/dev/stdout").is_symlink()
+
+
+def test_a_new_env_file_is_world_readable_and_an_existing_one_keeps_its_mode(tmp_path):
+    from wfgy_rules.run.remedies import write_env_file
+
+    fresh = tmp_path / "fresh.env"
+    write_env_file(fresh, {"A": "1"})
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+    kept = tmp_path / "kept.env"
+    kept.write_text("")
+    kept.chmod(0o600)
+    write_env_file(kept, {"A": "1"})
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and kept.read_text().endswith('A="1"\n')
+
+
+def test_the_termination_log_is_not_written_through_a_symlink(tmp_path):
+    from wfgy_rules.run.remedies import write_termination_log
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = tmp_path / "termination-log"
+    link.symlink_to(victim)
+    assert write_termination_log("failed", str(link)) is False and victim.read_text() == "precious"
+    plain = tmp_path / "log"
+    plain.write_text("old text that is longer")
+    assert write_termination_log("failed", str(plain)) is True and plain.read_text() == "failed"
+
+
+def test_env_out_swallowing_the_separator_is_a_usage_error(project):
+    done = run_cli("preflight", "--env-out", "--", "true", cwd=project)
+    assert done.returncode == 2 and "--env-out expects a FILE" in done.stderr
+    assert not (project / "--").exists()

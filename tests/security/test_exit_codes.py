@@ -179,7 +179,7 @@ def test_main_maps_unexpected_failures_to_one_line(monkeypatch, capsys, raised, 
     from wfgy_rules import cli
     from wfgy_rules.commands import evaluate
 
-    def explode(options):
+    def explode(options, **_):
         raise raised
 
     monkeypatch.delenv("WFGY_DEBUG", raising=False)
@@ -196,6 +196,6 @@ def test_wfgy_debug_shows_the_traceback_of_an_internal_error(monkeypatch):
     from wfgy_rules.commands import evaluate
 
     monkeypatch.setenv("WFGY_DEBUG", "1")
-    monkeypatch.setattr(evaluate, "run", lambda options: (_ for _ in ()).throw(RuntimeError("debug me")))
+    monkeypatch.setattr(evaluate, "run", lambda options, **_: (_ for _ in ()).throw(RuntimeError("debug me")))
     with pytest.raises(RuntimeError, match="debug me"):
         cli.main(["eval"])

@@ -232,3 +232,34 @@ def test_errors_about_files_holding_secrets_never_quote_them(vault):
     assert scan.run("eval").returncode == 2
     assert scan.run("validate").returncode == 2
     assert scan.leaks == []
+
+
+def test_near_miss_and_key_facts_leak_no_value_url_or_host(tmp_path):
+    """The facts added for issue 11 (``near_misses[].known/readers``, ``keys[].kind/endpoint``)
+    carry names and labels only: no key value, no base URL, no host name (which can embed a
+    tenant or credentials), in the facts and in every report format of a failing run."""
+    host = "tenant-CANARY-gw.internal.example"
+    env = {
+        "OPENAI_API_KEY": CANARY,                                   # an Anthropic key: key-kind fails
+        "ANTHROPIC_API_KEY": "sk-proj-" + MARK,                     # an OpenAI key for a custom endpoint
+        "ANTHROPIC_BASE_URL": f"https://user:{CANARY}@{host}/v1",
+        "HF_ENDPOINT": f"https://{host}",
+        "HUGGING_FACE_HUB_TOKEN": "hf_" + MARK + "x",               # a known neighbour of HF_TOKEN
+        "OPENAI_KEY": CANARY,                                       # an unknown near miss
+    }
+    (tmp_path / "wfgy.yaml").write_text(dedent("""
+        apiVersion: wfgy-rules/v1
+        kind: Config
+        policies: [%s]
+        providers:
+          env: {declared: [{name: HF_TOKEN, required: false, secret: true}, {name: OPENAI_API_KEY, secret: true}, {name: OPENAI_KEY_FILE, required: false}]}
+    """ % resource_path("rules/boot-checkpoint.yaml").as_posix()))
+    facts = run_cli("facts", "--provider", "env", cwd=tmp_path, env=env)
+    bundle = json.loads(facts.stdout)["env"]
+    assert {m["found"]: m["known"] for m in bundle["near_misses"]} == {"HUGGING_FACE_HUB_TOKEN": True, "OPENAI_KEY": False}
+    assert {k["name"]: k["endpoint"] for k in bundle["keys"]} == {"OPENAI_API_KEY": "default", "ANTHROPIC_API_KEY": "custom", "HUGGING_FACE_HUB_TOKEN": "custom"}
+    outputs = [facts] + [run_cli("eval", "--format", fmt, cwd=tmp_path, env=env) for fmt in FORMATS]
+    assert outputs[1].returncode == 1  # the wrong key and the misspelling were judged
+    for done in outputs:
+        assert MARK not in done.stdout + done.stderr
+        assert "internal.example" not in done.stdout + done.stderr

@@ -30,7 +30,8 @@ from wfgy_rules.errors import UsageError, WfgyError
 from wfgy_rules.exit_codes import ExitCode
 from wfgy_rules.model import Result, Rule, Status
 from wfgy_rules.reporters import Report
-from wfgy_rules.reporters.emit import check_format, emit, parse_reports
+from wfgy_rules.reporters.emit import check_color, check_format, emit, parse_reports
+from wfgy_rules.reporters.locations import check_root
 from wfgy_rules.run.engine import evaluate
 from wfgy_rules.run.outcome import Outcome, is_blocking
 from wfgy_rules.run.remedies import (
@@ -53,17 +54,26 @@ from wfgy_rules.run.session import (
 from wfgy_rules.run.waivers import apply_waivers
 
 
-def run(options: RunOptions, env_out: str | None, command: list[str], attest: AttestOptions | None = None) -> int:
-    """Judge, remedy, then exec ``command`` (or return the exit code when nothing is started)."""
+def run(options: RunOptions, env_out: str | None, command: list[str], color: str = "auto", root: str | None = None,
+        attest: AttestOptions | None = None) -> int:
+    """Judge, remedy, then exec ``command`` (or return the exit code when nothing is started).
+
+    ``color`` and ``root`` are ``--color`` and ``--root``, as for ``eval``; ``attest`` is ``--attest FILE`` and its options."""
     try:
-        return _run(options, env_out, command, Attestation(attest or AttestOptions()))
+        return _run(options, env_out, command, color, root, Attestation(attest or AttestOptions()))
     except WfgyError as exc:  # exit 2: kubectl describe shows why the init container failed
         write_termination_log("wfgy-rules preflight: invalid input: " + " | ".join(exc.lines()))
         raise
 
 
-def _run(options: RunOptions, env_out: str | None, command: list[str], attestation: Attestation) -> int:
+def _run(options: RunOptions, env_out: str | None, command: list[str], color: str = "auto", root: str | None = None,
+         attestation: Attestation | None = None) -> int:
+    attestation = attestation or Attestation(AttestOptions())
+    if env_out is not None and env_out.startswith("-"):
+        raise UsageError(f"--env-out expects a FILE, got {env_out!r} (write: preflight --env-out FILE -- CMD)")
     check_format(options.format)
+    check_color(color)
+    root_dir = check_root(root)
     extra = parse_reports(options.reports)
     session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
     today = date.today()
@@ -82,8 +92,9 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], attestati
     outcome = conclude(session, results, options.force, today)
     proceed = outcome.exit_code == 0
     env = fallback_env(outcome.results, rules) if proceed else {}
-    report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env)
-    emit(report, options.format, options.output, extra, stream=sys.stderr)
+    report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env,
+                    config=session.config, root=root_dir)
+    emit(report, options.format, options.output, extra, stream=sys.stderr, color=color)
     if attestation.path:  # before exec: the verdict is on disk before the service starts
         attestation.first, attestation.count = bundle, 1
         attestation.write(report, model_card_file(session.config, gathered=not options.facts),

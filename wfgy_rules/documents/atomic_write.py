@@ -1,36 +1,90 @@
-"""Writing report and bundle files: atomically, so a crash or Ctrl-C never leaves half a file."""
+"""Writing output files (reports, bundles, env files, model cards, cache entries) so that
+a crash or Ctrl-C never leaves half a file, and a special file is never replaced.
+
+What `write_atomic(path, text)` does depends on what ``path`` is, as shell redirection would:
+
+* a regular file, or nothing yet: a temporary file beside it is renamed into place, so a
+  reader sees the old file or the new one, never half of one;
+* a symlink: the file it points to is written (atomically, where that is a regular file);
+  the link itself stays;
+* ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``: appended to that stream;
+* a character device (``/dev/null``, a terminal) or a FIFO: written through, in place; its
+  type, owner and permissions are left as they were.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from wfgy_rules.errors import Problem, UsageError
 
+# Text that is not valid Unicode (a file name or env value holding byte 0xff) is written as
+# a backslash escape: readable in text, a valid \\udcff escape inside a JSON string.
+UNENCODABLE = "backslashreplace"
+_STREAMS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place.
 
-    A reader sees the old file or the new one, never half of one. The file keeps the old
-    file's permissions, or gets the usual ones for a new file (0666 less the umask).
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` (see the module docstring); `UsageError` when it cannot.
+
+    A regular file keeps its permissions, a new one gets ``mode`` (default: 0666 less the
+    umask); ``mode`` never changes a device, a FIFO or a stream.
     """
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        if str(path).startswith(_STREAMS):
+            _write_through(str(path), text, append=True)
+            return
+        target = Path(os.path.realpath(path))
+        info = _stat(target)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(21, "Is a directory")
+            _write_through(str(target), text, append=False)
+            return
     except OSError as exc:
-        raise UsageError(f"{path}: cannot write", [Problem(str(path), f"cannot write: {exc.strerror or exc}")]) from None
+        raise _cannot_write(path, exc) from None
+    if info is not None:
+        keep = stat.S_IMODE(info.st_mode)
+    else:
+        keep = mode if mode is not None else 0o666 & ~_umask()
+    _replace(target, text, keep, shown=path)
+
+
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _write_through(path: str, text: str, append: bool) -> None:
+    with open(path, "a" if append else "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
+        handle.write(text)
+
+
+def _replace(target: Path, text: str, mode: int, shown: Path) -> None:
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise _cannot_write(shown, exc) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
             handle.write(text)
         os.chmod(temp, mode)
-        os.replace(temp, path)
+        os.replace(temp, target)
     except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise UsageError(f"{path}: cannot write", [Problem(str(path), f"cannot write: {exc.strerror or exc}")]) from None
+            raise _cannot_write(shown, exc) from None
         raise
+
+
+def _cannot_write(path: Path, exc: OSError) -> UsageError:
+    return UsageError(f"{path}: cannot write", [Problem(str(path), f"cannot write: {exc.strerror or exc}")])
 
 
 def _umask() -> int:

@@ -81,8 +81,29 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(text)
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """A schema ``pattern`` with JSON Schema's (ECMA-262) meaning, for Python's `re`: ``\\d``
+    and ``\\w`` are ASCII only, and ``$`` is the end of the string (Python's ``$`` also
+    matches before a final newline, so ``"2027-01-01\\n"`` would pass ``^…$``).
+
+    Both this checker and the jsonschema explainer (`wfgy_rules.documents.schema`) use it."""
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char == "]":
+            in_class = False
+            out.append(char)
+        else:
+            out.append("\\Z" if char == "$" and not in_class else char)
+    return re.compile("".join(out), re.ASCII)
 
 
 def _ref(ref: str, value: Any, schema: dict, root: dict) -> bool:
@@ -138,7 +159,7 @@ _KEYWORDS = {
     "additionalProperties": _additional,
     "propertyNames": lambda sub, v, s, r: not isinstance(v, dict) or all(_valid(sub, k, r) for k in v),
     "items": lambda sub, v, s, r: not isinstance(v, list) or all(_valid(sub, i, r) for i in v),
-    "pattern": lambda p, v, s, r: not isinstance(v, str) or _pattern(p).search(v) is not None,
+    "pattern": lambda p, v, s, r: not isinstance(v, str) or ecma_regex(p).search(v) is not None,
     "minLength": _sized("string", lambda n, limit: n >= limit),
     "maxLength": _sized("string", lambda n, limit: n <= limit),
     "minItems": _sized("array", lambda n, limit: n >= limit),

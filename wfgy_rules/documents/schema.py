@@ -3,6 +3,11 @@
 Every violation becomes a `Problem` pointing at the offending key or value in the YAML
 source, e.g. ``policy.yaml:7:5: rules[0]: unknown key 'asert' (did you mean 'assert'?)``.
 All violations of a document are reported, in source order.
+
+A file that is not a wfgy-rules document of the expected kind (its top level is not a
+mapping, or it lacks ``apiVersion: wfgy-rules/…`` where the kind has one) may be a secret
+passed by mistake (``-c .env``, a token file): its problems name the file, line, column
+and the *type* of each offending value, never the value itself.
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from wfgy_rules.documents.fast_schema_check import is_valid
+from wfgy_rules.documents.fast_schema_check import ecma_regex, is_valid
 from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import Problem, did_you_mean
-from wfgy_rules.jsonvalues import canonical, show
+from wfgy_rules.jsonvalues import a_type_name, canonical, show
 from wfgy_rules.resources import resource_path
 
 SCHEMA_NAMES = ("policy", "config", "policy-test", "model-card", "prompt-vars", "report")
@@ -30,11 +35,18 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def validate(document: Document, name: str) -> list[Problem]:
     """All schema violations of ``document`` against schema ``name``, in source order."""
-    return validate_value(document, document.data, (), load_schema(name))
+    schema = load_schema(name)
+    data = document.data
+    if not isinstance(data, dict):
+        what = f"a {name} file" if name == "model-card" else f"a wfgy-rules {name} file"
+        return [document.problem((), f"expected a mapping ({what}), got {a_type_name(data)}; its content is not shown")]
+    ours = "apiVersion" not in schema.get("properties", {}) or str(data.get("apiVersion", "")).startswith("wfgy-rules/")
+    return validate_value(document, data, (), schema, quote=ours)
 
 
-def validate_value(document: Document, value: Any, base: tuple, schema: dict[str, Any]) -> list[Problem]:
-    """Violations of ``value`` (found at ``base`` inside ``document``) against ``schema``.
+def validate_value(document: Document, value: Any, base: tuple, schema: dict[str, Any], quote: bool = True) -> list[Problem]:
+    """Violations of ``value`` (found at ``base`` inside ``document``) against ``schema``;
+    with ``quote=False`` a message names the type of an offending value, not the value.
 
     The fast checker answers for valid documents; jsonschema is imported only to explain."""
     if is_valid(schema, value):
@@ -42,16 +54,21 @@ def validate_value(document: Document, value: Any, base: tuple, schema: dict[str
     problems = []
     for error in _validator_for(canonical(schema)).iter_errors(value):
         for relevant in _most_relevant(error):
-            problems.extend(_describe(document, base, relevant))
+            problems.extend(_describe(document, base, relevant, show if quote else a_type_name))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.message))
     return problems
 
 
 @lru_cache(maxsize=64)
 def _validator_for(schema_text: str):
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, ValidationError, validators
 
-    return Draft202012Validator(json.loads(schema_text))
+    def pattern(validator, regex, instance, schema):
+        if validator.is_type(instance, "string") and not ecma_regex(regex).search(instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    ecma = validators.extend(Draft202012Validator, {"pattern": pattern})
+    return ecma(json.loads(schema_text))
 
 
 def _most_relevant(error) -> list:
@@ -73,7 +90,7 @@ def _most_relevant(error) -> list:
     return [leaf for sub in meant[0] for leaf in _most_relevant(sub)]
 
 
-def _describe(document: Document, base: tuple, error) -> list[Problem]:
+def _describe(document: Document, base: tuple, error, show=show) -> list[Problem]:
     where = (*base, *error.absolute_path)
     kind = error.validator
     if kind == "additionalProperties" and isinstance(error.instance, dict):
@@ -88,7 +105,7 @@ def _describe(document: Document, base: tuple, error) -> list[Problem]:
         return [document.problem(where, f"missing required key {missing!r}")]
     if kind == "enum":
         choices = [str(c) for c in error.validator_value]
-        hint = did_you_mean(str(error.instance), choices) if isinstance(error.instance, str) else ""
+        hint = did_you_mean(str(error.instance), choices) if isinstance(error.instance, str) and show is not a_type_name else ""
         return [document.problem(where, f"{show(error.instance)} is not one of: {', '.join(choices)}{hint}")]
     if kind == "const":
         return [document.problem(where, f"{show(error.instance)} must be {error.validator_value!r}")]
@@ -97,5 +114,7 @@ def _describe(document: Document, base: tuple, error) -> list[Problem]:
         return [document.problem(where, f"expected {expected}, got {show(error.instance)}")]
     if kind == "pattern":
         return [document.problem(where, f"{show(error.instance)} does not match {error.validator_value}")]
+    if show is a_type_name:
+        return [document.problem(where, f"{a_type_name(error.instance)} breaks the schema's {kind!r} rule")]
     return [document.problem(where, error.message)]
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from wfgy_rules.documents.bounded_read import InputRefused, read_bounded
 from wfgy_rules.errors import PolicyError, Problem
 
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -99,16 +100,13 @@ def max_file_bytes() -> int:
 
 
 def read_text(path: Path, shown: str | None = None) -> str:
-    """A file's text: size-checked, UTF-8 (BOM skipped); every failure is one `PolicyError` line."""
+    """A file's text: read with `read_bounded` (regular files only, size-limited), UTF-8 (BOM
+    skipped); every failure is one `PolicyError` line."""
     shown = shown or str(path)
     try:
-        if path.is_dir():
-            raise _fail(shown, "is a directory, expected a file")
-        size = path.stat().st_size
-        limit = max_file_bytes()
-        if size > limit:
-            raise _fail(shown, f"file is {size} bytes, over the {limit}-byte limit (WFGY_MAX_FILE_BYTES)")
-        raw = path.read_bytes()
+        raw = read_bounded(path, max_file_bytes())
+    except InputRefused as exc:
+        raise _fail(shown, str(exc)) from None
     except FileNotFoundError:
         raise _fail(shown, "no such file") from None
     except PermissionError:

@@ -11,6 +11,7 @@ and never the boolean. All problems of the file are collected and raised togethe
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from wfgy_rules.documents.schema import validate
@@ -76,6 +77,9 @@ def compile_policy(document: Document, order: int, providers: frozenset[str], sh
         description=str(metadata.get("description", "")),
         rules=tuple(rules),
     )
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
 class _RuleCompiler:
@@ -215,6 +219,11 @@ class _RuleCompiler:
             interval = parse_duration(raw["interval"]) if "interval" in raw else 2.0
         except ValueError as exc:
             self.fail(where, str(exc))
+        for name, value in raw.get("env", {}).items():
+            if not _ENV_NAME.fullmatch(name):
+                self.fail((*where, "env", name), f"{name!r} is not an environment variable name (letters, digits and _, not starting with a digit)")
+            elif "\0" in value:
+                self.fail((*where, "env", name), "a value cannot hold a NUL character (no process environment can carry it)")
         return Remedy(
             action=raw["action"],
             hint=raw.get("hint", ""),

@@ -24,6 +24,7 @@ from jmespath import exceptions as jp_errors
 from jmespath.visitor import Options, TreeInterpreter
 
 from wfgy_rules.errors import EvaluationError
+from wfgy_rules.jsonvalues import MAX_RENDERED_VALUES, a_type_name, within
 from wfgy_rules.policy.functions import FUNCTIONS
 from wfgy_rules.policy.jmespath_closures import compile_ast
 
@@ -164,6 +165,8 @@ def compile_template(text: str, asts: dict[str, dict] | None = None) -> Template
 def render_value(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if not within(value, MAX_RENDERED_VALUES):
+        raise EvaluationError(f"{a_type_name(value)} of more than {MAX_RENDERED_VALUES} values is too large to put in a message")
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "), default=str)
 
 

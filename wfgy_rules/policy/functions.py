@@ -21,6 +21,7 @@ import math
 from jmespath import functions
 
 from wfgy_rules.errors import EvaluationError
+from wfgy_rules.jsonvalues import MAX_RENDERED_VALUES, a_type_name, within
 from wfgy_rules.policy import versions
 from wfgy_rules.policy.regexes import search as regex_search
 
@@ -50,6 +51,12 @@ class WfgyFunctions(functions.Functions):
     def _func_close_matches(self, name, candidates):
         strings = [c for c in candidates if isinstance(c, str)]
         return difflib.get_close_matches(name, strings, n=3, cutoff=0.8)
+
+    @functions.signature({"types": []})
+    def _func_to_string(self, value):
+        if not isinstance(value, str) and not within(value, MAX_RENDERED_VALUES):
+            raise EvaluationError(f"to_string: {a_type_name(value)} of more than {MAX_RENDERED_VALUES} values is too large")
+        return super()._func_to_string(value)
 
     @functions.signature({"types": []})
     def _func_to_number(self, value):

@@ -57,7 +57,7 @@ def policy_files(sources: list[str] | tuple[str, ...], base_dir: Path) -> list[t
         shown = shown_path(path)
         if path.is_dir():
             found.extend((p, shown_path(p)) for p in _yaml_files(path))
-        elif path.is_file():
+        elif path.exists():  # a file; anything else is refused by the reader, naming what it is
             found.append((path, shown))
         else:
             raise WfgyError(f"{shown}: no such policy file or directory", [Problem(shown, "no such policy file or directory")])

@@ -10,19 +10,17 @@ on a large fact. Three bounds keep evaluation predictable:
 * the text a pattern is matched against is capped at ``MAX_SUBJECT`` characters;
 * a search that runs longer than ``MAX_SECONDS`` is stopped (an ``error`` result). Even a
   harmless-looking ``a*b`` is quadratic on a long run of ``a``; the parse check cannot
-  see that, the clock can. The clock is a ``SIGALRM`` timer, so it applies on the main
-  thread (where the engine runs) when no other timer is in use; elsewhere only the first
-  two bounds apply.
+  see that, the clock can (`wfgy_rules.policy.deadlines`: on the main thread, where the
+  engine runs; elsewhere only the first two bounds apply).
 """
 
 from __future__ import annotations
 
 import re
-import signal
-from contextlib import contextmanager
 from functools import lru_cache
 
 from wfgy_rules.errors import EvaluationError
+from wfgy_rules.policy.deadlines import TimeUp, deadline
 
 try:  # Python ≥ 3.11
     from re import _constants as _sre
@@ -157,48 +155,12 @@ def search(pattern: str, text: str) -> bool:
     if len(text) > MAX_SUBJECT:
         raise EvaluationError(f"text of {len(text)} characters is over the {MAX_SUBJECT}-character regex limit")
     compiled = _compiled(pattern)
-    try:
-        with _deadline(MAX_SECONDS):
+    with deadline(MAX_SECONDS) as watch:
+        try:
             return compiled.search(text) is not None
-    except _TimeUp:
-        raise EvaluationError(
-            f"regular expression {pattern!r} ran longer than {MAX_SECONDS:g}s on a text of {len(text)} characters (catastrophic backtracking?)"
-        ) from None
-
-
-class _TimeUp(Exception):
-    pass
-
-
-def _time_up(signum, frame):
-    raise _TimeUp
-
-
-@contextmanager
-def _deadline(seconds: float):
-    """Raise `_TimeUp` in the code inside after ``seconds`` (``re`` checks for signals while
-    it backtracks). A no-op off the main thread, or when SIGALRM is already in use."""
-    previous = _arm(seconds)
-    if previous is None:
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _arm(seconds: float):
-    """Start the timer; the SIGALRM handler to restore, or None when it cannot be used."""
-    if not hasattr(signal, "setitimer") or signal.getitimer(signal.ITIMER_REAL)[0]:
-        return None
-    previous = signal.getsignal(signal.SIGALRM)
-    if previous not in (signal.SIG_DFL, signal.SIG_IGN):
-        return None
-    try:
-        signal.signal(signal.SIGALRM, _time_up)
-    except ValueError:  # not the main thread
-        return None
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    return previous
+        except TimeUp:
+            if not watch.expired():
+                raise  # the rule's own deadline: `wfgy_rules.run.engine` reports it
+    raise EvaluationError(
+        f"regular expression {pattern!r} ran longer than {MAX_SECONDS:g}s on a text of {len(text)} characters (catastrophic backtracking?)"
+    )

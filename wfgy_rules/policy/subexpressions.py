@@ -26,8 +26,9 @@ from jmespath import exceptions as jp_errors
 from jmespath.visitor import Options, TreeInterpreter
 
 from wfgy_rules.errors import EvaluationError
-from wfgy_rules.jsonvalues import show
+from wfgy_rules.jsonvalues import MAX_SHOWN_VALUES, a_type_name, show, within
 from wfgy_rules.policy.functions import FUNCTIONS
+from wfgy_rules.policy.jmespath_closures import compile_ast
 
 _INTERPRETER = TreeInterpreter(Options(custom_functions=FUNCTIONS))
 _OPERATORS = frozenset({"comparator", "and_expression", "or_expression", "not_expression", "function_expression",
@@ -96,8 +97,14 @@ def _visit(node: dict, data: Any, depth: int, steps: list[Step], seen: set[str],
 
 
 def _evaluate(node: dict, data: Any) -> tuple[Any, str | None]:
+    """The node's value through the same bounded closures as the rule (the interpreter only
+    for a node they do not compile); a value too large to show is replaced by why."""
     try:
-        return _INTERPRETER.visit(node, data), None
+        evaluate = compile_ast(node, FUNCTIONS)
+        value = evaluate(data) if evaluate is not None else _INTERPRETER.visit(node, data)
+        if not within(value, MAX_SHOWN_VALUES):
+            return None, f"{a_type_name(value)} of more than {MAX_SHOWN_VALUES} values, not shown"
+        return value, None
     except EvaluationError as exc:
         return None, str(exc)
     except jp_errors.JMESPathError as exc:

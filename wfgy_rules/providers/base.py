@@ -35,11 +35,14 @@ class ProviderContext:
     """What a provider may know about the run besides its own config.
 
     ``base_dir`` is the directory of ``wfgy.yaml`` (relative paths in provider config resolve
-    against it); ``environ`` is the process environment (tests pass their own).
+    against it); ``environ`` is the process environment (tests pass their own);
+    ``secret_names`` are the names the config declares secret, whose values no provider may
+    publish.
     """
 
     base_dir: Path = field(default_factory=Path.cwd)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    secret_names: frozenset[str] = frozenset()  # declared secret anywhere in the config: never published
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:
         """A config path resolved against ``base_dir`` (absolute paths stay as they are)."""

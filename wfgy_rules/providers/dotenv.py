@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wfgy_rules.documents.bounded_read import InputRefused, read_bounded
+from wfgy_rules.documents.yamlio import max_file_bytes
 from wfgy_rules.errors import ProviderError
 
 _ENTRY = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:=(.*))?$")
@@ -38,7 +40,9 @@ def parse_env_file(path: Path) -> list[EnvFileEntry]:
     not an entry; the line's text is never quoted.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, max_file_bytes()).decode("utf-8")
+    except InputRefused as exc:
+        raise ProviderError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise ProviderError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -10,7 +10,7 @@ Config (``providers.env`` in ``wfgy.yaml``)::
         #   - {name: OPENAI_BASE_URL, required: false}
         #   - {name: HF_TOKEN, secret: true}
         expose: [LOG_LEVEL]             # the only variables whose values may appear in facts
-        detect_kinds: true              # classify declared values (see ``kinds``); default true
+        detect_kinds: true              # classify values (``kinds``, ``keys``); default true
 
 The declared file follows the ``.env.example`` convention (`wfgy_rules.providers.dotenv`):
 one ``NAME=``, ``NAME=example`` or bare ``NAME`` per line, ``#`` comments; a trailing comment
@@ -34,23 +34,54 @@ Facts (``env.*``)::
     missing: [OPENAI_API_KEY]       # required declared names that are not set (sorted)
     empty: []                       # declared names set to "" or whitespace (sorted)
     near_misses:                    # a set variable that is probably the intended one
-      - {declared: OPENAI_API_KEY, found: OPEN_API_KEY, required: true, via: alias}
+      - {declared: OPENAI_API_KEY, found: OPEN_API_KEY, required: true, via: alias,
+         known: false, readers: []}
+      - {declared: HF_TOKEN, found: HUGGING_FACE_HUB_TOKEN, required: false, via: alias,
+         known: true, readers: [huggingface_hub, vllm docs]}
     values: {LOG_LEVEL: info}       # only names listed in ``expose`` (null when unset)
-    kinds: {LOG_LEVEL: other}       # set declared names and set SDK names (OPENAI_API_KEY, …):
-                                    # openai_key | anthropic_key | hf_token | url | empty | other
-                                    # ({} if detect_kinds off)
+    kinds: {LOG_LEVEL: other}       # set declared names and set key variables (see ``keys``)
+    keys:                           # one per set key variable of a provider ({} / [] if
+      - name: OPENAI_API_KEY        #   detect_kinds is off)
+        provider: openai            # whose key the variable holds
+        kind: anthropic_key         # the value's shape
+        kind_providers: [anthropic] # who issues keys of that shape ([] for an unknown shape)
+        endpoint: default           # default (no base URL set) | official | custom
 
-``near_misses`` looks at every declared name that is not set (required or optional: an
-``OPENAI_API_BASE`` that shadows an optional ``OPENAI_BASE_URL`` is just as wrong) and
-proposes one set, undeclared variable: first from a table of names seen in the wild
-(``via: alias``, see DOMAIN.md "Env var names"), else the closest name by
+``near_misses`` looks at every declared name that is not set (required or optional:
+``CUDA_VISIBLE_DEVICE=0`` with ``CUDA_VISIBLE_DEVICES`` unset silently uses every GPU) and
+proposes one set, undeclared variable: a name from the alias table (``via: alias``: names
+seen in the wild, e.g. ``OPEN_API_KEY``, ``CLAUDE_API_KEY``), else the closest name by
 ``difflib`` ratio of at least 0.8, ignoring case (``via: similar``). The cutoff is high on
-purpose: ``CLAUDE_API_KEY`` is 0.65 from ``AZURE_OPENAI_API_KEY`` and must not pair with it;
-and a variable the SDKs really read (``AZURE_OPENAI_API_KEY``) is never taken for a typo of
-another (``OPENAI_API_KEY``, 0.82 away).
+purpose: ``CLAUDE_API_KEY`` is 0.65 from ``AZURE_OPENAI_API_KEY`` and must not pair with it.
+A declared name that is set never has a near miss.
 
-``kinds`` is computed from the value and only the label is kept: an ``sk-ant-`` value in
-``OPENAI_API_KEY`` (``kinds.OPENAI_API_KEY == 'anthropic_key'``) is worth a rule.
+``known`` tells whether the found name is itself a variable that a real tool reads
+(``readers``: the libraries, serving engines or container runtimes that read it):
+``NVIDIA_VISIBLE_DEVICES`` (nvidia-container-toolkit) beside ``CUDA_VISIBLE_DEVICES``,
+``HUGGING_FACE_HUB_TOKEN`` (huggingface_hub) beside ``HF_TOKEN``, ``OPENAI_API_TYPE`` beside
+``OPENAI_API_KEY``. Such a variable is set on purpose and is no typo: the Boot Checkpoint
+aborts only on unknown found names and gives known ones an info hint. When several set
+names qualify, an unknown one is proposed first (it is the one that can be a collapse).
+
+``kinds`` and ``keys`` classify values by shape and keep only the label: ``openai_key``
+(``sk-``: OpenAI, and DeepSeek, whose keys are ``sk-`` too), ``anthropic_key`` (``sk-ant-``),
+``openrouter_key`` (``sk-or-``), ``hf_token`` (``hf_``), ``groq_key`` (``gsk_``),
+``google_key`` (``AIza``), ``xai_key`` (``xai-``), ``replicate_key`` (``r8_``),
+``perplexity_key`` (``pplx-``), else ``url``, ``empty`` or ``other``. ``keys`` lists every
+set variable that holds one provider's key (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``,
+``HF_TOKEN``, ``GROQ_API_KEY``, ``DEEPSEEK_API_KEY``, ``AZURE_OPENAI_API_KEY``, …) with the
+providers that issue keys of its value's shape, so a rule can tell an Anthropic key in
+``OPENAI_API_KEY`` (a real mistake) from a vLLM ``token-abc123`` or LibreChat's
+``user_provided`` (an unknown shape: not another provider's key). ``endpoint`` says where the
+key goes: ``custom`` when one of the provider's base-URL variables (``OPENAI_BASE_URL``,
+``OPENAI_API_BASE``, ``ANTHROPIC_BASE_URL``, ``HF_ENDPOINT``, …) is set to anything but the
+provider's official host (a Groq key in ``OPENAI_API_KEY`` with ``OPENAI_BASE_URL`` at Groq
+belongs to that endpoint), ``official`` when set to the official host, ``default`` when none
+is set. Neither a value nor a URL or host name ever appears in the facts.
+
+The tables behind all of this (real variable names with their readers, the aliases, key
+shapes, key variables with their base URLs and official hosts) are data, with the source of
+every row: ``wfgy_rules/providers/env_names.yaml``, shipped inside the package.
 
 Exposing a variable declared ``secret``, one whose name looks like a credential (ends in
 ``_KEY``, ``_TOKEN``, ``_SECRET``, ``_PASSWORD``, …) or one whose value looks like one (an
@@ -61,57 +92,69 @@ variable NAME"): the run reports the provider's rules as errors and shows no val
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from wfgy_rules.documents.yamlio import load_file
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.dotenv import parse_env_file
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SIMILARITY_CUTOFF = 0.8
-
-# Wrong name -> the name SDKs read (DOMAIN.md "Env var names"). Looked up both ways, so a
-# project that declares a legacy name still hears about the current one being set.
-ALIASES: dict[str, str] = {
-    "OPEN_API_KEY": "OPENAI_API_KEY",
-    "OPENAI_KEY": "OPENAI_API_KEY",
-    "OPENAI_API_BASE": "OPENAI_BASE_URL",
-    "OPENAI_ORGANIZATION": "OPENAI_ORG_ID",
-    "AZURE_OPENAI_KEY": "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_API_VERSION": "OPENAI_API_VERSION",
-    "CLAUDE_API_KEY": "ANTHROPIC_API_KEY",
-    "ANTHROPIC_KEY": "ANTHROPIC_API_KEY",
-    "HUGGINGFACE_TOKEN": "HF_TOKEN",
-    "HUGGINGFACEHUB_API_TOKEN": "HF_TOKEN",
-    "HUGGING_FACE_HUB_TOKEN": "HF_TOKEN",
-}
-
-# Names the SDKs really read: a set variable with one of these names is in use on purpose,
-# so it is never proposed as a misspelling of another (OPENAI_API_KEY is 0.82 from
-# AZURE_OPENAI_API_KEY, yet neither is a typo of the other). Aliases are still looked up.
-SDK_NAMES = frozenset(ALIASES.values()) | {
-    "OPENAI_PROJECT_ID",
-    "AZURE_OPENAI_ENDPOINT",
-    "ANTHROPIC_BASE_URL",
-    "HUGGING_FACE_HUB_TOKEN",
-}
+TABLES_PATH = Path(__file__).with_name("env_names.yaml")
 
 SECRET_NAME = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.I)
-
-# First match wins: ``sk-ant-`` must be tested before the ``sk-`` of OpenAI keys.
-VALUE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("anthropic_key", re.compile(r"^sk-ant-")),
-    ("openai_key", re.compile(r"^sk-")),
-    ("hf_token", re.compile(r"^hf_")),
-    ("url", re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")),
-)
-CREDENTIAL_KINDS = frozenset({"anthropic_key", "openai_key", "hf_token"})
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 URL_WITH_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]+@")  # postgres://u:p@db
-# A key anywhere in a value ("Bearer sk-ant-…", "token=hf_…") is still a key.
-EMBEDDED_CREDENTIAL = re.compile(r"(?:^|[^A-Za-z0-9])(?:sk-|hf_)[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class KeyVariable:
+    """A variable that holds one provider's key, and where its base URL may point instead."""
+
+    name: str
+    provider: str
+    base_urls: tuple[str, ...]
+    hosts: tuple[str, ...]  # official hosts; ".example.com" matches its subdomains
+
+
+@dataclass(frozen=True)
+class Tables:
+    """``env_names.yaml``: real variable names, aliases, key shapes and key variables."""
+
+    readers: Mapping[str, tuple[str, ...]]  # known name -> the tools that read it
+    aliases: Mapping[str, str]  # wrong name -> the name the tool reads
+    key_kinds: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (kind, prefixes, providers)
+    key_variables: tuple[KeyVariable, ...]
+    credential_shapes: re.Pattern[str]  # any other service's credential, by shape
+
+    @property
+    def credential_prefixes(self) -> tuple[str, ...]:
+        return tuple(p for _, prefixes, _ in self.key_kinds for p in prefixes)
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> Tables:
+    """The shipped tables, read once (a broken file is a packaging bug: it raises)."""
+    data = load_file(TABLES_PATH).data
+    return Tables(
+        readers={row["name"]: tuple(row["readers"]) for row in data["names"]},
+        aliases={row["found"]: row["means"] for row in data["aliases"]},
+        key_kinds=tuple(
+            (row["kind"], tuple(row["prefixes"]), tuple(row["providers"])) for row in data["key_kinds"]
+        ),
+        key_variables=tuple(
+            KeyVariable(row["name"], row["provider"], tuple(row["base_urls"]), tuple(row["hosts"]))
+            for row in data["key_variables"]
+        ),
+        credential_shapes=re.compile("|".join(f"(?:{row['pattern']})" for row in data["credential_shapes"]), re.ASCII),
+    )
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -178,7 +221,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "detect_kinds": {
             "title": "Detect value kinds",
-            "description": "Classify declared values (openai_key, url, …) without keeping them.",
+            "description": "Classify the values of declared and key variables (openai_key, url, …) and where keys go (official or custom base URL), without keeping values or URLs.",
             "type": "boolean",
             "default": True,
         },
@@ -204,8 +247,10 @@ class EnvProvider:
     def collect(self, config: Mapping[str, Any], ctx: ProviderContext) -> dict[str, Any]:
         environ = ctx.environ
         declared = _declared(config.get("declared"), ctx)
-        values = _exposed_values(config.get("expose", []), declared, environ)
+        values = _exposed_values(config.get("expose", []), declared, environ, ctx.secret_names)
         set_declared = [d.name for d in declared if d.name in environ]
+        detect = config.get("detect_kinds", True)
+        key_names = {k.name for k in tables().key_variables if k.name in environ}
         return {
             "names": sorted(environ),
             "declared": [d.as_fact() for d in declared],
@@ -213,11 +258,8 @@ class EnvProvider:
             "empty": sorted(n for n in set_declared if not environ[n].strip()),
             "near_misses": _near_misses(declared, environ),
             "values": values,
-            "kinds": (
-                {n: value_kind(environ[n]) for n in sorted({*set_declared, *(SDK_NAMES & environ.keys())})}
-                if config.get("detect_kinds", True)
-                else {}
-            ),
+            "kinds": {n: value_kind(environ[n]) for n in sorted({*set_declared, *key_names})} if detect else {},
+            "keys": _keys(environ) if detect else [],
         }
 
 
@@ -226,7 +268,15 @@ def value_kind(value: str) -> str:
     stripped = value.strip()
     if not stripped:
         return "empty"
-    return next((kind for kind, pattern in VALUE_KINDS if pattern.match(stripped)), "other")
+    for kind, prefixes, _ in tables().key_kinds:  # first match wins: sk-ant- before sk-
+        if stripped.startswith(prefixes):
+            return kind
+    return "url" if URL.match(stripped) else "other"
+
+
+def kind_providers(kind: str) -> list[str]:
+    """The providers that issue keys of a kind (``[]`` for ``url``, ``other``, …)."""
+    return next((list(providers) for k, _, providers in tables().key_kinds if k == kind), [])
 
 
 def looks_secret(name: str) -> bool:
@@ -252,9 +302,9 @@ def _from_mapping(item: Mapping[str, Any]) -> Declared:
 
 
 def _exposed_values(
-    expose: Sequence[str], declared: Sequence[Declared], environ: Mapping[str, str]
+    expose: Sequence[str], declared: Sequence[Declared], environ: Mapping[str, str], secret_names: frozenset[str]
 ) -> dict[str, str | None]:
-    secret = {d.name for d in declared if d.secret}
+    secret = {d.name for d in declared if d.secret} | secret_names
     for name in expose:
         value = environ.get(name, "")
         if name in secret or looks_secret(name) or _holds_credential(value):
@@ -264,36 +314,97 @@ def _exposed_values(
 
 def _holds_credential(value: str) -> bool:
     return (
-        value_kind(value) in CREDENTIAL_KINDS
+        bool(kind_providers(value_kind(value)))
         or bool(URL_WITH_USERINFO.match(value.strip()))
-        or bool(EMBEDDED_CREDENTIAL.search(value))
+        or bool(_embedded_credential().search(value))
+        or bool(tables().credential_shapes.search(value))
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_credential() -> re.Pattern[str]:
+    """A key anywhere in a value ("Bearer sk-ant-…", "token=hf_…") is still a key."""
+    prefixes = "|".join(re.escape(p) for p in tables().credential_prefixes)
+    return re.compile(rf"(?:^|[^A-Za-z0-9])(?:{prefixes})[A-Za-z0-9]")
+
+
+def _keys(environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    keys = []
+    for variable in tables().key_variables:
+        if variable.name not in environ:
+            continue
+        kind = value_kind(environ[variable.name])
+        keys.append(
+            {
+                "name": variable.name,
+                "provider": variable.provider,
+                "kind": kind,
+                "kind_providers": kind_providers(kind),
+                "endpoint": _endpoint(variable, environ),
+            }
+        )
+    return keys
+
+
+def _endpoint(variable: KeyVariable, environ: Mapping[str, str]) -> str:
+    """``default`` (no base URL set), ``official`` or ``custom``; never the URL or its host."""
+    urls = [environ[n].strip() for n in variable.base_urls if environ.get(n, "").strip()]
+    if not urls:
+        return "default"
+    return "official" if all(_official(url, variable.hosts) for url in urls) else "custom"
+
+
+def _official(url: str, hosts: Sequence[str]) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # a malformed URL (bad port, bad brackets) points nowhere official
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    return any(host.endswith(h) if h.startswith(".") else host == h for h in hosts)
 
 
 def _near_misses(declared: Sequence[Declared], environ: Mapping[str, str]) -> list[dict[str, Any]]:
     declared_names = {d.name for d in declared}
     candidates = sorted(n for n in environ if n not in declared_names)
+    readers = tables().readers
     misses = []
     for item in declared:
         if item.name in environ:
             continue
-        found, via = _near_miss(item.name, candidates)
+        found, via = _near_miss(item.name, candidates, readers)
         if found is not None:
             misses.append(
-                {"declared": item.name, "found": found, "required": item.required, "via": via}
+                {
+                    "declared": item.name,
+                    "found": found,
+                    "required": item.required,
+                    "via": via,
+                    "known": found in readers,
+                    "readers": list(readers.get(found, ())),
+                }
             )
     return misses
 
 
-def _near_miss(name: str, candidates: Sequence[str]) -> tuple[str | None, str | None]:
-    aliases = [c for c in candidates if ALIASES.get(c) == name or ALIASES.get(name) == c]
-    if aliases:
-        return aliases[0], "alias"
-    ratios = [(_similarity(name, c), c) for c in candidates if c not in SDK_NAMES]
-    close = [pair for pair in ratios if pair[0] >= SIMILARITY_CUTOFF]
-    if not close:
-        return None, None
-    return max(close, key=lambda pair: pair[0])[1], "similar"  # ties: first name in order
+def _near_miss(
+    name: str, candidates: Sequence[str], readers: Mapping[str, Sequence[str]]
+) -> tuple[str | None, str | None]:
+    """The set name most likely meant as ``name``: unknown names first (they can be a collapse),
+    then names real tools read; within each, an alias before the closest similar name."""
+    aliases = tables().aliases
+    unknown = [c for c in candidates if c not in readers]
+    known = [c for c in candidates if c in readers]
+    for group in (unknown, known):
+        alias = next((c for c in group if aliases.get(c) == name or aliases.get(name) == c), None)
+        if alias is not None:
+            return alias, "alias"
+        close = [(_similarity(name, c), c) for c in group]
+        close = [pair for pair in close if pair[0] >= SIMILARITY_CUTOFF]
+        if close:
+            return max(close, key=lambda pair: pair[0])[1], "similar"  # ties: first name in order
+    return None, None
 
 
 def _similarity(a: str, b: str) -> float:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from wfgy_rules import __version__
@@ -37,6 +39,16 @@ class Report:
     mode: str = "eval"  # or "preflight"
     fallback_env: dict[str, str] = field(default_factory=dict)
     tool_version: str = __version__
+    config: Any = field(default=None, compare=False)  # the run's `Config`: where results without a file point
+    root: Path | None = None  # the repository root (``--root``); None: found from the working directory
+
+    @cached_property
+    def locator(self):
+        """Repository locations for this run's results (`wfgy_rules.reporters.locations`)."""
+        from wfgy_rules.reporters.locations import Locator, repository_root
+
+        base_dir = getattr(self.config, "base_dir", None) if getattr(self.config, "path", None) else None
+        return Locator(self.root or repository_root(None, base_dir), self.config)
 
 
 def render(report: Report, fmt: str, color: bool = False) -> str:

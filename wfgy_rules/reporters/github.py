@@ -7,12 +7,15 @@ and on the pull request's changed lines.
     ::warning file=prompts/a.txt,line=3,col=5,title=team.soft%3A prefer pinned images::image is not pinned
     wfgy-rules: 4 passed, 2 failed
 
-One command per ``fail`` or ``error`` result that is not waived: ``error`` when it fails the
-run, ``notice`` for ``info`` rules, ``warning`` for the rest (warnings, fallbacks, results
-below ``--fail-on``). The file and line are the ``for_each`` element's, else the rule's in
-its policy file (none for the packs shipped with the tool), relative to the current
-directory: run from the repository root. Text is escaped as the runner expects, so a
-message can neither break the command nor start another one.
+One command per ``fail`` or ``error`` result that is not waived, named after the result's
+level (`wfgy_rules.reporters.levels`, the table every format shares): ``error`` when it
+fails the run, ``warning`` when it does not (warnings, fallbacks, results below
+``--fail-on``), ``notice`` for ``info`` rules. The file and line are the ones SARIF shows
+(`wfgy_rules.reporters.locations`): the ``for_each`` element's, else the rule's in a team
+policy, else what the rule judged (the model card's key, the ``wfgy.yaml`` line configuring
+its provider), relative to the repository root (``--root``), as the runner expects whatever
+directory the step ran in. Text is escaped as the runner expects, so a message can neither
+break the command nor start another one.
 
 With ``GITHUB_STEP_SUMMARY`` set (as in every Actions job), the markdown report is also
 appended to the job summary (`after_emit`, called by `wfgy_rules.reporters.emit`).
@@ -24,17 +27,20 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from wfgy_rules.model import Result, Rule, Severity
-from wfgy_rules.reporters import Report, counts_line, locate
+from wfgy_rules.model import Result, Rule
+from wfgy_rules.reporters import Report, counts_line
 from wfgy_rules.reporters import render as render_format
+from wfgy_rules.reporters.levels import Level, level
+from wfgy_rules.reporters.locations import Locator
 
 _DATA_ESCAPES = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
 _PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))
+COMMANDS = {Level.error: "error", Level.warning: "warning", Level.note: "notice"}
 
 
 def render(report: Report, color: bool = False) -> str:
     rules = {rule.id: rule for rule in report.rules}
-    lines = [_command(r, rules.get(r.rule_id)) for r in report.outcome.results if r.status.failing]
+    lines = [_command(r, rules.get(r.rule_id), report.locator) for r in report.outcome.results if r.status.failing]
     lines.append(f"wfgy-rules: {counts_line(report.outcome)}" + (" (forced)" if report.outcome.forced else ""))
     return "\n".join(lines) + "\n"
 
@@ -59,17 +65,13 @@ def append_step_summary(report: Report, environ: Mapping[str, str] = os.environ)
 
 def command_name(result: Result) -> str:
     """``error`` for a result that fails the run, ``notice`` for ``info``, else ``warning``."""
-    if result.blocking:
-        return "error"
-    return "notice" if result.severity is Severity.info else "warning"
+    return COMMANDS[level(result)]
 
 
-def _command(result: Result, rule: Rule | None) -> str:
-    properties = []
-    where = locate(result, rule)
-    if where is not None:
-        properties.append(("file", where.path))
-        properties += [(key, str(value)) for key, value in (("line", where.line), ("col", where.column)) if value is not None]
+def _command(result: Result, rule: Rule | None, locator: Locator) -> str:
+    where = locator.locate(result, rule)
+    properties = [("file", where.path)]
+    properties += [(key, str(value)) for key, value in (("line", where.line), ("col", where.column)) if value is not None]
     properties.append(("title", f"{result.rule_id}: {result.title}"))
     text = result.message or result.title
     if result.target:

@@ -12,6 +12,8 @@ import json
 
 from wfgy_rules.reporters import Report, result_json
 
+UNENCODABLE = "wfgy-json-escape"  # a stream that cannot carry a character gets a JSON \u escape (reporters.emit)
+
 
 def render(report: Report, color: bool = False) -> str:
     outcome = report.outcome

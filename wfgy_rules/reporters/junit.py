@@ -17,17 +17,26 @@ Azure Pipelines, CircleCI).
     at: team.yaml:5:5
     evidence: file.serving.max_model_len &lt;= params.context: 8192 &lt;= 4096</failure>
         </testcase>
-        <testcase classname="team" name="team.items[1] @node-b.json" time="0">…</testcase>
+        <testcase classname="team" name="team.items[prompts/a.txt:7:1] @node-b.json" time="0">…</testcase>
+        <testcase classname="team" name="team.soft" time="0" />
         …
-        <system-out />
+        <system-out>warning: team.soft: images pinned
+    hint: Pin the image by digest.</system-out>
         <system-err />
       </testsuite>
     </testsuites>
 
-One ``testsuite`` per policy, one ``testcase`` per result, named after the rule with the
-``for_each`` index in brackets and, with ``--facts DIR``, ``@`` and the target. ``fail`` is a
-``failure`` (its ``type`` is the severity), ``error`` an ``error``, ``skip`` and ``waived``
-are ``skipped``. The failure text holds the message, hint, location and evidence.
+One ``testsuite`` per policy, one ``testcase`` per result, named after the rule with, for a
+``for_each`` element, its place in brackets (``prompt.undeclared-placeholder[prompts/a.jinja:4:25]``;
+the element's index only when it has no place, as an index shifts when elements come and go,
+and a test history would mix them up) and, with ``--facts DIR``, ``@`` and the target.
+
+Levels follow `wfgy_rules.reporters.levels`, the table every format shares: a result that
+fails the run is a ``failure`` (``fail``; its ``type`` is the severity) or an ``error``
+(``error``). A result that does not fail the run (``warn``, ``fallback``, below ``--fail-on``,
+``info``) is a *passing* test case, as the gate let it through; JUnit has no warnings, so its
+text goes to the suite's ``system-out``, one ``warning:``/``note:`` entry each. ``skip`` and
+``waived`` are ``skipped``. The failure text holds the message, hint, location and evidence.
 
 The output is byte-identical for the same inputs, so it deliberately leaves out the two
 attributes of the strict Ant schema that depend on the run, ``timestamp`` and ``hostname``
@@ -44,10 +53,13 @@ from typing import Any
 
 from wfgy_rules.model import Result, Rule, Status
 from wfgy_rules.reporters import Report, locate
+from wfgy_rules.reporters.levels import Level, level
 
 # Characters XML 1.0 cannot carry, even escaped; shown as \xNN / \uNNNN instead.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ELEMENT = {Status.fail: "failure", Status.error: "error", Status.skip: "skipped", Status.waived: "skipped"}
+
+UNENCODABLE = "xmlcharrefreplace"  # a stream that cannot carry a character gets &#NNNN; (reporters.emit)
 
 
 def render(report: Report, color: bool = False) -> str:
@@ -61,17 +73,25 @@ def render(report: Report, color: bool = False) -> str:
         properties = ET.SubElement(suite, "properties")
         for name, value in _properties(report):
             ET.SubElement(properties, "property", {"name": name, "value": _clean(value)})
+        names: set[str] = set()
         for result in results:
-            _testcase(suite, result, rules.get(result.rule_id))
-        ET.SubElement(suite, "system-out")
+            _testcase(suite, result, rules.get(result.rule_id), names)
+        out = ET.SubElement(suite, "system-out")
+        notes = [_note(r, rules.get(r.rule_id)) for r in results if r.status.failing and level(r) is not Level.error]
+        if notes:
+            out.text = _clean("\n".join(notes))
         ET.SubElement(suite, "system-err")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def testcase_name(result: Result) -> str:
-    """``rule_id``, ``[index]`` for a ``for_each`` element, `` @target`` with ``--facts DIR``."""
-    name = result.rule_id if result.index is None else f"{result.rule_id}[{result.index}]"
+    """``rule_id``; for a ``for_each`` element ``[path:line:col]`` (``[index]`` when it has no
+    place); `` @target`` with ``--facts DIR``."""
+    name = result.rule_id
+    if result.index is not None:
+        where = locate(result, None)
+        name += f"[{where}]" if where is not None else f"[{result.index}]"
     return f"{name} @{result.target}" if result.target else name
 
 
@@ -79,11 +99,14 @@ def _suite_counts(policy: str, results: list[Result], number: int) -> dict[str, 
     def count(*statuses: Status) -> str:
         return str(sum(r.status in statuses for r in results))
 
+    def failed(status: Status) -> str:
+        return str(sum(r.status is status and level(r) is Level.error for r in results))
+
     return {
         "name": _clean(policy),
         "tests": str(len(results)),
-        "failures": count(Status.fail),
-        "errors": count(Status.error),
+        "failures": failed(Status.fail),
+        "errors": failed(Status.error),
         "skipped": count(Status.skip, Status.waived),
         "time": "0",
         "package": _clean(policy),
@@ -103,10 +126,14 @@ def _properties(report: Report) -> list[tuple[str, str]]:
     ]
 
 
-def _testcase(suite: ET.Element, result: Result, rule: Rule | None) -> None:
-    case = ET.SubElement(suite, "testcase", {"classname": _clean(result.policy), "name": _clean(testcase_name(result)), "time": "0"})
+def _testcase(suite: ET.Element, result: Result, rule: Rule | None, names: set[str]) -> None:
+    name = testcase_name(result)
+    if name in names:  # two elements at one place: told apart by their index
+        name = f"{name} #{result.index}"
+    names.add(name)
+    case = ET.SubElement(suite, "testcase", {"classname": _clean(result.policy), "name": _clean(name), "time": "0"})
     element = _ELEMENT.get(result.status)
-    if element is None:
+    if element is None or (result.status.failing and level(result) is not Level.error):
         return
     message = result.message or result.title
     if result.status is Status.waived and result.waiver:
@@ -116,6 +143,13 @@ def _testcase(suite: ET.Element, result: Result, rule: Rule | None) -> None:
         attributes["type"] = result.severity.name
     detail = ET.SubElement(case, element, attributes)
     detail.text = _clean("\n".join(_details(result, rule, message)))
+
+
+def _note(result: Result, rule: Rule | None) -> str:
+    """A non-blocking failure, for the suite's ``system-out``."""
+    lines = _details(result, rule, result.message or result.title)
+    word = "note" if level(result) is Level.note else "warning"
+    return "\n    ".join([f"{word}: {testcase_name(result)}: {lines[0]}", *lines[1:]])
 
 
 def _details(result: Result, rule: Rule | None, message: str) -> list[str]:

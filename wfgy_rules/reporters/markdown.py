@@ -34,9 +34,14 @@ import re
 
 from wfgy_rules.model import Result, Rule, Status
 from wfgy_rules.reporters import Report, counts_line, locate
+from wfgy_rules.reporters.levels import Level, level
 
 _HEADER = ["| | Rule | Severity | Result | Where |", "|---|---|---|---|---|"]
 _MARKUP = re.compile(r"[\\`*_\[\]<>|~&]")
+_ICONS = {Level.error: "❌", Level.warning: "⚠️", Level.note: "ℹ️"}
+# Where the output cannot carry emoji: GitHub's shortcodes, which render the same.
+ASCII = str.maketrans({"❌": ":x:", "✅": ":white_check_mark:", "⚠": ":warning:", "ℹ": ":information_source:", "💤": ":zzz:",
+                       "⏭": ":next_track_button:", "\ufe0f": "", "·": "-", "↔": "<->", "→": "->", "…": "..."})
 
 
 def render(report: Report, color: bool = False) -> str:
@@ -99,7 +104,7 @@ def _mark(result: Result) -> tuple[str, str]:
     if result.status is Status.waived:
         return "💤", "WAIVED"
     word = "ERROR" if result.status is Status.error else {"fallback": "FALLBACK", "warn": "WARN"}.get(result.action, "FAIL")
-    return ("❌" if result.blocking else "⚠️"), word
+    return _ICONS[level(result)], word
 
 
 def _cell(text: str) -> str:

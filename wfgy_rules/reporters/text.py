@@ -2,13 +2,18 @@
 
 ::
 
-    ✔ env vars ............... OK
-    ✖ checkpoint ↔ tokenizer .. FAIL
+    ✔ env vars ............... OK        boot.env-required
+    ✖ checkpoint ↔ tokenizer .. FAIL      semvers.tokenizer-sha
       • model facebook/llama-2-7b-chat-hf tokenizer-sha = ad4c1b9; runtime tokenizer-sha = 9e7f02d
         hint: Rebuild the image with the checkpoint's tokenizer, or pass --force.
-      → Aborting deploy (use --force to override)
+    → Aborting deploy (use --force to override)
 
-Colour only when asked (the CLI asks on a TTY, never with ``NO_COLOR``).
+Each line ends with the rule's id: what ``--only``/``--skip``, ``waivers:``, ``rules:`` and
+``explain`` take. The symbol and colour follow the result's level
+(`wfgy_rules.reporters.levels`): ``✖`` red fails the run, ``⚠`` yellow is reported but lets
+it through (WARN, FALLBACK, a failure below ``--fail-on``, WAIVED), ``ℹ`` an ``info`` rule.
+Colour only when asked (`wfgy_rules.reporters.emit.use_color`). Where the output cannot
+carry these symbols (an ASCII or cp1252 stream) they become ``+ x ! i * ->`` (`ASCII`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from __future__ import annotations
 from wfgy_rules.model import Result, Status
 from wfgy_rules.reporters import Report, counts_line
 from wfgy_rules.reporters.evidence import evidence_lines
+from wfgy_rules.reporters.levels import Level, level
 
-_GREEN, _RED, _YELLOW, _DIM, _RESET = "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
+_GREEN, _RED, _YELLOW, _BLUE, _DIM, _RESET = "\033[32m", "\033[31m", "\033[33m", "\033[34m", "\033[2m", "\033[0m"
 _MIN_WIDTH, _MAX_WIDTH = 24, 48
+_WORD_WIDTH = len("FALLBACK")
+_SYMBOLS = {Level.error: ("✖", _RED), Level.warning: ("⚠", _YELLOW), Level.note: ("ℹ", _BLUE)}
+ASCII = str.maketrans({"✔": "+", "✖": "x", "⚠": "!", "ℹ": "i", "•": "*", "→": "->", "↔": "<->", "…": "...", "≥": ">=", "≤": "<="})
 
 
 def _mark(result: Result) -> tuple[str, str, str]:
@@ -27,13 +36,14 @@ def _mark(result: Result) -> tuple[str, str, str]:
         return "✔", "OK", _GREEN
     if result.status is Status.skip:
         return "-", "SKIP", _DIM
+    symbol, colour = _SYMBOLS[level(result)]
     if result.status is Status.waived:
         return "⚠", "WAIVED", _YELLOW
     if result.status is Status.error:
-        return "✖", "ERROR", _RED if result.blocking else _YELLOW
+        return symbol, "ERROR", colour
     if result.blocking:
-        return "✖", "FAIL", _RED
-    return "⚠", {"fallback": "FALLBACK", "warn": "WARN"}.get(result.action, "FAIL"), _YELLOW
+        return symbol, "FAIL", colour
+    return symbol, {"fallback": "FALLBACK", "warn": "WARN"}.get(result.action, "FAIL"), colour
 
 
 def render(report: Report, color: bool = False) -> str:
@@ -48,7 +58,8 @@ def render(report: Report, color: bool = False) -> str:
             lines.append(paint(f"== {target} ==", _DIM))
         symbol, word, colour = _mark(result)
         label = f"{result.title} ".ljust(width, ".")
-        lines.append(f"{paint(symbol, colour)} {label} {paint(word, colour)}")
+        pad = " " * (_WORD_WIDTH - len(word))
+        lines.append(f"{paint(symbol, colour)} {label} {paint(word, colour)}{pad}  {paint(result.rule_id, _DIM)}")
         if result.status in (Status.pass_, Status.skip):
             continue
         where = f"{result.location}: " if result.location else ""

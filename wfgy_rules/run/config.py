@@ -8,7 +8,9 @@ Each provider's section is validated against that provider's own schema at load 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,12 @@ class Config:
     provider_timeouts: dict[str, float] = field(default_factory=dict)  # providers.<name>.timeout, in seconds
     rules: dict[str, Any] = field(default_factory=dict)  # overrides; a remedy timeout already in seconds
     waivers: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """Every name this config declares a secret (``providers.secrets.required``): no
+        provider may publish its value, whatever else the config says (``env.expose``)."""
+        return frozenset((self.providers.get("secrets") or {}).get("required") or ())
     document: Document | None = field(default=None, repr=False, compare=False)
 
 
@@ -72,6 +80,7 @@ def config_from_document(document: Document, base_dir: Path, require_header: boo
     if not isinstance(data, dict):
         raise PolicyError("invalid config", problems)
     problems.extend(_check_providers(document, data.get("providers")))
+    problems.extend(_check_waiver_dates(document, data.get("waivers")))
     secret_timeout = DEFAULT_SECRET_TIMEOUT
     if not problems and "secret_timeout" in data:
         secret_timeout = parse_duration(data["secret_timeout"])
@@ -126,3 +135,17 @@ def _without_timeout(settings: Any) -> Any:
 
 def _parsed_timeout(settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "timeout": parse_duration(settings["timeout"])} if "timeout" in settings else settings
+
+
+def _check_waiver_dates(document: Document, waivers: Any) -> list[Problem]:
+    """An ``expires`` the schema's pattern lets through must still be a real date (2027-02-30 is not)."""
+    problems = []
+    for index, waiver in enumerate(waivers if isinstance(waivers, list) else []):
+        expires = waiver.get("expires") if isinstance(waiver, dict) else None
+        if not isinstance(expires, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", expires):
+            continue  # the schema reports it
+        try:
+            date.fromisoformat(expires)
+        except ValueError as exc:
+            problems.append(document.problem(("waivers", index, "expires"), f"{expires} is not a real date ({exc})"))
+    return problems

@@ -1,10 +1,12 @@
-"""evaluate(rules, bundle) → results. Pure: no I/O, no clock, no environment.
+"""evaluate(rules, bundle) → results. No I/O; one clock: each rule's time budget.
 
 Per rule: disabled → ``skip``; a provider it reads failed or is missing from the bundle →
 ``error``; ``when`` falsy → ``skip``; then ``assert`` is evaluated once, or once per
 ``for_each`` element (one ``fail`` result per failing element, or a single ``pass``).
-Any evaluation problem (a type mismatch, a non-version, an expression error) is an
-``error`` result for that rule only: it fails closed and never stops the run.
+Any evaluation problem (a type mismatch, a non-version, an expression error, a value too
+large to build or show, a rule past its time budget) is an ``error`` result for that rule
+only: it fails closed and never stops the run. No I/O and no environment, but one clock: the
+time budget per rule.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from wfgy_rules.model import (
     SourceLocation,
     Status,
 )
+from wfgy_rules.policy.deadlines import TimeUp, Watch, rule_seconds, watchdog
 from wfgy_rules.policy.expressions import Expr, truthy
 from wfgy_rules.policy.operators import OPERATORS
 from wfgy_rules.policy.subexpressions import Step, explain
@@ -33,12 +36,29 @@ from wfgy_rules.policy.subexpressions import Step, explain
 def evaluate(rules: list[Rule], bundle: Bundle) -> list[Result]:
     """Every rule's results over one bundle, in report order."""
     results: list[Result] = []
-    for rule in rules:
-        results.extend(evaluate_rule(rule, bundle))
+    with watchdog(rule_seconds()) as watch:
+        for rule in rules:
+            results.extend(_timed(rule, bundle, watch))
     return results
 
 
 def evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:
+    """One rule's results over one bundle, within the rule's time budget
+    (`wfgy_rules.policy.deadlines.rule_seconds`): past it, one ``error`` result."""
+    with watchdog(rule_seconds()) as watch:
+        return _timed(rule, bundle, watch)
+
+
+def _timed(rule: Rule, bundle: Bundle, watch: Watch) -> list[Result]:
+    watch.start()
+    try:
+        return _evaluate_rule(rule, bundle)
+    except TimeUp:
+        message = f"evaluation took longer than {watch.seconds:g}s (WFGY_RULE_TIMEOUT) and was stopped"
+        return [_result(rule, bundle, Status.error, message)]
+
+
+def _evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:
     if not rule.enabled:
         return [_result(rule, bundle, Status.skip, "disabled in config")]
     for name in rule.facts:

@@ -67,11 +67,11 @@ def discover(paths: list[str]) -> list[Path]:
     found: set[Path] = set()
     roots = [Path(p) for p in paths] or [Path(".")]
     for root in roots:
-        if root.is_file():
-            found.add(root)
-            continue
         if not root.exists():
             raise PolicyError("no such path", [Problem(root.as_posix(), "no such file or directory")])
+        if not root.is_dir():  # named explicitly: taken as is (the reader refuses a device or FIFO)
+            found.add(root)
+            continue
         found.update(p for p in root.rglob("*.test.yaml") if ".venv" not in p.parts and p.is_file())
         found.update(p for p in root.rglob("*.yaml") if p.is_file() and "policies" in p.parts and "tests" in p.parts and ".venv" not in p.parts and _is_test(p))
     return sorted(found, key=lambda p: p.as_posix())

@@ -229,29 +229,33 @@ def dotenv_text(env: Mapping[str, str]) -> str:
 
 
 def write_env_file(path: Path, env: Mapping[str, str]) -> None:
-    """Write ``env`` as a dotenv file, atomically; readable by an app running as another user.
+    """Write ``env`` as a dotenv file (`write_atomic`); a new file is readable by an app running
+    as another user (0644), an existing one keeps its permissions.
 
     It holds only fallback values from policies, never a secret. An empty ``env`` still
     writes the file, so ``. /shared/wfgy.env`` works on every start.
     """
-    write_atomic(path, dotenv_text(env))
-    path.chmod(0o644)
+    write_atomic(path, dotenv_text(env), mode=0o644)
 
 
 def write_termination_log(reason: str, path: str | None = None) -> bool:
     """Leave ``reason`` where Kubernetes shows it in ``kubectl describe pod``; never raises.
 
     The path is ``path``, else ``$WFGY_TERMINATION_LOG``, else ``/dev/termination-log``, and
-    it must already exist (Kubernetes creates it; elsewhere nothing is written). The reason
-    becomes one paragraph, cut to the 4096 bytes Kubernetes keeps. True when written.
+    it must already exist (Kubernetes creates it; elsewhere nothing is written). It is written
+    in place, never through a symlink: Kubernetes bind-mounts it, so no rename could replace
+    it. The reason becomes one paragraph, cut to the 4096 bytes Kubernetes keeps. True when
+    written.
     """
     target = Path(path or os.environ.get("WFGY_TERMINATION_LOG") or TERMINATION_LOG)
     text = " ".join(reason.split())
-    text = text.encode("utf-8")[:TERMINATION_LOG_LIMIT].decode("utf-8", "ignore")
+    text = text.encode("utf-8", "backslashreplace")[:TERMINATION_LOG_LIMIT].decode("utf-8", "ignore")
     try:
-        if not target.exists():
-            return False
-        with open(target, "w", encoding="utf-8") as handle:
+        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # missing (not in Kubernetes), a symlink, or not writable
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
     except OSError:
         return False

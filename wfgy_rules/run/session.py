@@ -84,7 +84,7 @@ def collect_facts(session: Session, facts_path: str | None) -> Iterator[Bundle]:
 
 def gather_now(session: Session, names: list[str]) -> Bundle:
     """Run the named providers now, with the session's provider settings and this process's env."""
-    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ))
+    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ), secret_names=session.config.secret_names)
     return gather(names, session.config.providers, ctx, session.config.provider_timeouts)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wfgy_rules.errors import EvaluationError
+from wfgy_rules.jsonvalues import MAX_LIST
 from wfgy_rules.policy.jmespath_closures.values import Evaluator, get, truthy
 
 if TYPE_CHECKING:
@@ -201,6 +203,8 @@ def build_flatten(node: dict, c: Compiler) -> Evaluator:
         for element in base:
             if isinstance(element, list):
                 merged.extend(element)
+                if len(merged) > MAX_LIST:
+                    raise EvaluationError(f"flattening built a list of more than {MAX_LIST} elements")
             else:
                 merged.append(element)
         return merged
