@@ -9,6 +9,7 @@ remedy actions                `wfgy_rules.model.ACTIONS`
 statuses                      `wfgy_rules.model.Status`
 condition operators           `wfgy_rules.policy.operators.OPERATORS`
 ``ignore_versions`` levels    `wfgy_rules.policy.versions.DRIFT_LEVELS`
+stages, ``--stage`` choices   `wfgy_rules.model.STAGES`, `wfgy_rules.model.STAGE_SELECTIONS`
 ============================  ====================================================
 
     python scripts/sync_schemas.py          # rewrite the files
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.model import ACTIONS, Severity, Status
+from wfgy_rules.model import ACTIONS, STAGE_SELECTIONS, STAGES, Severity, Status
 from wfgy_rules.policy.operators import OPERATORS
 from wfgy_rules.policy.versions import DRIFT_LEVELS
 from wfgy_rules.providers import registry
@@ -51,6 +52,7 @@ ENUMS: dict[str, list[tuple[tuple[Any, ...], list[str]]]] = {
         (("$defs", "severity"), SEVERITIES),
         (("$defs", "remedy", "properties", "action"), list(ACTIONS)),
         (("$defs", "condition", "properties", "op"), list(OPERATORS)),
+        (("$defs", "stage"), list(STAGES)),
     ],
     "policy-test": [
         (("properties", "cases", "items", "properties", "expect", "additionalProperties", "anyOf", 0), STATUSES),
@@ -61,6 +63,8 @@ ENUMS: dict[str, list[tuple[tuple[Any, ...], list[str]]]] = {
         (("properties", "results", "items", "properties", "severity"), SEVERITIES),
         (("properties", "results", "items", "properties", "status"), STATUSES),
         (("properties", "results", "items", "properties", "action"), list(ACTIONS)),
+        (("properties", "stage"), list(STAGE_SELECTIONS)),
+        (("properties", "results", "items", "properties", "stage"), list(STAGES)),
     ],
 }
 

@@ -84,3 +84,29 @@ def read_pty(primary: int) -> str:
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
+
+
+def git(cwd: Path, *args: str) -> None:
+    """Run git in ``cwd`` with a fixed identity, no signing, branch ``main``."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args], cwd=cwd, env=env, check=True, capture_output=True, timeout=60)
+
+
+def example_repository(root: Path) -> Path:
+    """A scratch git repository holding a copy of ``policies.example/`` with its two planted
+    defects repaired (the card's tokenizer fingerprint, the undeclared ``ticket_id``) and
+    without its secrets: what a team's repository looks like on a CI runner."""
+    import json
+    import shutil
+
+    shutil.copytree(REPO / "policies.example", root, ignore=shutil.ignore_patterns("secrets"))
+    runtime = json.loads(run_cli("facts", "--provider", "runtime", cwd=root).stdout)["runtime"]
+    card = json.loads((root / "model-card.json").read_text())
+    card["tokenizer_sha"] = runtime["model_dir"]["tokenizer"]["sha256"][:12]
+    (root / "model-card.json").write_text(json.dumps(card, indent=2) + "\n")
+    with (root / "prompt_vars.yaml").open("a") as handle:
+        handle.write("  ticket_id: {required: true, description: The app passes the open ticket's id.}\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    return root

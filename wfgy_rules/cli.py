@@ -30,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: ./wfgy.yaml when it exists).")]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: the nearest wfgy.yaml, from here up to the repository root).")]
 PolicyOpt = Annotated[Optional[list[str]], typer.Option("--policy", "-p", help="Policy file or directory, or 'builtin' (repeatable; replaces the config's policies).")]
 FactsOpt = Annotated[Optional[str], typer.Option("--facts", help="Judge a facts.json written by 'wfgy-rules facts' (or a directory of them) instead of gathering.")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")]
@@ -42,6 +42,7 @@ SkipOpt = Annotated[Optional[list[str]], typer.Option("--skip", help="Leave out 
 ForceOpt = Annotated[bool, typer.Option("--force", help="Exit 0 even when the run fails; the report records forced: true and what was overridden.")]
 ColorOpt = Annotated[str, typer.Option("--color", metavar="auto|always|never", help="Colour the text report: auto (a terminal whose TERM is not dumb; a non-empty NO_COLOR turns it off, FORCE_COLOR on), always, never.")]
 RootOpt = Annotated[Optional[str], typer.Option("--root", metavar="DIR", help="Repository root that SARIF and GitHub annotation paths are relative to (default: the git top level, else the config's directory).")]
+StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Run the rules of this stage: ci (ci and any rules: what the repository shows), deploy (deploy and any rules: secrets, env, GPU too) or all.")]
 AttestOpt = Annotated[Optional[str], typer.Option("--attest", metavar="FILE", help="Write an in-toto Statement (v1) of the verdict: what was judged, policy and facts digests, outcome, failing and waived rules.")]
 SubjectOpt = Annotated[Optional[list[str]], typer.Option("--subject", metavar="NAME@sha256:HEX", help="With --attest: what was judged, e.g. the image digest (repeatable; default: the model card and the tokenizer fingerprint).")]
 SignKeyOpt = Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="With --attest: sign the statement in a DSSE envelope with this ed25519 or ECDSA P-256 private key (needs wfgy-rules[attest]).")]
@@ -71,13 +72,14 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
                  output: OutputOpt = None, report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None,
                  skip: SkipOpt = None, force: ForceOpt = False,
-                 color: ColorOpt = "auto", root: RootOpt = None, attest: AttestOpt = None, subject: SubjectOpt = None,
-                 sign_key: SignKeyOpt = None) -> int:
+                 color: ColorOpt = "auto", root: RootOpt = None,
+                 stage: Annotated[Optional[str], typer.Option("--stage", help="ci (ci and any rules), deploy (deploy and any rules) or all (default: every rule).")] = None,
+                 attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
     from wfgy_rules.run.session import RunOptions
 
-    options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
+    options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force, stage=stage)
     return evaluate.run(options, color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
@@ -93,6 +95,7 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
                       config: ConfigOpt = None, policy: PolicyOpt = None, facts: FactsOpt = None, format: FormatOpt = "text",
                       output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stderr.")] = None,
                       report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None, skip: SkipOpt = None, force: ForceOpt = False,
+                      stage: Annotated[Optional[str], typer.Option("--stage", help="deploy (default: deploy and any rules), ci (ci and any rules) or all.")] = None,
                       env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None,
                       color: ColorOpt = "auto", root: RootOpt = None,
                       attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None) -> int:
@@ -118,25 +121,28 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     from wfgy_rules.run.session import RunOptions
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
+    options.stage = stage
     return preflight.run(options, env_out, command or [], color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
 def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
-                  output: OutputOpt = None, policy: PolicyOpt = None) -> int:
+                  output: OutputOpt = None, policy: PolicyOpt = None,
+                  stage: StageOpt = None) -> int:
     """Print the fact bundle as JSON (never a secret value); judge it later with 'eval --facts'."""
     from wfgy_rules.commands import facts as command
 
-    return command.run(config, provider or [], output, policy or [])
+    return command.run(config, provider or [], output, policy or [], stage or "all")
 
 
 @app.command("validate", epilog="Exit codes: 0 every file is valid · 2 a file is invalid (FILE:LINE:COL errors on stderr).")
 def validate_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Policy, config, policy-test, prompt-vars or model-card files, or directories (their wfgy-rules files; default: the config and its policies).")] = None,
-                     config: ConfigOpt = None) -> int:
-    """Validate files without gathering facts: the same loader 'eval' uses."""
+                     config: ConfigOpt = None,
+                     ignore_unknown: Annotated[bool, typer.Option("--ignore-unknown", help="Leave out named files that are not wfgy-rules files (no apiVersion: wfgy-rules/...), as in a directory; for pre-commit.")] = False) -> int:
+    """Validate files without gathering facts: the same loader 'eval' uses; a config with the policies, prompt variables and waived rules it names."""
     from wfgy_rules.commands import validate as command
 
-    return command.run(paths or [], config)
+    return command.run(paths or [], config, ignore_unknown)
 
 
 @app.command("test", epilog="Exit codes: 0 every case passed · 1 a case failed (or, with --require-tests, a rule is uncovered) · 2 invalid test file.")
@@ -149,11 +155,12 @@ def test_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Test
 
 
 @app.command("list", epilog="Exit codes: 0 listed · 2 invalid input.")
-def list_command(config: ConfigOpt = None, policy: PolicyOpt = None, format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table") -> int:
-    """Rule inventory for audits: id, policy, file, sha256, severity, facts, action, owner, waivers."""
+def list_command(config: ConfigOpt = None, policy: PolicyOpt = None, format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+                 stage: StageOpt = None) -> int:
+    """Rule inventory for audits: id, policy, stage, file, sha256, severity, facts, action, owner, waivers."""
     from wfgy_rules.commands import inventory
 
-    return inventory.run(config, policy or [], format)
+    return inventory.run(config, policy or [], format, stage or "all")
 
 
 @app.command("explain", epilog="Exit codes: 0 explained · 2 unknown rule or invalid input.")
@@ -165,17 +172,18 @@ def explain_command(rule_id: Annotated[str, typer.Argument(help="The rule to exp
     return explain.run(rule_id, config, policy or [], facts)
 
 
-@app.command("lock", epilog="Exit codes: 0 written · 2 invalid input (bad model directory, unreadable card).")
+@app.command("lock", epilog="Exit codes: 0 written · 2 invalid input (bad model directory, a tokenizer that cannot be fingerprinted, unreadable card).")
 def lock_command(config: ConfigOpt = None,
                  model_dir: Annotated[Optional[str], typer.Option("--model-dir", help="Hugging Face model directory (default: providers.runtime.model_dir).")] = None,
                  model: Annotated[Optional[str], typer.Option("--model", help="Model name to record (default: the existing card's).")] = None,
                  output: Annotated[Optional[str], typer.Option("--output", "-o", help="Card to write (default: providers.model_card.path, else model-card.json).")] = None,
                  requires_gpu: Annotated[Optional[bool], typer.Option("--requires-gpu/--no-requires-gpu", help="Record whether the model needs a GPU.")] = None,
-                 min_gpu_memory_gib: Annotated[Optional[float], typer.Option("--min-gpu-memory-gib", help="Record the GPU memory the model needs.")] = None) -> int:
-    """Write model-card.json from the build environment: package versions, compiled CUDA, tokenizer fingerprint."""
+                 min_gpu_memory_gib: Annotated[Optional[float], typer.Option("--min-gpu-memory-gib", help="Record the GPU memory the model needs.")] = None,
+                 allow_unfingerprinted: Annotated[bool, typer.Option("--allow-unfingerprinted", help="Write the card even when the model directory's tokenizer cannot be fingerprinted (no tokenizer_sha).")] = False) -> int:
+    """Write model-card.json from the build environment: package versions, compiled CUDA, torch revision, tokenizer / chat template / checkpoint fingerprints."""
     from wfgy_rules.commands import lock
 
-    return lock.run(config, model_dir, model, output, requires_gpu, min_gpu_memory_gib)
+    return lock.run(config, model_dir, model, output, requires_gpu, min_gpu_memory_gib, allow_unfingerprinted)
 
 
 @app.command("schema", epilog="Exit codes: 0 printed · 2 unknown schema name.")

@@ -45,6 +45,15 @@ class Status(str, enum.Enum):
 ACTIONS = ("abort", "warn", "block", "fallback")
 BLOCKING_ACTIONS = frozenset({"abort", "block"})
 
+# Where a rule can be judged (SPEC §11 "Stages"), the one list the policy and report schemas
+# are generated from: ``ci`` needs only the repository (prompts, model card, tokenizer files),
+# ``deploy`` needs the target (its secrets, env, GPU), ``any`` is judged in both. A policy
+# sets a default for its rules (``stage:`` at the top), a rule may override it.
+STAGES = ("any", "ci", "deploy")
+DEFAULT_STAGE = "any"
+# What ``--stage`` selects: the stages of the rules it runs (``all``: every rule, the default of eval).
+STAGE_SELECTIONS = {"ci": frozenset({"ci", "any"}), "deploy": frozenset({"deploy", "any"}), "all": frozenset(STAGES)}
+
 
 @dataclass(frozen=True, order=True, slots=True)
 class SourceLocation:
@@ -111,6 +120,7 @@ class Result:
     blocking: bool = False
     target: str | None = None  # the bundle's file name with `eval --facts DIR`
     subject: dict[str, Any] | None = field(default=None, compare=False)  # scalar fields of the for_each element (waiver `match`)
+    stage: str = DEFAULT_STAGE  # the rule's stage: ci, deploy or any
 
     def sort_key(self) -> tuple:
         return (self.target or "", self.order, -1 if self.index is None else self.index, self.rule_id)
@@ -164,6 +174,7 @@ class Rule:
     tags: tuple[str, ...] = ()
     owner: str = ""
     enabled: bool = True
+    stage: str = DEFAULT_STAGE  # ci, deploy or any (the policy's default unless the rule names one)
 
 
 @dataclass(frozen=True)

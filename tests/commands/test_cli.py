@@ -166,9 +166,10 @@ def test_validate_list_explain_schema(project):
     assert listing[0] == {
         "id": "team.max-len", "policy": "team", "file": "team.yaml", "sha256": hashlib.sha256(TEAM.encode()).hexdigest(),
         "severity": "high", "facts": ["file"], "action": "abort", "owner": "platform", "enabled": True, "waivers": [],
+        "stage": "any",
     }
     table = run_cli("list", cwd=project).stdout.splitlines()
-    assert table[0].split() == ["id", "policy", "severity", "action", "facts", "owner", "file", "sha256"]
+    assert table[0].split() == ["id", "policy", "stage", "severity", "action", "facts", "owner", "file", "sha256"]
     explained = run_cli("explain", "team.max-len", cwd=project).stdout
     assert "params:    {\"context\": 4096, \"ignore_versions\": []}" in explained and "trace:\n  pass" in explained
     for name in ("policy", "config", "policy-test", "report", "model-card", "prompt-vars"):

@@ -27,7 +27,7 @@ def test_the_example_shows_the_tokenizer_drift_first(example):
     assert lines[:2] == ["declared → effective", "model_card ↔ runtime"]
     tokenizer = next(line for line in lines if "tokenizer_sha" in line)
     assert tokenizer.split()[:6] == ["≠", "drifted", "tokenizer_sha", "↔", "runtime.model_dir.tokenizer.sha256", "ad4c1b9"]
-    assert "d5b64bb613c8" in tokenizer and tokenizer.endswith("another fingerprint")
+    assert "4fb10a16563f" in tokenizer and tokenizer.endswith("another fingerprint")
     assert lines.index(tokenizer) < 5
     assert any(line.split()[:3] == ["=", "equal", "customer_name"] for line in lines)
     assert any(line.split()[:3] == ["+", "extra", "ticket_id"] and "no default, not declared" in line for line in lines)

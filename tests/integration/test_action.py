@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO, cli_command
+from tests.helpers import REPO, cli_command, example_repository, run_cli
 
 ACTION = REPO / "action.yml"
 WORKFLOW = REPO / "policies.example" / ".github" / "workflows" / "wfgy-rules.yml"
@@ -44,9 +44,11 @@ def test_sarif_is_uploaded_whenever_the_report_was_written():
 def _run_eval_step(project: Path, inputs: dict[str, str]) -> tuple[int, str, str]:
     """The action's eval step, run the way the runner runs a bash step; (exit code, outputs, stdout)."""
     step = _steps()["Evaluate policies"]
+    defaults = {name: spec.get("default", "") for name, spec in yaml.safe_load(ACTION.read_text(encoding="utf-8"))["inputs"].items()}
+    given = {**defaults, **inputs}  # as GitHub does: an input the workflow leaves out takes its default
     env = {k: v for k, v in os.environ.items() if not k.startswith("WFGY_")}
     for name, value in step["env"].items():
-        env[name] = re.sub(r"\$\{\{ inputs\.([a-z-]+) \}\}", lambda m: inputs.get(m.group(1), ""), value)
+        env[name] = re.sub(r"\$\{\{ inputs\.([a-z-]+) \}\}", lambda m: str(given[m.group(1)]), value)
     outputs = project / "github_output"
     outputs.write_text("")
     env["GITHUB_OUTPUT"] = str(outputs)
@@ -76,3 +78,37 @@ def test_eval_step_keeps_the_exit_code_and_writes_sarif(tmp_path):
     assert (code, outputs) == (0, "exit-code=0\n")
     code, outputs, _ = _run_eval_step(tmp_path, {**inputs, "fail-on": "urgent"})
     assert (code, outputs) == (2, "exit-code=2\n")
+
+
+def test_the_inputs_reach_eval_and_the_default_stage_is_ci():
+    action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    assert {name: action["inputs"][name]["default"] for name in ("stage", "only", "skip", "args")} == {"stage": "ci", "only": "", "skip": "", "args": ""}
+    run = _steps()["Evaluate policies"]["run"]
+    for option in ("--stage", "--only", "--skip"):
+        assert f'args+=({option} ' in run
+
+
+def _workflow_inputs() -> dict[str, str]:
+    """The inputs the shipped workflow gives the action."""
+    steps = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]["preflight"]["steps"]
+    return next(step["with"] for step in steps if step.get("uses", "").startswith("wfgy-rules/wfgy-rules@"))
+
+
+@pytest.mark.skipif(not Path(cli_command()[0]).name == "wfgy-rules", reason="the wfgy-rules script is not installed next to this Python")
+def test_the_shipped_workflow_passes_on_a_ci_runner_and_fails_on_a_stray_prompt_variable(tmp_path):
+    """End to end: a repository holding the example (no secrets, no GPU) passes the workflow's
+    action step with `--stage ci`; a stray variable planted in a prompt fails it, annotated."""
+    project = example_repository(tmp_path / "repo")
+    inputs = _workflow_inputs()
+    assert inputs["stage"] == "ci"
+    code, outputs, stdout = _run_eval_step(project, inputs)
+    assert (code, outputs) == (0, "exit-code=0\n"), stdout
+    assert json.loads((project / inputs["sarif-file"]).read_text())["runs"][0]["results"] == []
+    everything = run_cli("eval", "--format", "json", cwd=project)  # without --stage ci: the deploy guards too
+    assert everything.returncode == 1
+    assert [r["rule_id"] for r in json.loads(everything.stdout)["results"] if r["blocking"]] == ["boot.secrets-present"]
+    prompt = project / "prompts" / "refund.txt"
+    prompt.write_text(prompt.read_text() + "Your coupon: {{ coupon_code }}\n")
+    code, outputs, stdout = _run_eval_step(project, inputs)
+    assert (code, outputs) == (1, "exit-code=1\n")
+    assert "::error file=prompts/refund.txt,line=3,col=" in stdout and "coupon_code (jinja2) has no default" in stdout

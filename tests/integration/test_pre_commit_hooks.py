@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, example_repository
 
 pytestmark = pytest.mark.slow
 
@@ -68,17 +68,17 @@ def _try_repo(hooks: Path, project: Path, hook: str, home: Path) -> subprocess.C
 def test_hooks_validate_policies_and_lint_prompts(tmp_path):
     hooks = _repository(tmp_path / "hooks", copy_from=REPO)
     project = _repository(tmp_path / "project", {
-        "policies/team.policy.yaml": POLICY,
-        "policies/bad.policy.yaml": POLICY.replace("severity: medium", "severity: hi"),
-        "deploy/other.yaml": "not: a wfgy-rules file\n",  # not named like one: left alone
+        "policies/team.yaml": POLICY,
+        "policies/bad.yaml": POLICY.replace("severity: medium", "severity: hi"),  # any name: recognised by content
+        "deploy/other.yaml": "not: a wfgy-rules file\n",  # not a wfgy-rules file: left alone
         "prompts/hello.j2": "Hello {{ name | default('you') }}\n",
     })
     home = tmp_path / "cache"
     done = _try_repo(hooks, project, "wfgy-rules-validate", home)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "policies/bad.policy.yaml:7:15: rules[0].severity" in done.stdout
+    assert "policies/bad.yaml:7:15: rules[0].severity" in done.stdout
     assert "other.yaml" not in done.stdout
-    (project / "policies" / "bad.policy.yaml").unlink()
+    (project / "policies" / "bad.yaml").unlink()
     done = _try_repo(hooks, project, "wfgy-rules-validate", home)
     assert done.returncode == 0, done.stdout + done.stderr
     done = _try_repo(hooks, project, "wfgy-rules-prompt-lint", home)
@@ -86,3 +86,24 @@ def test_hooks_validate_policies_and_lint_prompts(tmp_path):
     (project / "prompts" / "hello.j2").write_text("Hello {{ name }}\n")
     done = _try_repo(hooks, project, "wfgy-rules-prompt-lint", home)
     assert done.returncode == 1 and "prompts/hello.j2:1:10: name (jinja2) has no default" in done.stdout, done.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (pre-commit needs it)")
+def test_hooks_pass_on_the_example_and_fail_on_a_stray_prompt_variable(tmp_path):
+    """End to end: a repository holding the example (workflow, Kubernetes manifests and all)
+    passes both hooks; a stray prompt variable fails prompt lint, a broken policy under
+    policies/ fails validate."""
+    hooks = _repository(tmp_path / "hooks", copy_from=REPO)
+    project = example_repository(tmp_path / "project")
+    home = tmp_path / "cache"
+    for hook in ("wfgy-rules-validate", "wfgy-rules-prompt-lint"):
+        done = _try_repo(hooks, project, hook, home)
+        assert done.returncode == 0, done.stdout + done.stderr
+    prompt = project / "prompts" / "support.jinja"
+    prompt.write_text(prompt.read_text() + "Coupon: {{ coupon_code }}\n")
+    done = _try_repo(hooks, project, "wfgy-rules-prompt-lint", home)
+    assert done.returncode == 1 and "prompts/support.jinja:6:12: coupon_code (jinja2) has no default" in done.stdout, done.stdout
+    policy = project / "policies" / "serving-limits.yaml"
+    policy.write_text(policy.read_text().replace("severity: high", "severity: urgent", 1))
+    done = _try_repo(hooks, project, "wfgy-rules-validate", home)
+    assert done.returncode == 1 and "policies/serving-limits.yaml:" in done.stdout and "severity: \"urgent\"" in done.stdout, done.stdout

@@ -59,3 +59,27 @@ def test_for_each_scope_allows_item_and_index():
 
 def test_item_is_not_allowed_inside_for_each_itself():
     assert problems("    for_each: item.x\n    assert: item.ok\n") == ["p.yaml:9:15: rules[0].for_each: reads 'item', which is not in facts, params"]
+
+
+def test_a_schema_error_does_not_hide_the_expression_errors_of_the_same_rule():
+    rule = "  - id: t.r\n    title: r\n    severity: urgent\n    facts: [file]\n    assert: 'file.app.[name'\n    when: modle_card.x\n"
+    assert problems("", rule) == [
+        "p.yaml:7:15: rules[0].severity: \"urgent\" (string) is not one of: info, low, medium, high, critical",
+        "p.yaml:9:13: rules[0].assert: invalid JMESPath 'file.app.[name': Invalid jmespath expression: Incomplete expression: \"file.app.[name\" ^",
+        "p.yaml:10:11: rules[0].when: reads 'modle_card', which is not in facts, params",
+    ]
+
+
+def test_names_are_not_checked_against_facts_the_schema_rejected():
+    rule = "  - id: t.r\n    title: r\n    severity: high\n    facts: file\n    assert: 'file.x && verison_cmp(file.a, `1`)'\n"
+    assert problems("", rule) == [
+        "p.yaml:8:12: rules[0].facts: expected array, got \"file\" (string)",
+        "p.yaml:9:13: rules[0].assert: unknown function verison_cmp() (did you mean 'version_cmp'?)",
+    ]
+
+
+def test_a_rule_takes_its_policy_stage_unless_it_names_its_own():
+    text = HEAD.replace("rules:\n", "stage: deploy\nrules:\n") + RULE + "    assert: file.x\n" + RULE.replace("t.r", "t.s") + "    stage: ci\n    assert: file.x\n"
+    assert [r.stage for r in compile_policy(load_text(text, "p.yaml"), 0, PROVIDERS).rules] == ["deploy", "ci"]
+    assert compile_policy(load_text(HEAD + RULE + "    assert: file.x\n", "p.yaml"), 0, PROVIDERS).rules[0].stage == "any"
+    assert problems("    assert: file.x\n    stage: build\n") == ["p.yaml:10:12: rules[0].stage: \"build\" (string) is not one of: any, ci, deploy"]

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests.helpers import run_cli
 from wfgy_rules.errors import ProviderError, UsageError
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.hfmodel import describe_model_dir
 from wfgy_rules.providers.model_card import ModelCardProvider
-from wfgy_rules.providers.model_card_lock import build_model_card, write_model_card
+from wfgy_rules.providers.model_card_lock import (
+    Unfingerprinted,
+    build_model_card,
+    write_model_card,
+)
 from wfgy_rules.providers.runtime import RuntimeProvider
 from wfgy_rules.resources import resource_path
 
@@ -105,6 +112,9 @@ def test_a_built_card_matches_the_runtime_facts_it_came_from(hf_model_dir):
     )
     assert declared == card
     assert declared["tokenizer_sha"] == runtime["model_dir"]["tokenizer"]["sha256"]
+    assert declared["chat_template_sha"] == runtime["model_dir"]["tokenizer"]["chat_template"]["sha256"]
+    assert declared["checkpoint_sha"] == runtime["model_dir"]["checkpoint"]["sha256"]
+    assert "pytorch_sha" not in declared and runtime["torch_build"]["git_version"] is None  # no torch here
     assert declared["vocab_size"] == runtime["model_dir"]["config"]["vocab_size"] == 16
     assert declared["tokenizers"] == runtime["packages"]["tokenizers"]
     assert declared["cuda"] == runtime["cuda"]["compiled"] == "12.4"
@@ -150,3 +160,54 @@ def test_a_failed_write_keeps_the_old_card(tmp_path, monkeypatch):
     assert info.value.lines() == [f"{path}: cannot write: No space left on device"]
     assert path.read_text(encoding="utf-8") == '{"torch": "2.3.1"}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model-card.json"]
+
+
+CORPUS = Path(__file__).parent / "corpus" / "tokenizers"
+
+
+@pytest.mark.usefixtures("no_cuda")
+def test_a_sentencepiece_only_model_dir_is_fingerprinted(tmp_path):
+    (tmp_path / "model").mkdir()
+    shutil.copyfile(CORPUS / "mistral" / "mistral_instruct_tokenizer_240323.model.v3", tmp_path / "model" / "tokenizer.model.v3")
+    card = build_model_card(tmp_path / "model", [], "mistral/v3", {})
+    assert card == {"model": "mistral/v3", "tokenizer_sha": describe_model_dir(tmp_path / "model")["tokenizer"]["sha256"]}
+
+
+@pytest.mark.usefixtures("no_cuda")
+@pytest.mark.parametrize(
+    ("files", "why"),
+    [
+        ({"config.json": b'{"vocab_size": 32000}'}, "no tokenizer file to fingerprint (looked for tokenizer.json, tekken.json, "),
+        ({"tokenizer.model": b"\x0a\x05\x0a\x03<u"}, "cannot fingerprint the tokenizer: tokenizer.model: field 1 at byte 0 claims 5 bytes; 4 are left"),
+    ],
+    ids=["no-vocabulary-file", "truncated-model"],
+)
+def test_a_model_dir_that_cannot_be_fingerprinted_is_refused_unless_allowed(tmp_path, files, why):
+    directory = tmp_path / "model"
+    directory.mkdir()
+    for name, content in files.items():
+        (directory / name).write_bytes(content)
+    with pytest.raises(Unfingerprinted) as caught:
+        build_model_card(directory, [], "acme/tiny", {})
+    assert str(caught.value).startswith(f"{directory}: {why}")
+    assert str(caught.value).endswith("the gate would skip the tokenizer check (--allow-unfingerprinted writes it anyway)")
+    assert "tokenizer_sha" not in build_model_card(directory, [], "acme/tiny", {}, allow_unfingerprinted=True)
+
+
+def test_lock_exits_2_on_an_unfingerprinted_model_dir_and_never_keeps_stale_fingerprints(tmp_path, hf_model_dir):
+    card = hf_model_dir.parent / "model-card.json"
+    card.write_text(json.dumps({"model": "acme/tiny", "tokenizer_sha": "ad4c1b9", "chat_template_sha": "41c0a7e", "owner": "ml"}), encoding="utf-8")
+    (hf_model_dir / "tokenizer.json").unlink()
+    refused = run_cli("lock", "--model-dir", str(hf_model_dir), "--output", str(card), cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "no tokenizer file to fingerprint" in refused.stderr and "Traceback" not in refused.stderr
+    assert json.loads(card.read_text(encoding="utf-8"))["tokenizer_sha"] == "ad4c1b9"  # untouched
+
+    write_json = (hf_model_dir / "tokenizer_config.json")
+    write_json.write_text(json.dumps({"eos_token": "</s>"}), encoding="utf-8")  # the chat template is gone too
+    allowed = run_cli("lock", "--model-dir", str(hf_model_dir), "--output", str(card), "--allow-unfingerprinted", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    written = json.loads(card.read_text(encoding="utf-8"))
+    assert "tokenizer_sha" not in written and "chat_template_sha" not in written  # not left stale
+    assert (written["model"], written["owner"], len(written["checkpoint_sha"])) == ("acme/tiny", "ml", 64)
+    assert "gives no tokenizer_sha" in allowed.stderr and "gives no chat_template_sha" in allowed.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,8 +39,8 @@ def write_json(path: Path, doc: object) -> None:
 
 def test_a_complete_model_dir(hf_model_dir):
     facts = model_facts(hf_model_dir)
-    sha = facts["tokenizer"].pop("sha256")
-    assert len(sha) == 64 and int(sha, 16) >= 0
+    shas = [facts["tokenizer"].pop("sha256"), facts["tokenizer"]["chat_template"].pop("sha256"), facts["checkpoint"].pop("sha256")]
+    assert all(len(sha) == 64 and int(sha, 16) >= 0 for sha in shas) and len(set(shas)) == 3
     assert facts == {
         "present": True,
         "path": "model",
@@ -54,6 +55,9 @@ def test_a_complete_model_dir(hf_model_dir):
         },
         "tokenizer": {
             "present": True,
+            "format": "tokenizer.json",
+            "files": ["tokenizer.json", "tokenizer_config.json"],
+            "error": None,
             "vocab_size": 12,  # 9 BPE tokens + 3 added special tokens
             "max_id": 11,
             "added_tokens": 3,
@@ -69,6 +73,7 @@ def test_a_complete_model_dir(hf_model_dir):
         "checkpoint": {
             "present": True,
             "files": ["model.safetensors"],
+            "tensors": 2,
             "embedding_tensor": "model.embed_tokens.weight",
             "embedding_rows": 16,
             "error": None,
@@ -106,10 +111,13 @@ def _reversed_keys(value):
     return value
 
 
-def test_fingerprint_is_sha256_of_canonical_json_without_padding_and_truncation(hf_model_dir):
+def test_fingerprint_is_sha256_of_the_canonical_document(hf_model_dir):
     doc = json.loads((hf_model_dir / "tokenizer.json").read_text(encoding="utf-8"))
     doc["padding"] = doc["truncation"] = None
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    config = json.loads((hf_model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    del config["chat_template"]  # it has a fingerprint of its own
+    document = {"vocabularies": {"tokenizer.json": doc}, "tokenizer_config.json": config}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert model_facts(hf_model_dir)["tokenizer"]["sha256"] == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -172,8 +180,8 @@ def test_absent_files_are_facts(hf_model_dir):
     assert facts["config"]["present"] is False and facts["config"]["eos_token_ids"] == []
     assert facts["generation_config"] == {"present": False, "eos_token_ids": [], "bos_token_id": None}
     assert facts["tokenizer"]["present"] is False
-    assert {facts["tokenizer"][key] for key in ("sha256", "vocab_size", "added_tokens", "eos_token")} == {None}
-    assert facts["tokenizer"]["chat_template"]["present"] is False
+    assert {facts["tokenizer"][key] for key in ("sha256", "format", "vocab_size", "added_tokens", "eos_token")} == {None}
+    assert facts["tokenizer"]["chat_template"]["present"] is False and facts["tokenizer"]["chat_template"]["sha256"] is None
 
 
 def test_special_tokens_fall_back_to_special_tokens_map(hf_model_dir):
@@ -213,7 +221,25 @@ def test_chat_template(hf_model_dir, in_config, jinja_file, expected):
     write_json(hf_model_dir / "tokenizer_config.json", {} if in_config is None else {"chat_template": in_config})
     if jinja_file is not None:
         (hf_model_dir / "chat_template.jinja").write_text(jinja_file, encoding="utf-8")
-    assert model_facts(hf_model_dir)["tokenizer"]["chat_template"] == expected
+    facts = model_facts(hf_model_dir)["tokenizer"]["chat_template"]
+    assert (facts.pop("sha256") is not None) == expected["present"]
+    assert facts == expected
+
+
+def test_chat_template_fingerprint(hf_model_dir):
+    """Its own fingerprint: every character counts, where it is stored does not, and the
+    tokenizer fingerprint does not move when only the template changes."""
+    def shas():
+        facts = model_facts(hf_model_dir)["tokenizer"]
+        return facts["chat_template"]["sha256"], facts["sha256"]
+
+    write_json(hf_model_dir / "tokenizer_config.json", {"eos_token": "</s>", "chat_template": FINE})
+    template, tokenizer = shas()
+    assert template == hashlib.sha256(json.dumps([[None, FINE]], separators=(",", ":")).encode()).hexdigest()
+    (hf_model_dir / "chat_template.jinja").write_text(FINE, encoding="utf-8")  # moved to its own file
+    assert shas() == (template, tokenizer)
+    (hf_model_dir / "chat_template.jinja").write_text(FINE.replace("}}{%", "}} {%"), encoding="utf-8")  # one space
+    assert shas()[0] != template and shas()[1] == tokenizer
 
 
 def test_embedding_rows_from_a_sharded_checkpoint(hf_model_dir, write_safetensors):
@@ -227,15 +253,87 @@ def test_embedding_rows_from_a_sharded_checkpoint(hf_model_dir, write_safetensor
     weight_map = {tensor: name for name, shapes in shards.items() for tensor in shapes}
     write_json(hf_model_dir / "model.safetensors.index.json", {"metadata": {"total_size": 576}, "weight_map": weight_map})
     facts = model_facts(hf_model_dir)["checkpoint"]
+    sha = facts.pop("sha256")
     assert facts == {
         "present": True,
         "files": sorted(shards),
+        "tensors": 3,
         "embedding_tensor": "model.embed_tokens.weight",
         "embedding_rows": 32,
         "error": None,
     }
+    expected = {"lm_head.weight": ["F16", [32, 4]], "model.embed_tokens.weight": ["F16", [32, 4]], "model.layers.0.mlp.up_proj.weight": ["F16", [8, 4]]}
+    assert sha == hashlib.sha256(json.dumps(expected, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     (hf_model_dir / "model.safetensors.index.json").unlink()  # no index: every header is read
-    assert model_facts(hf_model_dir)["checkpoint"] == facts
+    assert model_facts(hf_model_dir)["checkpoint"] == {**facts, "sha256": sha}
+    for name in shards:  # re-sharded into one file: the same checkpoint
+        (hf_model_dir / name).unlink()
+    write_safetensors(hf_model_dir / "model.safetensors", {t: shape for shapes in reversed(shards.values()) for t, shape in shapes.items()})
+    assert model_facts(hf_model_dir)["checkpoint"]["sha256"] == sha
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        {"model.embed_tokens.weight": [16, 8], "lm_head.weight": [16, 4]},  # re-shaped
+        {"model.embed_tokens.weight": [16, 4]},  # a tensor fewer
+        {"model.embed_tokens.weight": [16, 4], "output.weight": [16, 4]},  # renamed
+    ],
+    ids=["reshaped", "removed", "renamed"],
+)
+def test_checkpoint_fingerprint_changes_with_the_tensors(hf_model_dir, write_safetensors, shapes):
+    before = model_facts(hf_model_dir)["checkpoint"]["sha256"]
+    write_safetensors(hf_model_dir / "model.safetensors", shapes)
+    assert model_facts(hf_model_dir)["checkpoint"]["sha256"] != before
+
+
+def test_checkpoint_fingerprint_ignores_metadata_and_data(hf_model_dir):
+    path = hf_model_dir / "model.safetensors"
+    before = model_facts(hf_model_dir)["checkpoint"]["sha256"]
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + size])
+    header["__metadata__"] = {"format": "pt", "trained_by": "someone else"}
+    encoded = json.dumps(header, indent=1).encode()
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + b"\x01" * (len(raw) - 8 - size))  # other weights
+    assert model_facts(hf_model_dir)["checkpoint"]["sha256"] == before
+
+
+def test_checkpoint_fingerprint_dtype_from_a_real_header(tmp_path):
+    """The MiniLM header (corpus/tokenizers/bert-minilm): 104 tensors; its data is not in the corpus."""
+    header = (Path(__file__).parent / "corpus" / "tokenizers" / "bert-minilm" / "safetensors_header.json").read_bytes()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    facts = model_facts(tmp_path / "model")["checkpoint"]
+    assert (facts["tensors"], facts["embedding_tensor"], facts["embedding_rows"], facts["error"]) == (104, "embeddings.word_embeddings.weight", 30522, None)
+    doc = json.loads(header)
+    for entry in doc.values():
+        if isinstance(entry, dict) and entry.get("dtype") == "F32":
+            entry["dtype"] = "F16"  # the same model, re-saved in half precision
+    converted = json.dumps(doc).encode()
+    (tmp_path / "model" / "model.safetensors").write_bytes(len(converted).to_bytes(8, "little") + converted)
+    assert model_facts(tmp_path / "model")["checkpoint"]["sha256"] != facts["sha256"]
+
+
+def test_a_real_index_naming_absent_shards_is_a_fact(tmp_path, write_safetensors):
+    """granite-3b-code-instruct-128k's index (514 tensors in two shards); the shards are not in the corpus."""
+    directory = tmp_path / "model"
+    directory.mkdir()
+    shutil.copyfile(Path(__file__).parent / "corpus" / "tokenizers" / "granite" / "model.safetensors.index.json", directory / "model.safetensors.index.json")
+    weight_map = json.loads((directory / "model.safetensors.index.json").read_text(encoding="utf-8"))["weight_map"]
+    first_shard = {name: [1] for name, file in weight_map.items() if file == "model-00001-of-00002.safetensors"}
+    assert (len(weight_map), len(first_shard)) == (514, 363)
+    write_safetensors(directory / "model-00001-of-00002.safetensors", first_shard)
+    facts = model_facts(directory)["checkpoint"]
+    assert facts["sha256"] is None
+    missing = min(name for name, file in weight_map.items() if file == "model-00002-of-00002.safetensors")
+    assert facts["error"] == (f"model.safetensors.index.json: {missing} is in 'model-00002-of-00002.safetensors', "
+                              "which is not a safetensors file of the model directory")
+
+
+def test_an_index_naming_a_tensor_its_shard_lacks_is_a_fact(hf_model_dir):
+    write_json(hf_model_dir / "model.safetensors.index.json", {"weight_map": {"model.norm.weight": "model.safetensors"}})
+    assert model_facts(hf_model_dir)["checkpoint"]["error"] == "model.safetensors.index.json: model.norm.weight is not in the header of model.safetensors"
 
 
 @pytest.mark.parametrize(
@@ -271,7 +369,8 @@ def test_the_input_embedding_is_found_by_name(hf_model_dir, write_safetensors, s
 def test_an_unreadable_safetensors_header_is_a_fact(hf_model_dir, content, error):
     (hf_model_dir / "model.safetensors").write_bytes(content)
     facts = model_facts(hf_model_dir)
-    assert facts["checkpoint"] == {"present": True, "files": ["model.safetensors"], "embedding_tensor": None, "embedding_rows": None, "error": error}
+    assert facts["checkpoint"] == {"present": True, "files": ["model.safetensors"], "tensors": None, "sha256": None,
+                                   "embedding_tensor": None, "embedding_rows": None, "error": error}
     assert facts["tokenizer"]["vocab_size"] == 12  # the rest of the directory is still described
 
 
@@ -285,7 +384,8 @@ def test_an_index_naming_a_missing_shard_is_a_fact(hf_model_dir):
 
 def test_no_checkpoint(hf_model_dir):
     (hf_model_dir / "model.safetensors").unlink()
-    assert model_facts(hf_model_dir)["checkpoint"] == {"present": False, "files": [], "embedding_tensor": None, "embedding_rows": None, "error": None}
+    assert model_facts(hf_model_dir)["checkpoint"] == {"present": False, "files": [], "tensors": None, "sha256": None,
+                                                       "embedding_tensor": None, "embedding_rows": None, "error": None}
 
 
 @pytest.mark.parametrize(
@@ -363,3 +463,19 @@ def test_config_schema():
     validator = Draft202012Validator(schema)
     assert validator.is_valid({"packages": ["torch", "vllm"], "model_dir": "./model"})
     assert not validator.is_valid({"model-dir": "./model"})
+
+
+def test_torch_build_from_a_real_version_py(tmp_path, monkeypatch):
+    """torch 2.13.0+cpu's own torch/version.py (corpus/tokenizers/torch_version.py), found and parsed, never imported."""
+    assert collect(tmp_path)["torch_build"] == {"present": False, "version": None, "git_version": None}
+    package = tmp_path / "site" / "torch"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('the runtime provider must not import torch')\n")
+    shutil.copyfile(Path(__file__).parent / "corpus" / "tokenizers" / "torch_version.py", package / "version.py")
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    facts = collect(tmp_path)
+    assert facts["torch_build"] == {"present": True, "version": "2.13.0+cpu", "git_version": "cf30153c4c131c8164ee7798e5022d810682e2cb"}
+    assert facts["cuda"] == {"compiled": None, "source": "torch"}
+    (package / "version.py").write_text("__version__ = '2.3.1'\ngit_version = compute()\n")  # not a constant: null
+    assert collect(tmp_path)["torch_build"] == {"present": True, "version": "2.3.1", "git_version": None}

@@ -1,4 +1,8 @@
-"""``wfgy-rules eval``: the CI gate. Gather (or read) facts, judge them, report, exit 0/1/2/3."""
+"""``wfgy-rules eval``: the CI gate. Gather (or read) facts, judge them, report, exit 0/1/2/3.
+
+Every rule runs unless ``--stage ci|deploy`` selects (SPEC §11): the shipped workflow, action
+and pre-commit hook pass ``--stage ci``, which leaves out the rules that need the deploy
+target (secrets, env, GPU)."""
 
 from __future__ import annotations
 
@@ -19,12 +23,12 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None, attes
     root_dir = check_root(root)
     extra = parse_reports(options.reports)
     attestation = Attestation(attest or AttestOptions())
-    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
+    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "all")
     bundles = collect_facts(session, options.facts)
     if attestation.path:
         bundles = attestation.watch(bundles)
     outcome, facts_digest = judge(session, bundles, options.force)
-    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir)
+    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, color=color)
     if attestation.path:
         attestation.write(report, model_card_file(session.config, gathered=not options.facts), _facts_name(options.facts))

@@ -26,6 +26,7 @@ def run(rule_id: str, config: str | None, policies: list[str], facts: str | None
         f"{rule.id}: {rule.title}",
         f"  policy:    {rule.policy} ({rule.location})",
         f"  severity:  {rule.severity.name}",
+        f"  stage:     {rule.stage}",
         f"  action:    {rule.remedy.action}" + (f" (env {dict(rule.remedy.env)})" if rule.remedy.env else ""),
         f"  facts:     {', '.join(rule.facts)}",
         f"  params:    {json.dumps(rule.params, sort_keys=True)}",

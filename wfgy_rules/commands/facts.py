@@ -1,7 +1,8 @@
 """``wfgy-rules facts``: gather the fact bundle and print it as JSON.
 
 The bundle holds only what providers report, and no provider reports a secret value.
-Providers that failed are listed under ``_errors``. Write it with ``--output`` and judge it
+Providers that failed are listed under ``_errors``. ``--stage ci`` gathers only what the
+``ci`` and ``any`` rules read (no NVML, secrets or env on a CI runner). Write it with ``--output`` and judge it
 anywhere with ``wfgy-rules eval --facts FILE`` (or a directory of bundles: the fleet audit).
 """
 
@@ -17,8 +18,8 @@ from wfgy_rules.providers import registry
 from wfgy_rules.run.session import gather_now, open_session
 
 
-def run(config: str | None, providers: list[str], output: str | None, policies: list[str]) -> int:
-    session = open_session(config, policies)
+def run(config: str | None, providers: list[str], output: str | None, policies: list[str], stage: str = "all") -> int:
+    session = open_session(config, policies, stage=stage)
     if providers:
         unknown = sorted(set(providers) - registry.names())
         if unknown:

@@ -1,7 +1,7 @@
 """``wfgy-rules list``: the rule inventory auditors ask for.
 
-One row per loaded rule: id, policy, file, sha256 of the file, severity, facts, action,
-owner, and the waivers that name it; then every waiver of the config with its state
+One row per loaded rule (or per rule of ``--stage``): id, policy, stage, file, sha256 of the
+file, severity, facts, action, owner, and the waivers that name it; then every waiver of the config with its state
 (active / expired / unmatched).
 """
 
@@ -16,21 +16,22 @@ from wfgy_rules.errors import UsageError
 from wfgy_rules.run.session import open_session
 from wfgy_rules.run.waivers import waiver_state
 
-_COLUMNS = ("id", "policy", "severity", "action", "facts", "owner", "file", "sha256")
+_COLUMNS = ("id", "policy", "stage", "severity", "action", "facts", "owner", "file", "sha256")
 
 
-def run(config: str | None, policies: list[str], fmt: str) -> int:
+def run(config: str | None, policies: list[str], fmt: str, stage: str = "all") -> int:
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r} is not one of: table, json")
-    session = open_session(config, policies)
+    session = open_session(config, policies, stage=stage)
     today = date.today()
     files = {policy.name: policy for policy in session.policy_set.policies}
     rows = []
-    for rule in session.all_rules:
+    for rule in session.rules:
         policy = files[rule.policy]
         rows.append({
             "id": rule.id,
             "policy": rule.policy,
+            "stage": rule.stage,
             "file": policy.path,
             "sha256": policy.sha256,
             "severity": rule.severity.name,

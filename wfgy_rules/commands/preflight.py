@@ -1,6 +1,7 @@
 """``wfgy-rules preflight [OPTIONS] [-- CMD ARGS…]``: the deploy gate.
 
-The same run as ``eval`` (same options, same report), with the remedies applied (SPEC §6):
+The same run as ``eval`` (same options, same report), over the ``deploy`` and ``any`` rules
+unless ``--stage`` says otherwise, with the remedies applied (SPEC §6):
 
 1. gather the facts the rules need and evaluate them;
 2. ``block`` rules that fail are re-checked until they pass or time out (not with ``--facts``:
@@ -75,7 +76,7 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
     check_color(color)
     root_dir = check_root(root)
     extra = parse_reports(options.reports)
-    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip)
+    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "deploy")
     today = date.today()
     rules = list(session.rules)
     if options.facts:
@@ -93,7 +94,7 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
     proceed = outcome.exit_code == 0
     env = fallback_env(outcome.results, rules) if proceed else {}
     report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env,
-                    config=session.config, root=root_dir)
+                    config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, stream=sys.stderr, color=color)
     if attestation.path:  # before exec: the verdict is on disk before the service starts
         attestation.first, attestation.count = bundle, 1

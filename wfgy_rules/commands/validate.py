@@ -1,74 +1,148 @@
 """``wfgy-rules validate [PATH…]``: check files without gathering facts.
 
 Each file is recognised by its ``kind`` (``Policy``, ``Config``, ``PolicyTest``,
-``PromptVars``) or, for JSON, by a name containing ``model-card``. A directory contributes
-its wfgy-rules files (a top-level ``apiVersion: wfgy-rules/…`` line, and model cards);
-Kubernetes manifests, workflows and other YAML living beside them are left alone. A file
-named explicitly must be one of the kinds above. Policies go through the
-very loader ``eval`` uses, cross-checked together (duplicate rule ids across files). Every
-problem of every file is printed as ``FILE:LINE:COL: path: message``; exit 2 on any.
-With no paths: the config (``--config`` or ``./wfgy.yaml``) and the policies it names.
+``PromptVars``), a config also by its name (``wfgy.yaml``, where ``apiVersion``/``kind`` may
+be omitted), a model card (JSON) by a name containing ``model-card``. A directory
+contributes its wfgy-rules files (a top-level ``apiVersion: wfgy-rules/…`` line, ``wfgy.yaml``
+files, and model cards); Kubernetes manifests, workflows and other YAML living beside them are
+left alone. A file named explicitly must be one of the kinds above, unless
+``--ignore-unknown`` (the pre-commit hook, which passes every YAML file a commit touches)
+leaves it alone as a directory would.
+
+Policies go through the very loader ``eval`` uses, cross-checked together (duplicate rule
+ids across files). A config is checked with everything it references, as ``eval`` would load
+it: the policies it names (cross-checked, with its per-rule overrides), its prompt variables
+file (``providers.prompts.vars``, when it exists), and the rule each waiver names (a waiver
+matching no loaded rule is an error here, with a hint; ``eval`` only warns about it). Every
+problem of every file is printed once as ``FILE:LINE:COL: path: message``; exit 2 on any.
+With no paths: the config (``--config`` or the nearest ``wfgy.yaml``, said on stderr) and
+everything it references.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import sys
 from pathlib import Path
 
 from wfgy_rules.documents.schema import validate
 from wfgy_rules.documents.yamlio import load_file
-from wfgy_rules.errors import PolicyError, Problem, WfgyError
+from wfgy_rules.errors import PolicyError, Problem, WfgyError, did_you_mean
 from wfgy_rules.policy.loader import load_policies
-from wfgy_rules.run.config import config_from_document, find_config, load_config
+from wfgy_rules.run.config import DEFAULT_CONFIG, Config, load_config, locate_config
+from wfgy_rules.run.rule_selection import apply_config
+from wfgy_rules.shown_paths import shown_path
 
 _API_VERSION = re.compile(rb"(?m)^apiVersion:[ \t]*['\"]?wfgy-rules/")
 _SCHEMA_OF_KIND = {"PolicyTest": "policy-test", "PromptVars": "prompt-vars"}
+_UNKNOWN = "unknown file: expected kind Policy, Config, PolicyTest or PromptVars, or a model-card JSON"
 
 
-def run(paths: list[str], config: str | None) -> int:
+def run(paths: list[str], config: str | None, ignore_unknown: bool = False) -> int:
     if not paths:
-        config_path = find_config(config)
-        settings = load_config(config_path)
-        loaded = load_policies(settings.policies, settings.base_dir)
-        print(f"ok: {len(loaded.policies) + (1 if config_path else 0)} file(s) valid")
+        located = locate_config(config)
+        if located.note:
+            print(located.note, file=sys.stderr)
+        problems, referenced = check_config(located.path)
+        _raise(problems)
+        print(f"ok: {len(referenced) + (1 if located.path else 0)} file(s) valid")
         return 0
     problems: list[Problem] = []
     policies: list[str] = []
-    files = _expand(paths)
+    files = _expand(paths, ignore_unknown)
+    checked: set[str] = set()  # shown paths: a policy named and referenced by a config counts once
     for path in files:
         try:
-            if _check_file(path):
-                policies.append(str(path))
+            kind = _check_file(path, ignore_unknown)
         except WfgyError as exc:
             problems.extend(exc.problems or [Problem(str(path), str(exc))])
+            continue
+        if kind is None:
+            continue
+        checked.add(shown_path(path))
+        if kind == "Policy":
+            policies.append(str(path))
+        elif kind == "Config":
+            found, referenced = check_config(path)
+            problems.extend(found)
+            checked.update(referenced)
     if policies:
         try:
             load_policies(policies, Path.cwd())
         except PolicyError as exc:
             problems.extend(exc.problems)
-    checked = len(files)
-    if problems:
-        raise PolicyError("invalid files", problems)
-    print(f"ok: {checked} file(s) valid")
+    _raise(list(dict.fromkeys(problems)))  # a policy named and referenced by a config: once
+    print(f"ok: {len(checked)} file(s) valid")
     return 0
 
 
-def _expand(paths: list[str]) -> list[Path]:
+def check_config(path: Path | None) -> tuple[list[Problem], set[str]]:
+    """Every problem of a config and of what it references (as `eval` loads them), and the
+    (shown) paths of the referenced files that were checked."""
+    try:
+        settings = load_config(path)
+    except WfgyError as exc:
+        return exc.problems or [Problem(str(path), str(exc))], set()
+    problems: list[Problem] = []
+    try:
+        loaded = load_policies(settings.policies, settings.base_dir)
+    except WfgyError as exc:
+        return exc.problems or [Problem(str(path), str(exc))], set()
+    try:
+        apply_config(loaded.rules, settings)
+    except PolicyError as exc:
+        problems.extend(exc.problems)
+    problems.extend(_waiver_problems(settings, [rule.id for rule in loaded.rules]))
+    referenced = {policy.path for policy in loaded.policies}
+    vars_path = _prompt_vars(settings)
+    if vars_path is not None:
+        referenced.add(shown_path(vars_path))
+        try:
+            problems.extend(validate(load_file(vars_path, shown_path(vars_path)), "prompt-vars"))
+        except WfgyError as exc:
+            problems.extend(exc.problems or [Problem(shown_path(vars_path), str(exc))])
+    return problems, referenced
+
+
+def _waiver_problems(settings: Config, ids: list[str]) -> list[Problem]:
+    problems = []
+    for position, waiver in enumerate(settings.waivers):
+        pattern = waiver.get("rule", "")
+        if not any(fnmatch.fnmatchcase(rule_id, pattern) for rule_id in ids):
+            message = f"waiver for {pattern!r} matches no loaded rule{did_you_mean(pattern, ids)}"
+            where = ("waivers", position, "rule")
+            problems.append(settings.document.problem(where, message) if settings.document else Problem(settings.path or DEFAULT_CONFIG, message))
+    return problems
+
+
+def _prompt_vars(settings: Config) -> Path | None:
+    prompts = settings.providers.get("prompts")
+    spec = prompts.get("vars") if isinstance(prompts, dict) else None
+    if not isinstance(spec, str):
+        return None
+    path = Path(spec) if Path(spec).is_absolute() else settings.base_dir / spec
+    return path if path.is_file() else None  # a missing vars file is a fact (vars.present: false)
+
+
+def _expand(paths: list[str], ignore_unknown: bool) -> list[Path]:
     found = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             candidates = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
             found.extend(p for p in candidates if _ours(p))
-        else:
+        elif not ignore_unknown or _ours(path):
             found.append(path)
     return found
 
 
 def _ours(path: Path) -> bool:
-    """Whether a file found in a directory is a wfgy-rules file (a cheap look, before parsing)."""
+    """Whether a file is a wfgy-rules file (a cheap look, before parsing)."""
     if path.suffix == ".json":
         return "model-card" in path.name
+    if path.name == DEFAULT_CONFIG:
+        return True
     try:
         with path.open("rb") as handle:
             return _API_VERSION.search(handle.read(64 * 1024)) is not None
@@ -76,25 +150,28 @@ def _ours(path: Path) -> bool:
         return True  # let the loader report why it cannot be read
 
 
-def _check_file(path: Path) -> bool:
-    """Check one file; True when it is a policy (checked later, together with the others)."""
+def _check_file(path: Path, ignore_unknown: bool) -> str | None:
+    """Check one file on its own; its kind (``Policy`` and ``Config`` are checked later, with
+    what they reference), or None for a file ``--ignore-unknown`` leaves alone."""
     document = load_file(path, path.as_posix())
     data = document.data
     kind = data.get("kind") if isinstance(data, dict) else None
-    if kind == "Policy":
-        return True
-    if kind == "Config":
-        config_from_document(document, path.resolve().parent)
-    elif kind in _SCHEMA_OF_KIND:
+    if kind is None and path.name == DEFAULT_CONFIG:
+        kind = "Config"
+    if kind in ("Policy", "Config"):
+        return kind
+    if kind in _SCHEMA_OF_KIND:
         _raise(validate(document, _SCHEMA_OF_KIND[kind]))
     elif path.suffix == ".json" and "model-card" in path.name:
         _raise(validate(document, "model-card"))
+        return "ModelCard"
+    elif ignore_unknown and not (isinstance(data, dict) and str(data.get("apiVersion", "")).startswith("wfgy-rules/")):
+        return None
     else:
-        _raise([document.problem((), "unknown file: expected kind Policy, Config, PolicyTest or PromptVars, or a model-card JSON")])
-    return False
+        _raise([document.problem((), _UNKNOWN)])
+    return kind
 
 
 def _raise(problems: list[Problem]) -> None:
     if problems:
-        raise PolicyError("invalid file", problems)
-
+        raise PolicyError("invalid files", problems)

@@ -11,6 +11,9 @@ model card          effective fact                              comparison  equa
 ==================  ==========================================  ==========  ======================
 tokenizer_sha       runtime.model_dir.tokenizer.sha256          prefix      fingerprint starts
                                                                             with the declared hex
+chat_template_sha   runtime.model_dir.tokenizer.chat_template   prefix      (the same)
+                    .sha256
+checkpoint_sha      runtime.model_dir.checkpoint.sha256         prefix      (the same)
 vocab_size          runtime.model_dir.config.vocab_size         same        the same number
 vocab_size          runtime.model_dir.checkpoint.embedding_rows same        the same number
 torch               runtime.packages.torch                      version     no drift (``+cu121``
@@ -37,6 +40,8 @@ from wfgy_rules.policy import versions
 
 PAIRINGS: tuple[tuple[str, str, str], ...] = (
     ("tokenizer_sha", "runtime.model_dir.tokenizer.sha256", "prefix"),
+    ("chat_template_sha", "runtime.model_dir.tokenizer.chat_template.sha256", "prefix"),
+    ("checkpoint_sha", "runtime.model_dir.checkpoint.sha256", "prefix"),
     ("vocab_size", "runtime.model_dir.config.vocab_size", "same"),
     ("vocab_size", "runtime.model_dir.checkpoint.embedding_rows", "same"),
     ("torch", "runtime.packages.torch", "version"),

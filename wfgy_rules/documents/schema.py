@@ -33,14 +33,19 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(resource_path(f"schemas/{name}.schema.json").read_text(encoding="utf-8"))
 
 
-def validate(document: Document, name: str) -> list[Problem]:
-    """All schema violations of ``document`` against schema ``name``, in source order."""
+def validate(document: Document, name: str, header_given: bool = True) -> list[Problem]:
+    """All schema violations of ``document`` against schema ``name``, in source order
+    (``header_given=False``: the caller added the ``apiVersion``/``kind`` the file left out)."""
     schema = load_schema(name)
     data = document.data
     if not isinstance(data, dict):
         what = f"a {name} file" if name == "model-card" else f"a wfgy-rules {name} file"
         return [document.problem((), f"expected a mapping ({what}), got {a_type_name(data)}; its content is not shown")]
-    ours = "apiVersion" not in schema.get("properties", {}) or str(data.get("apiVersion", "")).startswith("wfgy-rules/")
+    known = schema.get("properties", {})
+    if "apiVersion" in known:  # ours by its header, or (a header-less config) by its keys alone
+        ours = str(data.get("apiVersion", "")).startswith("wfgy-rules/") if header_given else set(data) <= set(known)
+    else:
+        ours = True
     return validate_value(document, data, (), schema, quote=ours)
 
 

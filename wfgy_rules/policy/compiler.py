@@ -4,7 +4,9 @@ Stages: the document is already YAML-valid; here it is checked against the polic
 then each structurally valid rule is compiled: JMESPath parsed once, functions and
 operators resolved, `facts` checked against the installed providers, and every top-level
 name an expression reads checked against ``facts`` + ``params`` (+ ``item``/``index`` under
-``for_each``). A bare ``null`` is accepted (JMESPath reads it as a missing field, which is
+``for_each``). A rule the schema rejects still has the expressions of its well-formed fields
+compiled and checked (SPEC §3: every error of a file in one run, so ``severity: urgent``
+never hides a JMESPath typo in the same rule). A bare ``null`` is accepted (JMESPath reads it as a missing field, which is
 null, as the author meant); a bare ``true``/``false`` is refused, since it is also a field
 and never the boolean. All problems of the file are collected and raised together.
 """
@@ -18,6 +20,7 @@ from wfgy_rules.documents.schema import validate
 from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import EvaluationError, PolicyError, Problem, did_you_mean
 from wfgy_rules.model import (
+    DEFAULT_STAGE,
     AllOf,
     AnyOf,
     Compare,
@@ -56,12 +59,16 @@ def compile_policy(document: Document, order: int, providers: frozenset[str], sh
     compiler = _RuleCompiler(document, providers, asts)
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     name = str(metadata.get("name", ""))
+    stage = data.get("stage", DEFAULT_STAGE)
     rules = []
     for index, raw in enumerate(data["rules"]):
         prefix = f"rules[{index}]"
-        if not isinstance(raw, dict) or any(w == prefix or w.startswith(prefix + ".") or w.startswith(prefix + "[") for w in broken):
+        if not isinstance(raw, dict):
             continue
-        rule = compiler.rule(raw, index, order, name, shown_path or document.path, str(metadata.get("owner", "")))
+        if any(w == prefix or w.startswith(prefix + ".") or w.startswith(prefix + "[") for w in broken):
+            compiler.expressions_only(raw, index, {w for w in broken if w == prefix or w.startswith(prefix)})
+            continue
+        rule = compiler.rule(raw, index, order, name, shown_path or document.path, str(metadata.get("owner", "")), stage)
         if rule is not None:
             rules.append(rule)
     problems.extend(compiler.problems)
@@ -92,7 +99,31 @@ class _RuleCompiler:
     def fail(self, where: tuple, message: str, key: bool = False) -> None:
         self.problems.append(self.document.problem(where, message, key))
 
-    def rule(self, raw: dict, index: int, order: int, policy: str, path: str, owner: str) -> Rule | None:
+    def expressions_only(self, raw: dict, index: int, broken: set[str]) -> None:
+        """Check the expressions of a rule the schema rejected, field by field: each field
+        whose own shape is valid (no schema problem at or under it) is compiled and its names
+        checked, so one run lists every error. Names are checked only when ``facts`` is valid."""
+        base = ("rules", index)
+
+        def sound(key: str) -> bool:
+            where = f"rules[{index}].{key}"
+            return key in raw and not any(w == where or w.startswith(where + ".") or w.startswith(where + "[") for w in broken)
+
+        if sound("facts"):
+            facts = frozenset(raw["facts"]) & self.providers
+            scope: frozenset[str] | None = facts | {"params"}
+        else:
+            scope = None
+        item_scope = scope | {"item", "index"} if scope is not None and "for_each" in raw else scope
+        for key in ("for_each", "when"):
+            if sound(key):
+                self.expr(raw[key], (*base, key), scope)
+        if sound("assert"):
+            self.assertion(raw["assert"], (*base, "assert"), item_scope)
+        if sound("message"):
+            self.template(raw["message"], (*base, "message"), item_scope)
+
+    def rule(self, raw: dict, index: int, order: int, policy: str, path: str, owner: str, stage: str = DEFAULT_STAGE) -> Rule | None:
         base = ("rules", index)
         before = len(self.problems)
         facts = tuple(raw["facts"])
@@ -128,9 +159,10 @@ class _RuleCompiler:
             references=tuple(raw.get("references", ())),
             tags=tuple(raw.get("tags", ())),
             owner=owner,
+            stage=raw.get("stage", stage),
         )
 
-    def expr(self, text: Any, where: tuple, scope: frozenset[str]) -> Expr | None:
+    def expr(self, text: Any, where: tuple, scope: frozenset[str] | None) -> Expr | None:
         if text is None:
             return None
         try:
@@ -141,9 +173,11 @@ class _RuleCompiler:
         self.check_names(expr, where, scope)
         return expr
 
-    def check_names(self, expr: Expr, where: tuple, scope: frozenset[str]) -> None:
+    def check_names(self, expr: Expr, where: tuple, scope: frozenset[str] | None) -> None:
         for name in sorted(expr.functions - FUNCTION_NAMES):
             self.fail(where, f"unknown function {name}(){did_you_mean(name, FUNCTION_NAMES)}")
+        if scope is None:  # facts itself is invalid: which names are readable is unknown
+            return
         for name in sorted(expr.roots - scope - {"null"}):
             if name in ("true", "false"):
                 self.fail(where, f"bare {name} is a field name in JMESPath (always null); write the literal `{name}` in backticks")

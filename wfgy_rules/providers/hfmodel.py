@@ -1,9 +1,10 @@
 """What a Hugging Face model directory holds, read without loading the model.
 
-No model library is imported: the JSON files are read as text, a safetensors file only up
-to the end of its header, and a chat template is parsed (never rendered) with jinja2,
-imported on first use. ``describe_model_dir(path)`` returns four facts, which the
-``runtime`` provider shows under ``runtime.model_dir``::
+No model library is imported: the JSON files are read as text, a SentencePiece model with a
+small protobuf reader, a safetensors file only up to the end of its header, and a chat
+template is parsed (never rendered) with jinja2, imported on first use.
+``describe_model_dir(path)`` returns four facts, which the ``runtime`` provider shows under
+``runtime.model_dir``::
 
     config:                         # config.json
       present: true
@@ -13,13 +14,16 @@ imported on first use. ``describe_model_dir(path)`` returns four facts, which th
       pad_token_id: null
       model_type: llama
       transformers_version: 4.44.2
-    tokenizer:                      # tokenizer.json (+ tokenizer_config.json, special_tokens_map.json)
-      present: true                 # tokenizer.json exists
-      sha256: 9e7f02d…              # stable fingerprint, see `tokenizer_fingerprint`
+    tokenizer:                      # the tokenizer files (`wfgy_rules.providers.tokenizer_files`)
+      present: true                 # some vocabulary file exists (readable or not: see error)
+      format: tokenizer.json        # tokenizer.json | tekken | sentencepiece | gpt2-bpe | wordpiece | null
+      files: [tokenizer.json, tokenizer.model, tokenizer_config.json, special_tokens_map.json]   # what sha256 covers
+      sha256: 9e7f02d…              # the ids-relevant fingerprint; `wfgy-rules lock` writes it as tokenizer_sha
+      error: null                   # e.g. "tokenizer.model: truncated varint at byte 253150" (sha256 is then null)
       vocab_size: 128256            # max token id + 1, added tokens included
       max_id: 128255
-      added_tokens: 256
-      model_type: BPE               # BPE | WordPiece | Unigram | WordLevel
+      added_tokens: 256             # tokenizer.json's added_tokens (null for other formats)
+      model_type: BPE               # BPE | WordPiece | Unigram | WordLevel; UNIGRAM | BPE … (sentencepiece)
       bos_token: <|begin_of_text|>
       eos_token: <|eot_id|>
       bos_token_id: 128000
@@ -28,52 +32,41 @@ imported on first use. ``describe_model_dir(path)`` returns four facts, which th
       chat_template:
         present: true
         source: tokenizer_config.json   # or chat_template.jinja (wins when both exist) or null
+        sha256: 41c0…                   # its own fingerprint; `lock` writes it as chat_template_sha
         parseable: false                # null when there is no template
         error: {line: 3, message: "unexpected '}'"}   # line within the template
     generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], bos_token_id: 128000}
-    checkpoint:
-      present: true                 # some *.safetensors file exists
-      files: [model-00001-of-00002.safetensors, model-00002-of-00002.safetensors]
-      embedding_tensor: model.embed_tokens.weight
-      embedding_rows: 128256
-      error: null                   # e.g. "model.safetensors: shorter than the 8-byte header length"
+    checkpoint: {present: true, files: […], tensors: 291, sha256: 5c2e…, embedding_tensor: model.embed_tokens.weight,
+                 embedding_rows: 128256, error: null}   # `wfgy_rules.providers.checkpoint_files`
 
-A missing config.json, generation_config.json or tokenizer.json gives ``present: false``
-and null values (empty lists for ``eos_token_ids``); the tokenizer's special tokens, class
-and chat template are still read from the other tokenizer files when they exist. A special
-token is a plain string or ``{"content": …}``, taken from tokenizer_config.json, else
-special_tokens_map.json; its id is looked up in the vocabulary, where added tokens win.
-The embedding tensor is the first name (sorted) that ends, on whole dotted components, in
-the earliest of `EMBEDDING_SUFFIXES`; a sharded checkpoint is searched through its
-``model.safetensors.index.json``.
+A missing config.json or generation_config.json gives ``present: false`` and null values
+(empty lists for ``eos_token_ids``); without a vocabulary file the tokenizer's special tokens,
+class and chat template are still read from the other tokenizer files when they exist. A
+special token is a plain string or ``{"content": …}``, taken from tokenizer_config.json, else
+special_tokens_map.json, else the SentencePiece model's own (trainer spec ``bos_id``/``eos_id``);
+its id is looked up in the vocabulary, where added tokens win.
+
+The chat template fingerprint is ``canonical_sha256`` of ``[[name, template], …]`` (name null
+for the default template) over the templates in effect: chat_template.jinja when it exists,
+else tokenizer_config.json's ``chat_template`` (one string, or a list of ``{name, template}``).
+Every character of a template counts (whitespace is rendered into the prompt); where it is
+stored does not.
 
 A file that cannot be read, or a JSON file that cannot be parsed, raises `ProviderError`
-(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a safetensors header
-that cannot be read is reported in ``checkpoint.error`` and the other facts stay usable.
+(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a vocabulary file that
+is not of its format is reported in ``tokenizer.error``, a safetensors header that cannot be
+read in ``checkpoint.error``, and the other facts stay usable.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import struct
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.errors import Problem, ProviderError
+from wfgy_rules.providers.checkpoint_files import checkpoint_facts
+from wfgy_rules.providers.model_files import canonical_sha256, read_json, read_text
 from wfgy_rules.providers.templates.jinja_extension import generation_block
-
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
-SAFETENSORS_INDEX = "model.safetensors.index.json"
-# Input-embedding tensor names, most specific first; matched on whole dotted components.
-EMBEDDING_SUFFIXES = (
-    "embed_tokens.weight",
-    "wte.weight",
-    "word_embeddings.weight",
-    "tok_embeddings.weight",
-    "embeddings.weight",
-)
+from wfgy_rules.providers.tokenizer_files import read_tokenizer_files
 
 
 def describe_model_dir(path: Path) -> dict[str, Any]:
@@ -82,36 +75,11 @@ def describe_model_dir(path: Path) -> dict[str, Any]:
     Raises `ProviderError` (``FILE:LINE:COL: invalid JSON: …``) for a malformed JSON file.
     """
     return {
-        "config": _config_facts(_read_json(path / "config.json")),
+        "config": _config_facts(read_json(path / "config.json")),
         "tokenizer": _tokenizer_facts(path),
-        "generation_config": _generation_facts(_read_json(path / "generation_config.json")),
-        "checkpoint": _checkpoint_facts(path),
+        "generation_config": _generation_facts(read_json(path / "generation_config.json")),
+        "checkpoint": checkpoint_facts(path),
     }
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object file, or None when it does not exist; anything else is a `ProviderError`."""
-    text = _read_text(path)
-    if text is None:
-        return None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProviderError(str(Problem(str(path), f"invalid JSON: {exc.msg}", exc.lineno, exc.colno))) from None
-    if not isinstance(doc, dict):
-        raise ProviderError(str(Problem(str(path), "expected a JSON object", 1, 1)))
-    return doc
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        raise ProviderError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ProviderError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _config_facts(config: dict[str, Any] | None) -> dict[str, Any]:
@@ -151,67 +119,29 @@ def _generation_facts(generation: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def tokenizer_fingerprint(tokenizer: dict[str, Any]) -> str:
-    """sha256 of tokenizer.json's canonical JSON, with ``truncation`` and ``padding`` nulled.
-
-    Key order, whitespace and the two runtime settings do not change it; any change to the
-    vocabulary, merges, added tokens, normalizer or pre-tokenizer does.
-    """
-    canonical = json.dumps(
-        {**tokenizer, "truncation": None, "padding": None},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    # surrogatepass: a vocabulary may hold lone surrogates ("\ud83d"), which plain UTF-8 refuses.
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _tokenizer_facts(path: Path) -> dict[str, Any]:
-    tokenizer = _read_json(path / "tokenizer.json")
-    tokenizer_config = _read_json(path / "tokenizer_config.json") or {}
-    special_tokens_map = _read_json(path / "special_tokens_map.json") or {}
-    pairs = _token_ids(tokenizer or {})
-    ids = dict(pairs)
-    max_id = max((token_id for _, token_id in pairs), default=None)
-    bos = _special_token("bos_token", tokenizer_config, special_tokens_map)
-    eos = _special_token("eos_token", tokenizer_config, special_tokens_map)
-    added = (tokenizer or {}).get("added_tokens")
-    model = (tokenizer or {}).get("model")
+    tokenizer_config = read_json(path / "tokenizer_config.json")
+    special_tokens_map = read_json(path / "special_tokens_map.json")
+    files = read_tokenizer_files(path, tokenizer_config, special_tokens_map)
+    bos = _special_token("bos_token", tokenizer_config or {}, special_tokens_map or {}, files.special_tokens)
+    eos = _special_token("eos_token", tokenizer_config or {}, special_tokens_map or {}, files.special_tokens)
     return {
-        "present": tokenizer is not None,
-        "sha256": tokenizer_fingerprint(tokenizer) if tokenizer is not None else None,
-        "vocab_size": None if max_id is None else max_id + 1,
-        "max_id": max_id,
-        "added_tokens": len(added) if isinstance(added, list) else None,
-        "model_type": model.get("type") if isinstance(model, dict) else None,
+        "present": files.format is not None or files.error is not None,
+        "format": files.format,
+        "files": files.files,
+        "sha256": files.sha256,
+        "error": files.error,
+        "vocab_size": files.vocab_size,
+        "max_id": files.max_id,
+        "added_tokens": files.added_tokens,
+        "model_type": files.model_type,
         "bos_token": bos,
         "eos_token": eos,
-        "bos_token_id": ids.get(bos),
-        "eos_token_id": ids.get(eos),
-        "tokenizer_class": tokenizer_config.get("tokenizer_class"),
-        "chat_template": _chat_template_facts(path, tokenizer_config),
+        "bos_token_id": files.ids.get(bos),
+        "eos_token_id": files.ids.get(eos),
+        "tokenizer_class": (tokenizer_config or {}).get("tokenizer_class"),
+        "chat_template": _chat_template_facts(path, tokenizer_config or {}),
     }
-
-
-def _token_ids(tokenizer: dict[str, Any]) -> list[tuple[str, int]]:
-    """Every (token, id): the model's vocab, then the added tokens (which win on lookup).
-
-    The vocab is ``{token: id}``, or for Unigram a list of ``[piece, score]`` whose index is the id.
-    """
-    model = tokenizer.get("model")
-    vocab = model.get("vocab") if isinstance(model, dict) else None
-    if isinstance(vocab, dict):
-        pairs = list(vocab.items())
-    elif isinstance(vocab, list):
-        pairs = [(entry[0] if isinstance(entry, list) and entry else None, i) for i, entry in enumerate(vocab)]
-    else:
-        pairs = []
-    added = tokenizer.get("added_tokens")
-    for token in added if isinstance(added, list) else []:
-        if isinstance(token, dict):
-            pairs.append((token.get("content"), token.get("id")))
-    return [(t, i) for t, i in pairs if isinstance(t, str) and isinstance(i, int) and not isinstance(i, bool)]
 
 
 def _special_token(name: str, *sources: dict[str, Any]) -> str | None:
@@ -228,9 +158,10 @@ def _special_token(name: str, *sources: dict[str, Any]) -> str | None:
 def _chat_template_facts(path: Path, tokenizer_config: dict[str, Any]) -> dict[str, Any]:
     templates, source = _chat_templates(path, tokenizer_config)
     if not templates:
-        return {"present": False, "source": None, "parseable": None, "error": None}
+        return {"present": False, "source": None, "sha256": None, "parseable": None, "error": None}
     error = _first_syntax_error(templates)
-    return {"present": True, "source": source, "parseable": error is None, "error": error}
+    fingerprint = canonical_sha256([[name, text] for name, text in templates])
+    return {"present": True, "source": source, "sha256": fingerprint, "parseable": error is None, "error": error}
 
 
 def _chat_templates(path: Path, tokenizer_config: dict[str, Any]) -> tuple[list[tuple[str | None, str]], str | None]:
@@ -238,7 +169,7 @@ def _chat_templates(path: Path, tokenizer_config: dict[str, Any]) -> tuple[list[
 
     In tokenizer_config.json, ``chat_template`` is one template or a list of ``{name, template}``.
     """
-    text = _read_text(path / "chat_template.jinja")
+    text = read_text(path / "chat_template.jinja")
     if text is not None:
         return [(None, text)], "chat_template.jinja"
     value = tokenizer_config.get("chat_template")
@@ -271,74 +202,3 @@ def _template_environment():
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     return ImmutableSandboxedEnvironment(extensions=[loopcontrols, generation_block()])
-
-
-class _UnreadableHeader(Exception):
-    """A safetensors file whose header cannot be read (reported as ``checkpoint.error``)."""
-
-
-def _checkpoint_facts(path: Path) -> dict[str, Any]:
-    files = sorted(p.name for p in path.glob("*.safetensors"))
-    facts = {"present": bool(files), "files": files, "embedding_tensor": None, "embedding_rows": None, "error": None}
-    if not files:
-        return facts
-    try:
-        tensor, rows = _embedding(path, files)
-    except _UnreadableHeader as exc:
-        return {**facts, "error": str(exc)}
-    return {**facts, "embedding_tensor": tensor, "embedding_rows": rows}
-
-
-def _embedding(path: Path, files: list[str]) -> tuple[str | None, int | None]:
-    """The input-embedding tensor's name and row count, found via the shard index when there is one."""
-    index = _read_json(path / SAFETENSORS_INDEX)
-    if index is None:
-        headers = {file: _safetensors_header(path / file) for file in files}
-        tensors = {name: file for file, header in headers.items() for name in header}
-    else:
-        weight_map = index.get("weight_map")
-        tensors = weight_map if isinstance(weight_map, dict) else {}
-        headers = {}
-    name = _embedding_name(tensors)
-    if name is None:
-        return None, None
-    file = tensors[name]
-    if file not in files:
-        raise _UnreadableHeader(f"{SAFETENSORS_INDEX}: {name} is in {file!r}, which is not a safetensors file of the model directory")
-    entry = (headers[file] if file in headers else _safetensors_header(path / file)).get(name)
-    shape = entry.get("shape") if isinstance(entry, dict) else None
-    rows = shape[0] if isinstance(shape, list) and shape else None
-    return name, rows if isinstance(rows, int) and not isinstance(rows, bool) else None
-
-
-def _embedding_name(tensors: Iterable[str]) -> str | None:
-    names = sorted(tensors)
-    for suffix in EMBEDDING_SUFFIXES:
-        for name in names:
-            if name == suffix or name.endswith("." + suffix):
-                return name
-    return None
-
-
-def _safetensors_header(file: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file: an 8-byte little-endian length, then the JSON."""
-    try:
-        with file.open("rb") as stream:
-            prefix = stream.read(8)
-            if len(prefix) < 8:
-                raise _UnreadableHeader(f"{file.name}: shorter than the 8-byte header length")
-            (size,) = struct.unpack("<Q", prefix)
-            if size > MAX_SAFETENSORS_HEADER:
-                raise _UnreadableHeader(f"{file.name}: header of {size} bytes is over the {MAX_SAFETENSORS_HEADER}-byte limit")
-            raw = stream.read(size)
-    except OSError as exc:
-        raise _UnreadableHeader(f"{file.name}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) < size:
-        raise _UnreadableHeader(f"{file.name}: header is truncated ({len(raw)} of {size} bytes)")
-    try:
-        header = json.loads(raw)
-    except ValueError as exc:
-        raise _UnreadableHeader(f"{file.name}: header is not JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise _UnreadableHeader(f"{file.name}: header is not a JSON object")
-    return header

@@ -13,7 +13,10 @@ Facts (``model_card.*``)::
     declared:                         # the parsed file (schema: `wfgy-rules schema model-card`)
       model: meta-llama/Meta-Llama-3-8B-Instruct
       tokenizer_sha: 9e7f02d          # compare with runtime.model_dir.tokenizer.sha256
+      chat_template_sha: 41c0a7e      # runtime.model_dir.tokenizer.chat_template.sha256
+      checkpoint_sha: 5c2e91b         # runtime.model_dir.checkpoint.sha256 (tensor names, dtypes, shapes)
       torch: 2.3.1+cu121
+      pytorch_sha: cf30153c4c13       # runtime.torch_build.git_version
       transformers: 4.44.2
       tokenizers: 0.19.1
       cuda: "12.1"                    # compare with runtime.cuda.compiled

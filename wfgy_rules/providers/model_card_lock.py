@@ -4,10 +4,13 @@ Run where the model was built and tested; the card then pins what the runtime pr
 reports there, and every later gate compares its own runtime with it::
 
     {
+      "chat_template_sha": "41c0…",       # runtime.model_dir.tokenizer.chat_template.sha256
+      "checkpoint_sha": "5c2e…",          # runtime.model_dir.checkpoint.sha256
       "cuda": "12.1",
       "model": "acme/support-bot-8b",
+      "pytorch_sha": "d44533f9…",         # runtime.torch_build.git_version
       "requires_gpu": true,
-      "tokenizer_sha": "9e7f02d…",
+      "tokenizer_sha": "9e7f02d…",        # runtime.model_dir.tokenizer.sha256
       "tokenizers": "0.19.1",
       "torch": "2.3.1+cu121",
       "transformers": "4.44.2",
@@ -15,9 +18,11 @@ reports there, and every later gate compares its own runtime with it::
     }
 
 Every value comes from the same functions as the ``runtime`` facts, so a card built from a
-model directory always matches that directory's ``runtime.model_dir.tokenizer.sha256``.
-What is unknown (a package that is not installed, no tokenizer.json) is left out of the
-card rather than written as null.
+model directory always matches that directory's facts. What is unknown (a package that is
+not installed, a model without a chat template or a safetensors checkpoint) is left out of
+the card rather than written as null. A model directory whose tokenizer cannot be
+fingerprinted (no vocabulary file, or one that does not read) is an error, `Unfingerprinted`,
+unless the caller allows it: a card without ``tokenizer_sha`` makes the gate skip the check.
 """
 
 from __future__ import annotations
@@ -30,7 +35,14 @@ from typing import Any
 from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import ProviderError, UsageError
 from wfgy_rules.providers.hfmodel import describe_model_dir
-from wfgy_rules.providers.runtime import compiled_cuda, package_versions
+from wfgy_rules.providers.runtime import compiled_cuda, package_versions, torch_build
+
+# The card keys a model directory gives; lock replaces or removes all of them together.
+MODEL_DIR_KEYS = ("tokenizer_sha", "chat_template_sha", "checkpoint_sha", "vocab_size")
+
+
+class Unfingerprinted(UsageError):
+    """The model directory's tokenizer cannot be fingerprinted (exit 2 unless allowed)."""
 
 
 def build_model_card(
@@ -41,24 +53,41 @@ def build_model_card(
     *,
     requires_gpu: bool | None = None,
     min_gpu_memory_gib: float | None = None,
+    allow_unfingerprinted: bool = False,
 ) -> dict[str, Any]:
-    """The card for ``model`` as installed now: ``packages`` versions, compiled CUDA, and the
-    tokenizer fingerprint and vocab size of ``model_dir`` (when given).
+    """The card for ``model`` as installed now: ``packages`` versions, compiled CUDA, torch's
+    git revision, and the tokenizer, chat template and checkpoint fingerprints and vocab size
+    of ``model_dir`` (when given).
 
-    Raises `UsageError` when ``model_dir`` is not a directory or holds a malformed file.
+    Raises `UsageError` when ``model_dir`` is not a directory or holds a malformed file, and
+    `Unfingerprinted` when its tokenizer cannot be fingerprinted and that is not allowed.
     """
     card: dict[str, Any] = {
         "model": model,
         **package_versions(packages),
         "cuda": compiled_cuda(environ)["compiled"],
+        "pytorch_sha": torch_build()["git_version"],
         "requires_gpu": requires_gpu,
         "min_gpu_memory_gib": min_gpu_memory_gib,
     }
     if model_dir is not None:
         facts = _describe(model_dir)
-        card["tokenizer_sha"] = facts["tokenizer"]["sha256"]
+        tokenizer = facts["tokenizer"]
+        if tokenizer["sha256"] is None and not allow_unfingerprinted:
+            raise Unfingerprinted(f"{model_dir}: {_why_unfingerprinted(tokenizer)}; the card would have no tokenizer_sha "
+                                  "and the gate would skip the tokenizer check (--allow-unfingerprinted writes it anyway)")
+        card["tokenizer_sha"] = tokenizer["sha256"]
+        card["chat_template_sha"] = tokenizer["chat_template"]["sha256"]
+        card["checkpoint_sha"] = facts["checkpoint"]["sha256"]
         card["vocab_size"] = facts["config"]["vocab_size"]
     return {key: value for key, value in card.items() if value is not None}
+
+
+def _why_unfingerprinted(tokenizer: dict[str, Any]) -> str:
+    if tokenizer["error"]:
+        return f"cannot fingerprint the tokenizer: {tokenizer['error']}"
+    return ("no tokenizer file to fingerprint (looked for tokenizer.json, tekken.json, tokenizer.model[.v*], "
+            "spiece.model, sentencepiece.bpe.model, vocab.json + merges.txt, vocab.txt)")
 
 
 def _describe(model_dir: Path) -> dict[str, Any]:

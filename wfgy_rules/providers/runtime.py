@@ -1,7 +1,7 @@
 """``runtime``: what is really installed, and what the model directory really holds.
 
 Nothing heavy is imported or loaded: package versions come from installed metadata, torch's
-CUDA from its ``torch/version.py`` read as text; the model directory is read by
+CUDA and git revision from its ``torch/version.py`` read as text (parsed, never imported); the model directory is read by
 `wfgy_rules.providers.hfmodel` (JSON as text, tensor shapes from the safetensors header).
 
 Config (``providers.runtime`` in ``wfgy.yaml``)::
@@ -16,24 +16,30 @@ Facts (``runtime.*``)::
     python: "3.11.7"
     packages: {torch: 2.3.1+cu121, transformers: 4.44.2, vllm: null}   # null: not installed
     cuda: {compiled: "12.1", source: torch}   # source: torch | CUDA_VERSION | version.json | null
+    torch_build:                      # torch/version.py of the torch `import torch` would load
+      present: true                   # false, with nulls, when torch is not installed
+      version: 2.3.1+cu121            # __version__
+      git_version: d44533f9d073df13895333e70b66f81c513c1889   # the commit torch was built from; lock's pytorch_sha
     model_dir:
       present: true                   # false, with only `path`, when not configured or missing
       path: ./model                   # as configured
       config: {present: true, vocab_size: 128256, eos_token_ids: [128001, 128009], …}
-      tokenizer: {present: true, sha256: 9e7f02d…, vocab_size: 128256, chat_template: {…}, …}
+      tokenizer: {present: true, format: tokenizer.json, sha256: 9e7f02d…, vocab_size: 128256, chat_template: {sha256: …, …}, …}
       generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], …}
-      checkpoint: {present: true, embedding_tensor: model.embed_tokens.weight, embedding_rows: 128256, …}
+      checkpoint: {present: true, sha256: 5c2e…, embedding_tensor: model.embed_tokens.weight, embedding_rows: 128256, …}
 
 Every ``model_dir`` fact but ``present`` and ``path`` is documented, field by field, in
-`wfgy_rules.providers.hfmodel`.
+`wfgy_rules.providers.hfmodel`; what each fingerprint covers in
+`wfgy_rules.providers.tokenizer_files` and `wfgy_rules.providers.checkpoint_files`.
 
 CUDA is read from the first source that exists: torch's build (a CPU build says
 ``compiled: null, source: torch``), then the container's ``CUDA_VERSION``, then the toolkit's
 ``/usr/local/cuda/version.json``; only major.minor is kept (``12.2.2`` → ``12.2``).
 
 A JSON file of the model directory that cannot be parsed raises `ProviderError`
-(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a safetensors header
-that cannot be read is reported in ``checkpoint.error`` and the other facts stay usable.
+(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a vocabulary file that
+is not of its format is reported in ``tokenizer.error``, a safetensors header that cannot be
+read in ``checkpoint.error``, and the other facts stay usable.
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ class RuntimeProvider:
             "python": platform.python_version(),
             "packages": package_versions(config.get("packages", DEFAULT_PACKAGES)),
             "cuda": compiled_cuda(ctx.environ),
+            "torch_build": torch_build(),
             "model_dir": _model_dir_facts(config.get("model_dir"), ctx),
         }
 
@@ -118,6 +125,20 @@ def compiled_cuda(environ: Mapping[str, str]) -> dict[str, str | None]:
     if from_toolkit is not None:
         return {"compiled": from_toolkit, "source": "version.json"}
     return {"compiled": None, "source": None}
+
+
+def torch_build() -> dict[str, Any]:
+    """``{present, version, git_version}`` of the installed torch, read from ``torch/version.py``.
+
+    Two builds of one version (a nightly, a vendor rebuild, a cu121 vs cu124 wheel) can differ;
+    the git revision tells them apart. A value that is not a string constant is null.
+    """
+    version_py = _torch_version_py()
+    if version_py is None:
+        return {"present": False, "version": None, "git_version": None}
+    version, git_version = (_assigned_constant(version_py, name) for name in ("__version__", "git_version"))
+    return {"present": True, "version": version if isinstance(version, str) else None,
+            "git_version": git_version if isinstance(git_version, str) else None}
 
 
 def _torch_version_py() -> Path | None:

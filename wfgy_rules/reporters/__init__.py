@@ -39,6 +39,7 @@ class Report:
     mode: str = "eval"  # or "preflight"
     fallback_env: dict[str, str] = field(default_factory=dict)
     tool_version: str = __version__
+    stage: str = "all"  # the run's --stage selection: ci, deploy or all
     config: Any = field(default=None, compare=False)  # the run's `Config`: where results without a file point
     root: Path | None = None  # the repository root (``--root``); None: found from the working directory
 
@@ -71,6 +72,7 @@ def result_json(result) -> dict[str, Any]:
         "evidence": [e.to_json() for e in result.evidence],
         "waiver": result.waiver,
         "blocking": result.blocking,
+        "stage": result.stage,
     }
     if result.index is not None:
         data["index"] = result.index

@@ -21,6 +21,7 @@ def render(report: Report, color: bool = False) -> str:
         "version": "1",
         "tool": {"name": "wfgy-rules", "version": report.tool_version},
         "mode": report.mode,
+        "stage": report.stage,
         "outcome": "fail" if outcome.failed and not outcome.forced else "pass",
         "forced": outcome.forced,
         "fail_on": outcome.fail_on.name,

@@ -1,13 +1,25 @@
 """The project config ``wfgy.yaml`` (SPEC §4): which policies, how strict, provider settings,
 per-rule overrides and waivers.
 
-``--config`` defaults to ``./wfgy.yaml`` when it exists; without a config the built-in packs
-run with the defaults below. Relative paths resolve against the config file's directory.
-Each provider's section is validated against that provider's own schema at load time.
+Without ``--config`` the nearest ``wfgy.yaml`` is used, looking in the working directory and
+then each parent up to the repository root (the directory holding ``.git``) or the
+filesystem root, as ruff and pre-commit users expect. Unless it is ``./wfgy.yaml``,
+`locate_config` says which in one line for stderr (or that none was found and only the
+built-in packs run with the defaults below), and points at a look-alike (``wgfy.yaml``, the
+WFGY Problem Map's spelling, ``.wfgy.yaml``, ``wfgy.yml``) that would otherwise be ignored
+in silence.
+
+In a config file ``apiVersion``/``kind`` may be omitted (``wfgy-rules/v1`` / ``Config``
+assumed), so a file holding only the settings the Problem Map documents
+(``ignore_versions: [minor]``, ``secret_timeout: 90s``, ``cuda_probe: {mode: warn}``) is a
+config; when given they are checked. Relative paths resolve against the config file's
+directory. Each provider's section is validated against that provider's own schema at load
+time.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +34,7 @@ from wfgy_rules.policy.durations import parse_duration
 from wfgy_rules.providers import registry
 
 DEFAULT_CONFIG = "wfgy.yaml"
+LOOKALIKES = ("wgfy.yaml", ".wfgy.yaml", "wfgy.yml", "wgfy.yml", ".wfgy.yml")  # never read: pointed out
 DEFAULT_SECRET_TIMEOUT = 90.0
 
 
@@ -49,23 +62,61 @@ class Config:
     document: Document | None = field(default=None, repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class LocatedConfig:
+    """The config a run reads, and the line that tells the user (None when ``--config`` named it)."""
+
+    path: Path | None
+    note: str | None = None
+
+
 def find_config(explicit: str | None) -> Path | None:
-    """The config to read: ``--config``, else ``./wfgy.yaml`` when it exists, else none."""
+    """The config to read: ``--config``, else the nearest ``wfgy.yaml`` (`locate_config`), else none."""
+    return locate_config(explicit).path
+
+
+def locate_config(explicit: str | None, start: Path | None = None) -> LocatedConfig:
+    """``--config``, else the nearest ``wfgy.yaml`` from ``start`` (the working directory) up to
+    the repository root, with the one line saying which (or that there is none); nothing is
+    said of a ``./wfgy.yaml`` with no look-alike beside it."""
     if explicit:
         path = Path(explicit)
         if not path.exists():
             raise UsageError(f"{explicit}: no such config file", [Problem(explicit, "no such config file")])
-        return path
-    default = Path(DEFAULT_CONFIG)
-    return default if default.is_file() else None
+        return LocatedConfig(path)
+    cwd = (start or Path.cwd()).resolve()
+    lookalikes: list[Path] = []
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / DEFAULT_CONFIG
+        if candidate.is_file():  # ./wfgy.yaml, the expected case, goes without saying
+            note = f"wfgy-rules: config {_shown(candidate, cwd)}" if directory != cwd or lookalikes else None
+            return LocatedConfig(candidate, note and note + _ignored(lookalikes, cwd))
+        lookalikes.extend(directory / name for name in LOOKALIKES if (directory / name).is_file())
+        if (directory / ".git").exists():
+            break
+    where = "the repository root" if (directory / ".git").exists() else "the filesystem root"
+    note = f"wfgy-rules: no {DEFAULT_CONFIG} in {_shown(cwd, cwd)} or above (up to {where}); only the built-in packs run, with default settings"
+    return LocatedConfig(None, note + _ignored(lookalikes, cwd))
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    return os.path.relpath(path, cwd).replace(os.sep, "/")
+
+
+def _ignored(lookalikes: list[Path], cwd: Path) -> str:
+    if not lookalikes:
+        return ""
+    names = ", ".join(_shown(p, cwd) for p in lookalikes)
+    return f"; {names} {'is' if len(lookalikes) == 1 else 'are'} not read: rename to {DEFAULT_CONFIG}"
 
 
 def load_config(path: Path | None) -> Config:
-    """Load and validate a config file (or the defaults when ``path`` is None)."""
+    """Load and validate a config file (or the defaults when ``path`` is None); ``apiVersion``
+    and ``kind`` may be omitted in the file."""
     if path is None:
         return Config()
     document = load_file(path)
-    return config_from_document(document, path.resolve().parent)
+    return config_from_document(document, path.resolve().parent, require_header=False)
 
 
 def config_from_document(document: Document, base_dir: Path, require_header: bool = True) -> Config:
@@ -76,7 +127,7 @@ def config_from_document(document: Document, base_dir: Path, require_header: boo
     else:
         header = {"apiVersion": "wfgy-rules/v1", "kind": "Config"}
         probe = Document(document.path, {**header, **data} if isinstance(data, dict) else data, document.values, document.keys)
-        problems = validate(probe, "config")
+        problems = validate(probe, "config", header_given="apiVersion" in data if isinstance(data, dict) else False)
     if not isinstance(data, dict):
         raise PolicyError("invalid config", problems)
     problems.extend(_check_providers(document, data.get("providers")))

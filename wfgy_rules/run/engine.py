@@ -216,4 +216,5 @@ def _result(rule: Rule, bundle: Bundle, status: Status, message: str, index: int
         order=rule.order,
         target=bundle.target,
         subject=subject,
+        stage=rule.stage,
     )

@@ -1,9 +1,16 @@
-"""Turn loaded rules into the rules of this run: config overrides, then ``--only``/``--skip``.
+"""Turn loaded rules into the rules of this run: config overrides, then ``--only``/``--skip``
+and ``--stage``.
 
 Order of precedence for a rule's ``params``: the policy's defaults, then the config's
 global ``ignore_versions``, then ``rules.<id>.params`` in the config. ``cuda_probe.mode``
 sets the action of every rule of the ``cuda-probe`` policy unless the rule's own override
 names one. Overrides for a rule id that is not loaded are an error (a typo must not pass).
+
+A selection that matches no loaded rule is an error too (``--only 'promt.*'`` must not print
+``0 passed, 0 failed`` and exit 0), with the closest rule id or policy prefix as a hint; so is
+an ``--only`` whose rules all belong to a stage ``--stage`` leaves out. ``--stage ci`` runs
+the ``ci`` and ``any`` rules, ``--stage deploy`` the ``deploy`` and ``any`` rules, ``all``
+every rule.
 """
 
 from __future__ import annotations
@@ -11,8 +18,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import replace
 
-from wfgy_rules.errors import PolicyError, Problem
-from wfgy_rules.model import Rule, Severity
+from wfgy_rules.errors import PolicyError, Problem, UsageError, did_you_mean
+from wfgy_rules.model import STAGE_SELECTIONS, Rule, Severity
 from wfgy_rules.run.config import Config
 
 CUDA_PROBE_POLICY = "cuda-probe"
@@ -53,10 +60,30 @@ def _override(rule: Rule, config: Config) -> Rule:
     )
 
 
-def select(rules: list[Rule], only: list[str] | None, skip: list[str] | None) -> list[Rule]:
-    """Rules whose id matches any ``--only`` glob (all when none) and no ``--skip`` glob."""
+def select(rules: list[Rule], only: list[str] | None, skip: list[str] | None, stage: str = "all") -> list[Rule]:
+    """Rules of the ``stage`` selection whose id matches any ``--only`` glob (all when none) and
+    no ``--skip`` glob; `UsageError` for a glob that matches no loaded rule, or an ``--only``
+    left empty by the stage."""
+    if stage not in STAGE_SELECTIONS:
+        raise UsageError(f"--stage {stage!r} is not one of: {', '.join(STAGE_SELECTIONS)}")
+    ids = [r.id for r in rules]
+    _check_globs("--only", only or [], ids)
+    _check_globs("--skip", skip or [], ids)
+    stages = STAGE_SELECTIONS[stage]
     chosen = [r for r in rules if not only or any(fnmatch.fnmatchcase(r.id, g) for g in only)]
-    return [r for r in chosen if not skip or not any(fnmatch.fnmatchcase(r.id, g) for g in skip)]
+    staged = [r for r in chosen if r.stage in stages]
+    if only and chosen and not staged:
+        found = sorted({r.stage for r in chosen})
+        raise UsageError(f"--only {' '.join(only)}: its {len(chosen)} rule(s) are of stage {', '.join(found)}; --stage {stage} runs {' and '.join(sorted(stages))} rules")
+    return [r for r in staged if not skip or not any(fnmatch.fnmatchcase(r.id, g) for g in skip)]
+
+
+def _check_globs(option: str, globs: list[str], ids: list[str]) -> None:
+    """Each glob must match a loaded rule; the hint offers the closest id or ``policy-prefix.*``."""
+    candidates = set(ids) | {rule_id.split(".", 1)[0] + ".*" for rule_id in ids if "." in rule_id}
+    for glob in globs:
+        if not any(fnmatch.fnmatchcase(rule_id, glob) for rule_id in ids):
+            raise UsageError(f"{option} {glob!r} matches no loaded rule{did_you_mean(glob, candidates)}; see 'wfgy-rules list'")
 
 
 def _problem(config: Config, rule_id: str, message: str) -> Problem:

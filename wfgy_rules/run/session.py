@@ -1,12 +1,13 @@
 """What every judging command shares: the session (the config, the loaded policies, the rules
 of this run with overrides applied and ``--only``/``--skip`` honoured, the providers they
-need), the facts to judge (read from ``--facts`` or gathered now), and the judging itself
+need, ``--stage`` applied), the facts to judge (read from ``--facts`` or gathered now), and the judging itself
 (engine → waivers → outcome, SPEC §6)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -18,7 +19,7 @@ from wfgy_rules.gc_pause import paused
 from wfgy_rules.model import Bundle, Result, Rule, Severity
 from wfgy_rules.policy.loader import PolicySet, load_policies
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.run.config import Config, find_config, load_config
+from wfgy_rules.run.config import Config, load_config, locate_config
 from wfgy_rules.run.engine import evaluate
 from wfgy_rules.run.gather import gather
 from wfgy_rules.run.outcome import Outcome, decide
@@ -41,6 +42,7 @@ class RunOptions:
     only: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
     force: bool = False
+    stage: str | None = None  # ci, deploy or all; None: the command's default (eval all, preflight deploy)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Session:
     policy_set: PolicySet
     rules: tuple[Rule, ...]  # the rules of this run
     all_rules: tuple[Rule, ...]  # every loaded rule, overrides applied
+    stage: str = "all"  # the --stage selection the rules were chosen by
 
     @property
     def providers(self) -> list[str]:
@@ -57,9 +60,16 @@ class Session:
 
 
 def open_session(config_path: str | None = None, policies: list[str] | None = None, fail_on: str | None = None,
-                 only: list[str] | None = None, skip: list[str] | None = None) -> Session:
-    """Load everything a run needs; `WfgyError` (exit 2) on any invalid input."""
-    config = load_config(find_config(config_path))
+                 only: list[str] | None = None, skip: list[str] | None = None, stage: str = "all",
+                 announce: bool = True) -> Session:
+    """Load everything a run needs; `WfgyError` (exit 2) on any invalid input.
+
+    Without ``config_path`` the config is discovered (`wfgy_rules.run.config.locate_config`)
+    and, when ``announce``, one line on stderr says which one (or that none was found)."""
+    located = locate_config(config_path)
+    if announce and located.note:
+        print(located.note, file=sys.stderr)
+    config = load_config(located.path)
     policy_base = Path.cwd() if policies else config.base_dir
     if policies:
         config = replace(config, policies=tuple(policies))
@@ -69,7 +79,7 @@ def open_session(config_path: str | None = None, policies: list[str] | None = No
         config = replace(config, fail_on=Severity[fail_on])
     policy_set = load_policies(config.policies, policy_base)
     all_rules = apply_config(policy_set.rules, config)
-    return Session(config, policy_set, tuple(select(all_rules, only, skip)), tuple(all_rules))
+    return Session(config, policy_set, tuple(select(all_rules, only, skip, stage)), tuple(all_rules), stage)
 
 
 def collect_facts(session: Session, facts_path: str | None) -> Iterator[Bundle]:
@@ -112,12 +122,19 @@ def conclude(session: Session, results: list[Result], force: bool, today: date |
 
 def rebase(results: list[Result], base_dir: Path) -> list[Result]:
     """Locations are relative to the config's directory; reports show them as the user sees
-    them from the working directory (`wfgy_rules.shown_paths`)."""
+    them from the working directory (`wfgy_rules.shown_paths`). Run from a subdirectory of
+    the project (its config found above), they read ``../prompts/a.txt``."""
     base = base_dir.resolve()
-    if base == Path.cwd().resolve():
+    cwd = Path.cwd().resolve()
+    if base == cwd:
         return results
-    return [_rebased(r, base) if r.location and not Path(r.location.path).is_absolute() else r for r in results]
+    above = base in cwd.parents
+    return [_rebased(r, base, cwd, above) if r.location and not Path(r.location.path).is_absolute() else r for r in results]
 
 
-def _rebased(result: Result, base: Path) -> Result:
-    return replace(result, location=replace(result.location, path=shown_path(base / result.location.path)))
+def _rebased(result: Result, base: Path, cwd: Path, above: bool) -> Result:
+    path = base / result.location.path
+    shown = shown_path(path)
+    if above and Path(shown).is_absolute():
+        shown = os.path.relpath(path, cwd).replace(os.sep, "/")
+    return replace(result, location=replace(result.location, path=shown))
