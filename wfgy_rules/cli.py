@@ -23,7 +23,7 @@ app = typer.Typer(
     help="Pre-flight gate for LLM / ML deployments: YAML guards that compare the declared runtime "
     "(model card, declared env and secrets, prompt variables) with the effective one.",
     epilog=EXIT_CODES,
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
@@ -43,6 +43,18 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Exit 0 even when the ru
 ColorOpt = Annotated[str, typer.Option("--color", metavar="auto|always|never", help="Colour the text report: auto (a terminal whose TERM is not dumb; a non-empty NO_COLOR turns it off, FORCE_COLOR on), always, never.")]
 RootOpt = Annotated[Optional[str], typer.Option("--root", metavar="DIR", help="Repository root that SARIF and GitHub annotation paths are relative to (default: the git top level, else the config's directory).")]
 StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Run the rules of this stage: ci (ci and any rules: what the repository shows), deploy (deploy and any rules: secrets, env, GPU too) or all.")]
+AttestOpt = Annotated[Optional[str], typer.Option("--attest", metavar="FILE", help="Write an in-toto Statement (v1) of the verdict: what was judged, policy and facts digests, outcome, failing and waived rules.")]
+SubjectOpt = Annotated[Optional[list[str]], typer.Option("--subject", metavar="NAME@sha256:HEX", help="With --attest: what was judged, e.g. the image digest (repeatable; default: the model card and the tokenizer fingerprint).")]
+SignKeyOpt = Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="With --attest: sign the statement in a DSSE envelope with this ed25519 or ECDSA P-256 private key (needs wfgy-rules[attest]).")]
+
+
+def _attest_options(attest: str | None, subject: list[str] | None, sign_key: str | None) -> dict:
+    """``{"attest": AttestOptions(…)}`` when any attestation option was given, else ``{}``."""
+    if attest is None and not subject and sign_key is None:
+        return {}
+    from wfgy_rules.attest.request import AttestOptions
+
+    return {"attest": AttestOptions(attest, subject or [], sign_key)}
 
 
 def _version(value: bool) -> None:
@@ -61,13 +73,14 @@ def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: Fact
                  output: OutputOpt = None, report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None,
                  skip: SkipOpt = None, force: ForceOpt = False,
                  color: ColorOpt = "auto", root: RootOpt = None,
-                 stage: Annotated[Optional[str], typer.Option("--stage", help="ci (ci and any rules), deploy (deploy and any rules) or all (default: every rule).")] = None) -> int:
+                 stage: Annotated[Optional[str], typer.Option("--stage", help="ci (ci and any rules), deploy (deploy and any rules) or all (default: every rule).")] = None,
+                 attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
     from wfgy_rules.run.session import RunOptions
 
-    return evaluate.run(RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force,
-                                   stage=stage), color=color, root=root)
+    options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force, stage=stage)
+    return evaluate.run(options, color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
 PREFLIGHT_EPILOG = (
@@ -84,7 +97,8 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
                       report: ReportOpt = None, fail_on: FailOnOpt = None, only: OnlyOpt = None, skip: SkipOpt = None, force: ForceOpt = False,
                       stage: Annotated[Optional[str], typer.Option("--stage", help="deploy (default: deploy and any rules), ci (ci and any rules) or all.")] = None,
                       env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None,
-                      color: ColorOpt = "auto", root: RootOpt = None) -> int:
+                      color: ColorOpt = "auto", root: RootOpt = None,
+                      attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None) -> int:
     """The deploy gate: eval with the remedies applied, then exec CMD with the remedied environment.
 
     \b
@@ -108,7 +122,7 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
     options.stage = stage
-    return preflight.run(options, env_out, command or [], color=color, root=root)
+    return preflight.run(options, env_out, command or [], color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
@@ -194,6 +208,58 @@ def serve_command(cert: Annotated[str, typer.Option("--cert", metavar="FILE", he
     from wfgy_rules.commands import serve
 
     return serve.run(cert, key, config, host, port, timeout, failure_mode, max_body, reload_interval)
+
+
+@app.command("diff", epilog="Exit codes: 0 compared (--exit-code: 1 when something drifted or is missing) · 2 invalid input · 3 internal error.")
+def diff_command(config: ConfigOpt = None,
+                 facts: Annotated[Optional[list[str]], typer.Option("--facts", help="A bundle from 'wfgy-rules facts' instead of gathering; give it twice (OLD, then NEW) to see what changed between two bundles.")] = None,
+                 format: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown.")] = "text",
+                 output: OutputOpt = None,
+                 show_all: Annotated[bool, typer.Option("--all", help="With two bundles, also list the fields that are equal.")] = False,
+                 exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when a field drifted or is missing.")] = False) -> int:
+    """Declared vs effective runtime side by side (model card ↔ runtime, env, secrets, prompt variables), or two fact bundles.
+
+    Marks: equal, drifted (with the drift level for versions), missing, extra, unpaired
+    (a model-card field nothing effective is compared with). Names and kinds only: never
+    the value of a variable or a secret.
+    """
+    from wfgy_rules.commands import diff
+
+    return diff.run(config, facts or [], format, output, show_all, exit_code)
+
+
+@app.command("query", epilog="Exit codes: 0 printed · 1 the expression failed on these facts · 2 invalid expression, unknown name or rule · 3 internal error.")
+def query_command(expression: Annotated[str, typer.Argument(metavar="EXPR", help="A JMESPath expression, e.g. \"runtime.packages.torch\" or \"version_drift(runtime.packages.torch, model_card.declared.torch)\".")],
+                  config: ConfigOpt = None,
+                  facts: Annotated[Optional[str], typer.Option("--facts", help="A bundle from 'wfgy-rules facts' instead of gathering the providers EXPR names.")] = None,
+                  rule: Annotated[Optional[str], typer.Option("--rule", help="Evaluate with this rule's effective params (config overrides included) as 'params'.")] = None) -> int:
+    """Print the value of EXPR (JSON) over the facts rules see: try an expression before writing it."""
+    from wfgy_rules.commands import query
+
+    return query.run(expression, config, facts, rule)
+
+
+@app.command("init", epilog="Exit codes: 0 written · 2 a file it would write already exists (nothing is written) · 3 internal error.")
+def init_command() -> int:
+    """Write a starter wfgy.yaml, policies/team.yaml with its test, and prompt_vars.yaml for this directory.
+
+    Detects a Hugging Face model directory, prompt folders (prompts/, templates/) and a
+    .env.example; never prompts, never overwrites. The files pass 'wfgy-rules validate' and
+    'wfgy-rules test' as written.
+    """
+    from wfgy_rules.commands import init
+
+    return init.run()
+
+
+@app.command("verify-attestation", epilog="Exit codes: 0 the signature verifies and the statement is a verdict (whatever the verdict) · 1 tampered, another key, not a verdict statement, or (--require-pass) a failing or forced verdict · 2 missing file or unreadable key · 3 internal error.")
+def verify_attestation_command(path: Annotated[str, typer.Argument(metavar="FILE", help="A DSSE envelope written by --attest FILE --sign-key PEM.")],
+                               key: Annotated[str, typer.Option("--key", metavar="PUB", help="The signer's public key (PEM, ed25519 or ECDSA P-256).")],
+                               require_pass: Annotated[bool, typer.Option("--require-pass", help="Also exit 1 when the verdict inside is a failure or was forced.")] = False) -> int:
+    """Check an attestation's signature (DSSE, PAE) and its in-toto Statement; print the verdict it carries."""
+    from wfgy_rules.commands import verify_attestation
+
+    return verify_attestation.run(path, key, require_pass)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -83,15 +83,21 @@ class Remedy:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One comparison the rule made: the key read, the operator, and both values."""
+    """One comparison the rule made: the key read, the operator, and both values; for a
+    failing or erroring result also ``values``, the sub-expressions that made it fail, each
+    with its value (`wfgy_rules.policy.subexpressions.Step`)."""
 
     key: str
     op: str
     left: Any = None
     right: Any = None
+    values: tuple = ()  # of Step: (depth, text, value, error)
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "op": self.op, "left": self.left, "right": self.right}
+        data = {"key": self.key, "op": self.op, "left": self.left, "right": self.right}
+        if self.values:
+            data["values"] = [step.to_json() for step in self.values]
+        return data
 
 
 @dataclass(frozen=True, slots=True)

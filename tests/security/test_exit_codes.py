@@ -41,6 +41,31 @@ def _broken_plugin(root: Path) -> None:
     (root / "wfgy.yaml").write_text(TEAM_CONFIG + "  badschema: {x: 1}\n")
 
 
+def _attested(root: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    (root / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (root / "k.pub").write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert run_cli("eval", "--attest", "v.json", "--sign-key", "k.pem", cwd=root).returncode in (0, 1)
+
+
+def _attested_failing(root: Path) -> None:
+    _fail(root)
+    _attested(root)
+
+
+def _attested_tampered(root: Path) -> None:
+    _attested(root)
+    text = (root / "v.json").read_text()
+    (root / "v.json").write_text(text.replace('"payload": "ey', '"payload": "ez'))
+
+
+def _no_config(root: Path) -> None:
+    (root / "wfgy.yaml").unlink()
+
+
 def _tests(expect: str):
     def setup(root: Path) -> None:
         (root / "team.test.yaml").write_text(TEST_FILE % expect)
@@ -87,6 +112,19 @@ ROWS = [
     ("schema", ["nope"], None, 2),
     ("serve", ["--cert", "nope.pem", "--key", "nope.pem"], None, 2),
     ("serve", ["--cert", "wfgy.yaml", "--key", "wfgy.yaml"], None, 2),
+    ("diff", [], None, 0),
+    ("diff", ["--facts", "nope.json"], None, 2),
+    ("diff", [], _broken_plugin, 3),
+    ("query", ["file.serving"], None, 0),
+    ("query", ["version_cmp(file.serving.max_model_len, 'x')"], None, 1),
+    ("query", ["nope.x"], None, 2),
+    ("query", ["file.serving"], _broken_plugin, 3),
+    ("init", [], _no_config, 0),
+    ("init", [], None, 2),
+    ("verify-attestation", ["v.json", "--key", "k.pub"], _attested, 0),
+    ("verify-attestation", ["v.json", "--key", "k.pub", "--require-pass"], _attested_failing, 1),
+    ("verify-attestation", ["v.json", "--key", "k.pub"], _attested_tampered, 1),
+    ("verify-attestation", ["v.json", "--key", "nope.pub"], _attested, 2),
 ]
 
 

@@ -167,6 +167,15 @@ def test_no_command_and_no_format_leaks_a_secret(vault, tmp_path):
     scan.run("preflight", "--force", "--env-out", str(out / "env.out"), "--", "true")
     scan.run("lock", "--output", str(out / "model-card.json"))
     scan.run("schema", "report")
+    for fmt in ("text", "json", "markdown"):
+        scan.run("diff", "--format", fmt, "--all")
+    for expression in ("@", "env", "secrets", "env.values", "[env, secrets]"):
+        scan.run("query", expression)
+    scan.run("query", "params", "--rule", "leaky.evidence")
+    scan.run("eval", "--attest", str(out / "verdict.json"))
+    scan.run("preflight", "--force", "--attest", str(out / "preflight.statement.json"))
+    scan.run("diff", "--facts", str(out / "facts.json"), "--output", str(out / "diff.md"), "--format", "markdown")
+    scan.run("diff", "--facts", str(out / "facts.json"), "--facts", str(out / "facts.json"), "--all", "--format", "json")
     scan.scan_files()
     assert scan.leaks == []
     # The runs really did what they claim: the hostile rules were evaluated and failed.

@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 from wfgy_rules.documents.fact_bundles import read_bundles
-from wfgy_rules.errors import UsageError, did_you_mean
+from wfgy_rules.errors import EvaluationError, UsageError, did_you_mean
+from wfgy_rules.jsonvalues import show
 from wfgy_rules.model import AllOf, AnyOf, Compare, Not
 from wfgy_rules.policy.expressions import Expr
+from wfgy_rules.policy.operators import OPERATORS
+from wfgy_rules.policy.subexpressions import explain, step_lines
 from wfgy_rules.run.engine import evaluate_rule
 from wfgy_rules.run.session import gather_now, open_session
 
@@ -51,8 +54,54 @@ def run(rule_id: str, config: str | None, policies: list[str], facts: str | None
             out.append(f"  {target}{label}{result.status.value}" + (f": {result.message}" if result.message else ""))
             for e in result.evidence:
                 out.append(f"    {e.key} {e.op} → left={json.dumps(e.left)} right={json.dumps(e.right)}")
+                out.extend(step_lines(e.values, "      "))
+            if result.status.failing and not isinstance(rule.check, Expr):
+                out.append("    conditions:")
+                out.extend(_conditions(rule, bundle, result.index))
     print("\n".join(out))
     return 0
+
+
+def _conditions(rule, bundle, index: int | None) -> list[str]:
+    """Every condition of the tree with both operands and whether it held (the engine's
+    evidence stops at the first failing condition of an ``all``)."""
+    context = {name: bundle.facts.get(name) for name in rule.facts}
+    context["params"] = rule.params
+    if index is not None:
+        items = rule.for_each.search(context)
+        context.update(item=items[index], index=index)
+    return _condition_lines(rule.check, context, rule.params, 3)
+
+
+def _condition_lines(node, context, params, depth: int) -> list[str]:
+    pad = "  " * depth
+    if isinstance(node, Expr):
+        return step_lines(explain(node.ast, context), pad)
+    if isinstance(node, Compare):
+        try:
+            left = node.key.search(context)
+            right = node.value_from.search(context) if node.value_from is not None else node.value
+            verdict = "holds" if OPERATORS[node.op](left, right, params) else "fails"
+        except EvaluationError as exc:
+            return [f"{pad}{node.key.text} {node.op} → error: {exc}"]
+        operands = show(left) if node.op in _UNARY else f"{show(left)} vs {show(right)}"
+        lines = [f"{pad}{node.key.text} {node.op} → {verdict}: {operands}"]
+        steps = explain(node.key.ast, context, include_root=False)
+        if node.value_from is not None:
+            lines.append(f"{pad}  {node.value_from.text} = {show(right)}")
+            steps += explain(node.value_from.ast, context, include_root=False)
+        return lines + step_lines(steps, pad + "  ")
+    if isinstance(node, (AllOf, AnyOf)):
+        lines = [pad + ("all:" if isinstance(node, AllOf) else "any:")]
+        for child in node.children:
+            lines.extend(_condition_lines(child, context, params, depth + 1))
+        return lines
+    if isinstance(node, Not):
+        return [pad + "not:", *_condition_lines(node.child, context, params, depth + 1)]
+    return [pad + repr(node)]
+
+
+_UNARY = ("exists", "absent", "empty", "not_empty")
 
 
 def _tree(node, depth: int = 0) -> list[str]:
@@ -61,7 +110,7 @@ def _tree(node, depth: int = 0) -> list[str]:
         return [pad + node.text]
     if isinstance(node, Compare):
         right = f"value_from {node.value_from.text}" if node.value_from is not None else f"value {json.dumps(node.value)}"
-        return [f"{pad}{node.key.text} {node.op}" + ("" if node.op in ("exists", "absent", "empty", "not_empty") else f" {right}")]
+        return [f"{pad}{node.key.text} {node.op}" + ("" if node.op in _UNARY else f" {right}")]
     if isinstance(node, (AllOf, AnyOf)):
         lines = [pad + ("all:" if isinstance(node, AllOf) else "any:")]
         for child in node.children:

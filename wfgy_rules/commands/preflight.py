@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from wfgy_rules.attest.request import Attestation, AttestOptions, model_card_file
 from wfgy_rules.errors import UsageError, WfgyError
 from wfgy_rules.exit_codes import ExitCode
 from wfgy_rules.model import Result, Rule, Status
@@ -54,18 +55,21 @@ from wfgy_rules.run.session import (
 from wfgy_rules.run.waivers import apply_waivers
 
 
-def run(options: RunOptions, env_out: str | None, command: list[str], color: str = "auto", root: str | None = None) -> int:
+def run(options: RunOptions, env_out: str | None, command: list[str], color: str = "auto", root: str | None = None,
+        attest: AttestOptions | None = None) -> int:
     """Judge, remedy, then exec ``command`` (or return the exit code when nothing is started).
 
-    ``color`` and ``root`` are ``--color`` and ``--root``, as for ``eval``."""
+    ``color`` and ``root`` are ``--color`` and ``--root``, as for ``eval``; ``attest`` is ``--attest FILE`` and its options."""
     try:
-        return _run(options, env_out, command, color, root)
+        return _run(options, env_out, command, color, root, Attestation(attest or AttestOptions()))
     except WfgyError as exc:  # exit 2: kubectl describe shows why the init container failed
         write_termination_log("wfgy-rules preflight: invalid input: " + " | ".join(exc.lines()))
         raise
 
 
-def _run(options: RunOptions, env_out: str | None, command: list[str], color: str = "auto", root: str | None = None) -> int:
+def _run(options: RunOptions, env_out: str | None, command: list[str], color: str = "auto", root: str | None = None,
+         attestation: Attestation | None = None) -> int:
+    attestation = attestation or Attestation(AttestOptions())
     if env_out is not None and env_out.startswith("-"):
         raise UsageError(f"--env-out expects a FILE, got {env_out!r} (write: preflight --env-out FILE -- CMD)")
     check_format(options.format)
@@ -92,6 +96,10 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
     report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env,
                     config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, stream=sys.stderr, color=color)
+    if attestation.path:  # before exec: the verdict is on disk before the service starts
+        attestation.first, attestation.count = bundle, 1
+        attestation.write(report, model_card_file(session.config, gathered=not options.facts),
+                          Path(options.facts).name if options.facts else "facts.json")
     if not proceed:
         write_termination_log(failure_reason(outcome))
         return outcome.exit_code

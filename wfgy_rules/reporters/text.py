@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from wfgy_rules.model import Result, Status
 from wfgy_rules.reporters import Report, counts_line
+from wfgy_rules.reporters.evidence import evidence_lines
 from wfgy_rules.reporters.levels import Level, level
 
 _GREEN, _RED, _YELLOW, _BLUE, _DIM, _RESET = "\033[32m", "\033[31m", "\033[33m", "\033[34m", "\033[2m", "\033[0m"
@@ -64,6 +65,7 @@ def render(report: Report, color: bool = False) -> str:
         where = f"{result.location}: " if result.location else ""
         detail = result.message or result.title
         lines.append(f"  • {where}{detail}")
+        lines.extend(evidence_lines(result.evidence))
         if result.waiver:
             lines.append(f"    waived: {result.waiver.get('reason', '')} (until {result.waiver.get('expires', '?')})")
         elif result.hint:

@@ -30,6 +30,7 @@ from wfgy_rules.model import (
 from wfgy_rules.policy.deadlines import TimeUp, Watch, rule_seconds, watchdog
 from wfgy_rules.policy.expressions import Expr, truthy
 from wfgy_rules.policy.operators import OPERATORS
+from wfgy_rules.policy.subexpressions import Step, explain
 
 
 def evaluate(rules: list[Rule], bundle: Bundle) -> list[Result]:
@@ -99,22 +100,29 @@ def _judge(rule: Rule, bundle: Bundle, context: dict[str, Any], index: int | Non
 
 def _check(node: Any, context: dict[str, Any], params: dict[str, Any], evidence: list[Evidence]) -> bool:
     if isinstance(node, Expr):
-        value = node.search(context)
+        try:
+            value = node.search(context)
+        except EvaluationError:
+            evidence.append(Evidence(node.text, "error", None, None, explain(node.ast, context)))
+            raise
         if truthy(value):
             return True
         evidence.append(_expression_evidence(node, context, value))
         return False
     if isinstance(node, Compare):
-        left = node.key.search(context)
-        right = node.value_from.search(context) if node.value_from is not None else node.value
-        record = Evidence(node.key.text, node.op, left, right)
+        try:
+            left = node.key.search(context)
+            right = node.value_from.search(context) if node.value_from is not None else node.value
+        except EvaluationError:
+            evidence.append(Evidence(node.key.text, node.op, None, node.value, _compare_values(node, context)))
+            raise
         try:
             passed = OPERATORS[node.op](left, right, params)
         except EvaluationError:
-            evidence.append(record)
+            evidence.append(Evidence(node.key.text, node.op, left, right, _compare_values(node, context)))
             raise
         if not passed:
-            evidence.append(record)
+            evidence.append(Evidence(node.key.text, node.op, left, right, _compare_values(node, context)))
         return passed
     if isinstance(node, AllOf):
         return all(_check(child, context, params, evidence) for child in node.children)
@@ -126,18 +134,47 @@ def _check(node: Any, context: dict[str, Any], params: dict[str, Any], evidence:
         return False
     if isinstance(node, Not):
         if _check(node.child, context, params, []):
-            evidence.append(Evidence(_describe(node.child), "not", True, False))
+            evidence.append(Evidence(_describe(node.child), "not", True, False, _condition_values(node.child, context)))
             return False
         return True
     raise EvaluationError(f"unknown condition {node!r}")
 
 
 def _expression_evidence(expr: Expr, context: dict[str, Any], value: Any) -> Evidence:
-    """For ``a == b`` style asserts, both sides; otherwise the expression's value."""
+    """For ``a == b`` style asserts, both sides; otherwise the expression's value. Either way
+    with the values of the sub-expressions below (`wfgy_rules.policy.subexpressions`): only
+    failing results are explained."""
     sides = expr.sides(context)
     if sides is not None:
-        return Evidence(expr.text, *sides)
-    return Evidence(expr.text, "truthy", value, None)
+        return Evidence(expr.text, *sides, _side_values(expr.ast, context))
+    return Evidence(expr.text, "truthy", value, None, explain(expr.ast, context, include_root=False))
+
+
+def _side_values(ast: dict, context: dict[str, Any]) -> tuple[Step, ...]:
+    """What is inside the two sides of a comparison (the sides themselves are left/right)."""
+    left, right = ast["children"]
+    return explain(left, context, include_root=False) + explain(right, context, include_root=False)
+
+
+def _compare_values(node: Compare, context: dict[str, Any]) -> tuple[Step, ...]:
+    """What is inside ``key`` and ``value_from`` when they are more than a field path."""
+    steps = explain(node.key.ast, context, include_root=False)
+    if node.value_from is not None:
+        steps += explain(node.value_from.ast, context, include_root=False)
+    return steps
+
+
+def _condition_values(node: Any, context: dict[str, Any], depth: int = 0) -> tuple[Step, ...]:
+    """Every condition of a tree with both operands (for a ``not`` whose condition held)."""
+    if isinstance(node, Expr):
+        return explain(node.ast, context, depth)
+    if isinstance(node, Compare):
+        steps = explain(node.key.ast, context, depth)
+        if node.value_from is not None:
+            steps += explain(node.value_from.ast, context, depth)
+        return steps
+    children = node.children if isinstance(node, (AllOf, AnyOf)) else (node.child,) if isinstance(node, Not) else ()
+    return tuple(step for child in children for step in _condition_values(child, context, depth))
 
 
 def _describe(node: Any) -> str:

@@ -33,6 +33,7 @@ from wfgy_rules.documents.yamlio import Document, load_file, subdocument
 from wfgy_rules.errors import PolicyError, Problem
 from wfgy_rules.model import Bundle, Result, Rule, Status
 from wfgy_rules.policy.loader import load_policies
+from wfgy_rules.policy.subexpressions import step_lines
 from wfgy_rules.run.config import Config, config_from_document
 from wfgy_rules.run.engine import evaluate
 from wfgy_rules.run.rule_selection import apply_config
@@ -155,6 +156,7 @@ def _details(results: list[Result]) -> str:
             lines.append(f"      {result.status.value}: {result.message}")
         for e in result.evidence:
             lines.append(f"        evidence: {e.key} {e.op} left={_short(e.left)} right={_short(e.right)}")
+            lines.extend(step_lines(e.values, "          "))
     return ("\n" + "\n".join(lines)) if lines else ""
 
 
