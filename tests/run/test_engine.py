@@ -166,8 +166,8 @@ def test_a_failing_not_names_the_condition_that_held():
     results = evaluate(rules, Bundle({"file": {"a": 1}}))
     assert [[e.to_json() for e in r.evidence] for r in results] == [
         [{"key": "file.a eq", "op": "not", "left": True, "right": False, "values": [{"expr": "file.a", "depth": 0, "value": 1}]}],
-        [{"key": "anyof", "op": "not", "left": True, "right": False}],
-        [{"key": "allof", "op": "not", "left": True, "right": False}],
+        [{"key": "anyof", "op": "not", "left": True, "right": False, "values": [{"expr": "file.a", "depth": 0, "value": 1}]}],
+        [{"key": "allof", "op": "not", "left": True, "right": False, "values": [{"expr": "file.a", "depth": 0, "value": 1}]}],
     ]
     assert [r.evidence for r in evaluate(rules, Bundle({"file": {"a": 2}}))] == [(), (), ()]
 
