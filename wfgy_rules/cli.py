@@ -92,7 +92,7 @@ def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: Fact
 
 PREFLIGHT_EPILOG = (
     "Exit codes: 0 passed (or forced), no CMD given · 1 the run failed, CMD not started · 2 invalid input · "
-    "3 internal error · 126 CMD is not runnable · 127 CMD not found · 130 interrupted. "
+    "3 internal error · 126 CMD is not runnable · 127 CMD not found · 130 interrupted · 143 terminated (SIGTERM). "
     "Once CMD starts it replaces wfgy-rules, so its exit code is the process's."
 )
 
