@@ -2,12 +2,19 @@
 code. No logic lives here; every command is a plain function in `wfgy_rules.commands`.
 
 Exit codes: 0 passed (or forced) · 1 the run failed · 2 invalid input (usage, config,
-policy, facts file) · 3 internal error · 130 interrupted. No traceback for 1, 2 and 130.
+policy, facts file) · 3 internal error · 130 interrupted (SIGINT) · 143 terminated (SIGTERM).
+No traceback for 1, 2, 130 and 143.
+
+SIGTERM (what Kubernetes and CI cancellation send) ends a run the way Ctrl-C does: the
+signal unwinds the command (nothing is half-written, worker processes are terminated at
+exit), ``terminated`` goes to stderr, and the exit code is 143 (128 + 15, what a shell
+reports for a process killed by SIGTERM).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Annotated, Optional
 
@@ -85,7 +92,7 @@ def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: Fact
 
 PREFLIGHT_EPILOG = (
     "Exit codes: 0 passed (or forced), no CMD given · 1 the run failed, CMD not started · 2 invalid input · "
-    "3 internal error · 126 CMD is not runnable · 127 CMD not found · 130 interrupted. "
+    "3 internal error · 126 CMD is not runnable · 127 CMD not found · 130 interrupted · 143 terminated (SIGTERM). "
     "Once CMD starts it replaces wfgy-rules, so its exit code is the process's."
 )
 
@@ -272,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     command = typer.main.get_command(app)
+    _terminate_like_ctrl_c()
     try:
         code = command.main(args=argv, prog_name="wfgy-rules", standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into a *returned* 130 when not standalone
@@ -299,7 +307,26 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(int(code) if isinstance(code, int) else ExitCode.PASSED)
 
 
+_terminated: list[int] = []  # the SIGTERM that ended this run, once received
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM raises KeyboardInterrupt, once: the run unwinds as on Ctrl-C, then exits 143."""
+    def handler(signum, frame) -> None:
+        if not _terminated:  # a second SIGTERM while the run is already unwinding changes nothing
+            _terminated.append(signum)
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # main() called outside the main thread (a test): signals stay as they are
+        pass
+
+
 def _interrupted() -> int:
+    if _terminated:
+        print("terminated", file=sys.stderr)
+        return ExitCode.TERMINATED
     print("interrupted", file=sys.stderr)
     return ExitCode.INTERRUPTED
 

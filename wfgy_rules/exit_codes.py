@@ -16,10 +16,12 @@ class ExitCode(enum.IntEnum):
     INTERNAL_ERROR = 3  # a bug: anything that is not a WfgyError
     CANNOT_RUN = 126  # preflight: CMD was found but is not runnable
     NOT_FOUND = 127  # preflight: CMD was not found
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
+    TERMINATED = 143  # SIGTERM (Kubernetes, CI cancellation): 128 + 15
 
 
 SUMMARY = (
     f"Exit codes: {ExitCode.PASSED} passed (or forced) · {ExitCode.FAILED} the run failed · "
-    f"{ExitCode.INVALID_INPUT} invalid input · {ExitCode.INTERNAL_ERROR} internal error · {ExitCode.INTERRUPTED} interrupted."
+    f"{ExitCode.INVALID_INPUT} invalid input · {ExitCode.INTERNAL_ERROR} internal error · {ExitCode.INTERRUPTED} interrupted · "
+    f"{ExitCode.TERMINATED} terminated (SIGTERM)."
 )

@@ -31,5 +31,10 @@ def run(cert: str, key: str, config: str | None, host: str, port: int, timeout: 
     except (OSError, ssl.SSLError) as exc:
         raise UsageError(f"{cert}, {key}: not a usable certificate and key ({type(exc).__name__})") from None
     reviewer = Reviewer(config)
+    import signal
+
+    # SIGTERM is how a server is stopped: uvicorn finishes the reviews in flight, then re-raises
+    # it, so the default action (not the CLI's run-interrupting handler) ends the process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     serve(reviewer, cert, key, host, port, timeout, failure_mode, max_body, reload_interval)
     return 0

@@ -37,12 +37,23 @@ class ProviderContext:
     ``base_dir`` is the directory of ``wfgy.yaml`` (relative paths in provider config resolve
     against it); ``environ`` is the process environment (tests pass their own);
     ``secret_names`` are the names the config declares secret, whose values no provider may
-    publish.
+    publish. ``deadline`` is when the provider's timeout runs out (`time.monotonic` seconds;
+    None: no limit): a provider that starts processes or waits stops them by then, as its
+    thread is abandoned at that moment (`wfgy_rules.run.gather`).
     """
 
     base_dir: Path = field(default_factory=Path.cwd)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     secret_names: frozenset[str] = frozenset()  # declared secret anywhere in the config: never published
+    deadline: float | None = None  # time.monotonic() when the provider's timeout runs out
+
+    def remaining(self) -> float | None:
+        """Seconds left before ``deadline`` (never below zero); None without one."""
+        if self.deadline is None:
+            return None
+        import time
+
+        return max(0.0, self.deadline - time.monotonic())
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:
         """A config path resolved against ``base_dir`` (absolute paths stay as they are)."""

@@ -85,14 +85,21 @@ Files are read and sniffed in this process (cheap: most files hold no placeholde
 the files that may hold placeholders are then parsed, with ``workers: auto`` by one process
 per available core once their text reaches `PARALLEL_MIN_CHARS`. The facts are identical,
 byte for byte and in order, whatever the number of workers.
+
+Worker processes never outlive the scan: when the provider's timeout runs out
+(``ctx.deadline``) the pool is terminated and the provider fails with the timeout; on
+SIGINT/SIGTERM the interpreter's exit terminates them (they ignore SIGINT themselves, so a
+Ctrl-C in a terminal prints one line, not one traceback per worker); and a worker whose
+parent dies, even by SIGKILL, ends itself (`_worker_init`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
+import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -183,7 +190,7 @@ class PromptsProvider:
         limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
         files = [_read_file(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
         work = [(f.path, f.text, f.syntax) for f in files if f.text is not None]
-        scanned = _scan_all(work, _workers(config.get("workers", "auto"), work))
+        scanned = _scan_all(work, _workers(config.get("workers", "auto"), work), ctx.remaining())
         return _facts(files, iter(scanned), walk_errors, vars_fact, resolved)
 
 
@@ -312,13 +319,52 @@ def _workers(setting: int | str, work: list[tuple[str, str, str | None]]) -> int
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _scan_all(work: list[tuple[str, str, str | None]], workers: int) -> list[FileScan]:
-    """``analyse`` every (path, text, syntax), in order; with several workers, in chunks per process."""
+def _scan_all(work: list[tuple[str, str, str | None]], workers: int, timeout: float | None = None) -> list[FileScan]:
+    """``analyse`` every (path, text, syntax), in order; with several workers, in chunks per
+    process, stopped (`ProviderError`) after ``timeout`` seconds (None: no limit)."""
     if workers <= 1 or len(work) < 2:
         return [analyse(*item) for item in work]
-    paths, texts, syntaxes = zip(*work)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(analyse, paths, texts, syntaxes, chunksize=max(1, len(work) // (workers * 4))))
+    import multiprocessing
+
+    # A Pool, not a ProcessPoolExecutor: it can be terminated, and the interpreter's exit
+    # terminates its (daemonic) workers instead of waiting for them to finish their work.
+    pool = multiprocessing.get_context().Pool(min(workers, len(work)), initializer=_worker_init)
+    try:
+        pending = pool.starmap_async(analyse, work, chunksize=max(1, len(work) // (workers * 4)))
+        try:
+            return pending.get(timeout)
+        except multiprocessing.TimeoutError:
+            raise ProviderError(f"the scan did not finish within the provider's timeout ({len(work)} files)") from None
+    finally:
+        pool.terminate()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_init() -> None:
+    """In each worker: leave SIGINT to the parent (which terminates the pool), die quietly on
+    the SIGTERM `Pool.terminate` sends, and end when the parent is gone: at once on Linux (``PR_SET_PDEATHSIG``), else within half a second."""
+    import signal
+    import threading
+
+    parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler a fork inherits: terminate() ends it quietly
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 # --- facts --------------------------------------------------------------------------------

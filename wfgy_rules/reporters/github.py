@@ -14,8 +14,10 @@ fails the run, ``warning`` when it does not (warnings, fallbacks, results below
 (`wfgy_rules.reporters.locations`): the ``for_each`` element's, else the rule's in a team
 policy, else what the rule judged (the model card's key, the ``wfgy.yaml`` line configuring
 its provider), relative to the repository root (``--root``), as the runner expects whatever
-directory the step ran in. Text is escaped as the runner expects, so a message can neither
-break the command nor start another one.
+directory the step ran in. Text is escaped as the runner expects
+(`wfgy_rules.reporters.escaping`: ``%``, CR, LF, in properties ``:`` and ``,``) and every other
+control character is shown as ``\\x1b``, so a message can neither break the command, start
+another one, nor reach the log viewer as an escape sequence.
 
 With ``GITHUB_STEP_SUMMARY`` set (as in every Actions job), the markdown report is also
 appended to the job summary (`after_emit`, called by `wfgy_rules.reporters.emit`).
@@ -30,12 +32,11 @@ from pathlib import Path
 
 from wfgy_rules.model import Result, Rule
 from wfgy_rules.reporters import Report, counts_line
+from wfgy_rules.reporters import escaping
 from wfgy_rules.reporters import render as render_format
 from wfgy_rules.reporters.levels import Level, level
 from wfgy_rules.reporters.locations import Locator
 
-_DATA_ESCAPES = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
-_PROPERTY_ESCAPES = (*_DATA_ESCAPES, (":", "%3A"), (",", "%2C"))
 COMMANDS = {Level.error: "error", Level.warning: "warning", Level.note: "notice"}
 
 
@@ -88,18 +89,8 @@ def _command(result: Result, rule: Rule | None, locator: Locator) -> str:
     return f"::{command_name(result)} {props}::{escape_data(text)}"
 
 
-def escape_data(text: str) -> str:
-    """A command's message: ``%``, CR and LF percent-encoded."""
-    for raw, encoded in _DATA_ESCAPES:
-        text = text.replace(raw, encoded)
-    return text
-
-
-def escape_property(text: str) -> str:
-    """A command's property value: as `escape_data`, plus ``:`` and ``,``."""
-    for raw, encoded in _PROPERTY_ESCAPES:
-        text = text.replace(raw, encoded)
-    return text
+escape_data = escaping.github_data  # a command's message
+escape_property = escaping.github_property  # a command's property value
 
 
 def after_emit(report: Report) -> None:

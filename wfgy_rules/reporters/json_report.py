@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from wfgy_rules.reporters import Report, result_json
+from wfgy_rules.reporters import Report, escaping, result_json
 
 UNENCODABLE = "wfgy-json-escape"  # a stream that cannot carry a character gets a JSON \u escape (reporters.emit)
 
@@ -38,4 +38,4 @@ def render(report: Report, color: bool = False) -> str:
     head = json.dumps(data, indent=2, ensure_ascii=False)
     lines = ",\n".join("    " + json.dumps(result_json(r), ensure_ascii=False) for r in outcome.results)
     body = f'  "results": [\n{lines}\n  ]' if outcome.results else '  "results": []'
-    return f"{head[:-2]},\n{body}\n}}\n"
+    return escaping.json(f"{head[:-2]},\n{body}\n}}\n")

@@ -47,16 +47,13 @@ Times are ``0``: rules are not timed.
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from wfgy_rules.model import Result, Rule, Status
-from wfgy_rules.reporters import Report, locate
+from wfgy_rules.reporters import Report, escaping, locate
 from wfgy_rules.reporters.levels import Level, level
 
-# Characters XML 1.0 cannot carry, even escaped; shown as \xNN / \uNNNN instead.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ELEMENT = {Status.fail: "failure", Status.error: "error", Status.skip: "skipped", Status.waived: "skipped"}
 
 UNENCODABLE = "xmlcharrefreplace"  # a stream that cannot carry a character gets &#NNNN; (reporters.emit)
@@ -167,6 +164,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _clean(text: str) -> str:
-    """``text`` without the characters XML 1.0 forbids (each replaced by its escape)."""
-    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+# Characters XML 1.0 cannot carry, even escaped, shown as \xNN / \uNNNN instead: every string
+# this reporter did not write passes through here.
+_clean = escaping.xml

@@ -22,22 +22,23 @@ r"""``--format markdown``: a compact table for a pull-request comment or a job s
 
 Rows that need attention come first: results that fail the run, then the ones that do not
 (warnings, fallbacks, results below ``--fail-on``), then waived ones; each group keeps the
-report's order. Passed and skipped results fold into a ``<details>`` block. Markup characters
-in a cell are backslash-escaped and line breaks become ``<br>``, so a message can neither
-break the table nor inject markup. The verdict reads ``passed``, ``failed``, or
+report's order. Passed and skipped results fold into a ``<details>`` block. Every cell's text
+goes through `wfgy_rules.reporters.escaping` (``markdown``, ``markdown_code``): markup
+characters backslash-escaped, line breaks as ``<br>``, control characters shown as ``\x1b``,
+``@`` and URLs kept from becoming mentions and links, so a message can neither break the
+table, inject markup, nor notify anyone. The verdict reads ``passed``, ``failed``, or
 ``failed, forced`` when ``--force`` overrode it.
 """
 
 from __future__ import annotations
 
-import re
-
 from wfgy_rules.model import Result, Rule, Status
 from wfgy_rules.reporters import Report, counts_line, locate
+from wfgy_rules.reporters.escaping import markdown as _cell
+from wfgy_rules.reporters.escaping import markdown_code as _code
 from wfgy_rules.reporters.levels import Level, level
 
 _HEADER = ["| | Rule | Severity | Result | Where |", "|---|---|---|---|---|"]
-_MARKUP = re.compile(r"[\\`*_\[\]<>|~&]")
 _ICONS = {Level.error: "❌", Level.warning: "⚠️", Level.note: "ℹ️"}
 # Where the output cannot carry emoji: GitHub's shortcodes, which render the same.
 ASCII = str.maketrans({"❌": ":x:", "✅": ":white_check_mark:", "⚠": ":warning:", "ℹ": ":information_source:", "💤": ":zzz:",
@@ -105,16 +106,3 @@ def _mark(result: Result) -> tuple[str, str]:
         return "💤", "WAIVED"
     word = "ERROR" if result.status is Status.error else {"fallback": "FALLBACK", "warn": "WARN"}.get(result.action, "FAIL")
     return _ICONS[level(result)], word
-
-
-def _cell(text: str) -> str:
-    """Plain text safe inside a table cell: markup characters escaped, line breaks as ``<br>``."""
-    return "<br>".join(_MARKUP.sub(r"\\\g<0>", line) for line in text.splitlines())
-
-
-def _code(text: str) -> str:
-    """A code span (falls back to escaped text when ``text`` holds a backtick or a line break)."""
-    if "`" in text or "\n" in text or "\r" in text:
-        return _cell(text)
-    escaped = text.replace("|", "\\|")  # GFM reads a bare | as a cell border, even in code
-    return f"`{escaped}`"

@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wfgy_rules.model import Remedy, Result, Rule, Severity, SourceLocation, Status
-from wfgy_rules.reporters import Report
+from wfgy_rules.reporters import Report, escaping
 from wfgy_rules.reporters.levels import Level, default_level, level
 from wfgy_rules.reporters.locations import Locator
 
@@ -100,7 +100,7 @@ def render(report: Report, color: bool = False) -> str:
             }
         ],
     }
-    return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
+    return escaping.json(json.dumps(sarif, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _descriptors(report: Report) -> tuple[list[dict[str, Any]], dict[str, int]]:

@@ -14,12 +14,18 @@ Each line ends with the rule's id: what ``--only``/``--skip``, ``waivers:``, ``r
 it through (WARN, FALLBACK, a failure below ``--fail-on``, WAIVED), ``ℹ`` an ``info`` rule.
 Colour only when asked (`wfgy_rules.reporters.emit.use_color`). Where the output cannot
 carry these symbols (an ASCII or cp1252 stream) they become ``+ x ! i * ->`` (`ASCII`).
+
+Every line passes through one function, `_output`, which escapes control characters
+(`wfgy_rules.reporters.escaping.text`): a prompt file named ``a\\n::error::x`` shows as
+``a\\n::error::x`` on one line, so nothing from the repository starts a workflow command in a
+CI log or sends an escape sequence to the terminal.
 """
 
 from __future__ import annotations
 
 from wfgy_rules.model import Result, Status
 from wfgy_rules.reporters import Report, counts_line
+from wfgy_rules.reporters.escaping import text as escape
 from wfgy_rules.reporters.evidence import evidence_lines
 from wfgy_rules.reporters.levels import Level, level
 
@@ -47,43 +53,57 @@ def _mark(result: Result) -> tuple[str, str, str]:
 
 
 def render(report: Report, color: bool = False) -> str:
-    paint = (lambda text, code: f"{code}{text}{_RESET}") if color else (lambda text, code: text)
     results = report.outcome.results
-    width = min(_MAX_WIDTH, max([_MIN_WIDTH, *(len(r.title) + 3 for r in results)]))
-    lines: list[str] = []
+    width = min(_MAX_WIDTH, max([_MIN_WIDTH, *(len(escape(r.title)) + 3 for r in results)]))
+    lines: list[_Line] = []
     target = None
     for result in results:
         if result.target != target:
             target = result.target
-            lines.append(paint(f"== {target} ==", _DIM))
+            lines.append([(f"== {target} ==", _DIM)])
         symbol, word, colour = _mark(result)
-        label = f"{result.title} ".ljust(width, ".")
+        label = f"{escape(result.title)} ".ljust(width, ".")
         pad = " " * (_WORD_WIDTH - len(word))
-        lines.append(f"{paint(symbol, colour)} {label} {paint(word, colour)}{pad}  {paint(result.rule_id, _DIM)}")
+        lines.append([(symbol, colour), f" {label} ", (word, colour), f"{pad}  ", (result.rule_id, _DIM)])
         if result.status in (Status.pass_, Status.skip):
             continue
         where = f"{result.location}: " if result.location else ""
-        detail = result.message or result.title
-        lines.append(f"  • {where}{detail}")
-        lines.extend(evidence_lines(result.evidence))
+        lines.append([f"  • {where}{result.message or result.title}"])
+        lines.extend([line] for line in evidence_lines(result.evidence))
         if result.waiver:
-            lines.append(f"    waived: {result.waiver.get('reason', '')} (until {result.waiver.get('expires', '?')})")
+            lines.append([f"    waived: {result.waiver.get('reason', '')} (until {result.waiver.get('expires', '?')})"])
         elif result.hint:
-            lines.append(f"    hint: {result.hint}")
-    lines.extend(_footer(report, paint))
-    return "\n".join(lines) + "\n"
+            lines.append([f"    hint: {result.hint}"])
+    lines.extend(_footer(report))
+    return "".join(_output(line, color) + "\n" for line in lines)
 
 
-def _footer(report: Report, paint) -> list[str]:
+# A line: its parts, each plain text or (text, colour).
+_Line = list[str | tuple[str, str]]
+
+
+def _output(line: _Line, color: bool) -> str:
+    """The one point of output: each part escaped (`wfgy_rules.reporters.escaping.text`: no
+    control character, so nothing from a fact starts a line or reaches the terminal raw), then
+    coloured when asked."""
+    out = []
+    for part in line:
+        text, code = (part, None) if isinstance(part, str) else part
+        text = escape(text)
+        out.append(f"{code}{text}{_RESET}" if color and code else text)
+    return "".join(out)
+
+
+def _footer(report: Report) -> list[_Line]:
     outcome = report.outcome
     counts = outcome.summary
     summary = counts_line(outcome)
     blocking = sum(1 for r in outcome.results if r.blocking)
-    lines = [paint(f"{summary} ({blocking} blocking)" if counts["fail"] + counts["error"] else summary, _DIM)]
+    lines: list[_Line] = [[(f"{summary} ({blocking} blocking)" if counts["fail"] + counts["error"] else summary, _DIM)]]
     for name, value in sorted(report.fallback_env.items()):
-        lines.append(paint(f"→ Fallback: {name}={value!r} set for the started command", _YELLOW))
+        lines.append([(f"→ Fallback: {name}={value!r} set for the started command", _YELLOW)])
     if outcome.forced:
-        lines.append(paint(f"→ Forced: {len(outcome.overridden)} blocking result(s) overridden by --force", _YELLOW))
+        lines.append([(f"→ Forced: {len(outcome.overridden)} blocking result(s) overridden by --force", _YELLOW)])
     elif outcome.failed:
-        lines.append(paint("→ Aborting deploy (use --force to override)", _RED))
+        lines.append([("→ Aborting deploy (use --force to override)", _RED)])
     return lines

@@ -4,11 +4,14 @@ Each provider runs in its own thread under a timeout (``providers.<name>.timeout
 ``wfgy.yaml``, default 30s). A provider that raises, hangs past its timeout, or returns
 something that is not JSON (or nests deeper than a bundle file may) is recorded in the
 bundle's ``errors``; the rules that read it become ``error`` results and every other rule
-is still evaluated.
+is still evaluated. Each provider's context carries its deadline (``ctx.deadline``), so a
+provider that starts worker processes (``prompts``) stops them when its thread is abandoned.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,11 +30,11 @@ def gather(names: Iterable[str], settings: Mapping[str, Any], ctx: ProviderConte
     timeouts = timeouts or {}
     jobs = {name: _Job(name, dict(settings.get(name) or {}), timeouts.get(name, DEFAULT_PROVIDER_TIMEOUT), ctx) for name in sorted(set(names))}
     for job in jobs.values():
-        job.thread.start()
+        job.start()
     facts, errors = {}, {}
     for name, job in jobs.items():
-        job.thread.join(job.timeout)
-        if job.thread.is_alive():
+        job.thread.join(max(0.0, job.deadline - time.monotonic()))
+        if job.thread.is_alive() or job.finished > job.deadline:  # late, even by a hair: a timeout
             errors[name] = f"provider {name!r} did not finish within its {job.timeout:g}s timeout"
         elif job.error is not None:
             errors[name] = job.error
@@ -50,9 +53,21 @@ class _Job:
         self.ctx = ctx
         self.facts: Any = None
         self.error: str | None = None
+        self.deadline = self.finished = float("inf")
         self.thread = threading.Thread(target=self.run, name=f"provider-{name}", daemon=True)
 
+    def start(self) -> None:
+        self.deadline = time.monotonic() + self.timeout
+        self.ctx = dataclasses.replace(self.ctx, deadline=self.deadline)
+        self.thread.start()
+
     def run(self) -> None:
+        try:
+            self._collect()
+        finally:
+            self.finished = time.monotonic()
+
+    def _collect(self) -> None:
         try:
             facts = registry.load(self.name).collect(self.settings, self.ctx)
             if not isinstance(facts, dict):
