@@ -292,8 +292,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = ExitCode.INVALID_INPUT
     except WfgyError as exc:
-        for line in exc.lines():
-            print(f"error: {line}" if not exc.problems else line, file=sys.stderr)
+        from wfgy_rules.reporters.escaping import text as one_line
+
+        for line in exc.lines():  # a hostile file name cannot start a line of its own
+            print(one_line(f"error: {line}" if not exc.problems else line), file=sys.stderr)
         code = ExitCode.INVALID_INPUT
     except KeyboardInterrupt:
         code = _interrupted()
@@ -302,7 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the one place an unexpected error becomes exit 3
         if os.environ.get("WFGY_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set WFGY_DEBUG=1 for a traceback)", file=sys.stderr)
+        from wfgy_rules.reporters.escaping import text as one_line
+
+        print(one_line(f"internal error: {type(exc).__name__}: {exc} (set WFGY_DEBUG=1 for a traceback)"), file=sys.stderr)
         code = ExitCode.INTERNAL_ERROR
     sys.exit(int(code) if isinstance(code, int) else ExitCode.PASSED)
 

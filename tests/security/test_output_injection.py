@@ -175,3 +175,12 @@ def test_report_files_escape_as_the_stream_does(hostile, tmp_path):
     assert_safe_lines((tmp_path / "out.txt").read_text())
     assert_markdown_safe((tmp_path / "out.md").read_text())
     ET.parse(tmp_path / "out.xml")
+
+
+def test_error_lines_on_stderr_cannot_start_a_workflow_command(tmp_path):
+    name = "a\n::error title=pwn::b.yaml"
+    (tmp_path / name).write_text("x: [")
+    done = run_cli("validate", name, cwd=tmp_path)
+    assert done.returncode == 2
+    assert not any(line.startswith("::") for line in done.stderr.splitlines())
+    assert "a\\n::error title=pwn::b.yaml:" in done.stderr
