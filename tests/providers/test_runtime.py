@@ -15,7 +15,6 @@ import yaml
 from jsonschema import Draft202012Validator
 from tokenizers import Tokenizer, models
 
-from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers import runtime
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.runtime import RuntimeProvider
@@ -390,22 +389,31 @@ def test_no_checkpoint(hf_model_dir):
                                                        "embedding_tensor": None, "embedding_rows": None, "error": None}
 
 
+_SECTION = {"config.json": "config", "tokenizer.json": "tokenizer", "tokenizer_config.json": "tokenizer",
+            "generation_config.json": "generation_config", "special_tokens_map.json": "tokenizer",
+            "model.safetensors.index.json": "checkpoint"}
+
+
 @pytest.mark.parametrize(
     "name",
     ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json", "model.safetensors.index.json"],
 )
 def test_malformed_json_names_the_file_and_line(hf_model_dir, name):
+    """The problem stays in the damaged file's own section; the other sections are read."""
     path = hf_model_dir / name
     path.write_text('{\n  "model_type": "llama"\n  "vocab_size": 16\n}\n', encoding="utf-8")
-    with pytest.raises(ProviderError) as caught:
-        model_facts(hf_model_dir)
-    assert str(caught.value) == f"{path}:3:3: invalid JSON: Expecting ',' delimiter"
+    facts = model_facts(hf_model_dir)
+    assert facts[_SECTION[name]]["error"].startswith(f"{path}:3:3: invalid JSON") or name == "model.safetensors.index.json"
+    assert f"{path}:3:3" in facts[_SECTION[name]]["error"]
+    others = [s for s in ("config", "tokenizer", "generation_config") if s != _SECTION[name]]
+    assert all(not facts[s].get("error") for s in others)
 
 
 def test_a_json_file_that_is_not_an_object(hf_model_dir):
     (hf_model_dir / "config.json").write_text("[16]\n", encoding="utf-8")
-    with pytest.raises(ProviderError, match=r"config\.json:1:1: expected a JSON object$"):
-        model_facts(hf_model_dir)
+    facts = model_facts(hf_model_dir)
+    assert facts["config"]["error"].endswith("config.json:1:1: expected a JSON object")
+    assert facts["config"]["vocab_size"] is None and facts["tokenizer"]["sha256"]
 
 
 @pytest.mark.parametrize(

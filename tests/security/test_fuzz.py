@@ -41,6 +41,8 @@ from wfgy_rules.policy.operators import OPERATORS
 from wfgy_rules.providers import registry
 from wfgy_rules.run.engine import evaluate
 
+pytestmark = pytest.mark.slow  # property-based sweeps: run by .ci/run, left out of the fast loop
+
 EXAMPLES = int(os.environ.get("WFGY_FUZZ_EXAMPLES", "150"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize="WFGY_FUZZ_EXAMPLES" not in os.environ,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])

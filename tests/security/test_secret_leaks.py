@@ -141,6 +141,7 @@ class Scanner:
                 self.leaks.append(f"written file {path.name} holds the canary")
 
 
+@pytest.mark.slow  # every command and format end to end: run by .ci/run, left out of the fast loop
 def test_no_command_and_no_format_leaks_a_secret(vault, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

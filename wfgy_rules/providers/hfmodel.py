@@ -52,17 +52,20 @@ else tokenizer_config.json's ``chat_template`` (one string, or a list of ``{name
 Every character of a template counts (whitespace is rendered into the prompt); where it is
 stored does not.
 
-A file that cannot be read, or a JSON file that cannot be parsed, raises `ProviderError`
-(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a vocabulary file that
-is not of its format is reported in ``tokenizer.error``, a safetensors header that cannot be
-read in ``checkpoint.error``, and the other facts stay usable.
+Each file's problem stays in its own section: a JSON file that cannot be read or parsed
+(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``, or nested too deeply)
+gives ``config.error`` / ``generation_config.error`` (the key is there only then) or
+``tokenizer.error``, as does a vocabulary file that is not of its format; a safetensors header
+that cannot be read gives ``checkpoint.error``; the other facts stay usable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.checkpoint_files import checkpoint_facts
 from wfgy_rules.providers.model_files import canonical_sha256, read_json, read_text
 from wfgy_rules.providers.templates.jinja_extension import generation_block
@@ -72,14 +75,27 @@ from wfgy_rules.providers.tokenizer_files import read_tokenizer_files
 def describe_model_dir(path: Path) -> dict[str, Any]:
     """The ``config``, ``tokenizer``, ``generation_config`` and ``checkpoint`` facts of a directory.
 
-    Raises `ProviderError` (``FILE:LINE:COL: invalid JSON: …``) for a malformed JSON file.
+    A file that cannot be read or parsed gives its own section an ``error``
+    (``FILE:LINE:COL: invalid JSON: …``) and leaves the others as they are.
     """
     return {
-        "config": _config_facts(read_json(path / "config.json")),
-        "tokenizer": _tokenizer_facts(path),
-        "generation_config": _generation_facts(read_json(path / "generation_config.json")),
-        "checkpoint": checkpoint_facts(path),
+        "config": _unless_unreadable(lambda: _config_facts(read_json(path / "config.json")), _config_facts(None)),
+        "tokenizer": _unless_unreadable(lambda: _tokenizer_facts(path), _TOKENIZER_UNREADABLE),
+        "generation_config": _unless_unreadable(
+            lambda: _generation_facts(read_json(path / "generation_config.json")), _generation_facts(None)
+        ),
+        "checkpoint": _unless_unreadable(lambda: checkpoint_facts(path), _CHECKPOINT_UNREADABLE),
     }
+
+
+def _unless_unreadable(build: Callable[[], dict[str, Any]], empty: dict[str, Any]) -> dict[str, Any]:
+    """One file's facts; when it cannot be read or parsed (invalid JSON, nested too deeply, not
+    UTF-8), ``empty`` with ``present: true`` and the ``error``, so the other files' facts, and
+    every rule that does not read this one, stay usable."""
+    try:
+        return build()
+    except ProviderError as exc:
+        return {**empty, "present": True, "error": str(exc)}
 
 
 def _config_facts(config: dict[str, Any] | None) -> dict[str, Any]:
@@ -142,6 +158,17 @@ def _tokenizer_facts(path: Path) -> dict[str, Any]:
         "tokenizer_class": (tokenizer_config or {}).get("tokenizer_class"),
         "chat_template": _chat_template_facts(path, tokenizer_config or {}),
     }
+
+
+_CHECKPOINT_UNREADABLE: dict[str, Any] = {
+    "present": True, "files": [], "tensors": None, "sha256": None, "embedding_tensor": None, "embedding_rows": None, "error": None,
+}
+_TOKENIZER_UNREADABLE: dict[str, Any] = {
+    "present": True, "format": None, "files": [], "sha256": None, "error": None, "vocab_size": None, "max_id": None,
+    "added_tokens": None, "model_type": None, "bos_token": None, "eos_token": None, "bos_token_id": None,
+    "eos_token_id": None, "tokenizer_class": None,
+    "chat_template": {"present": False, "source": None, "sha256": None, "parseable": None, "error": None, "undeclared": []},
+}
 
 
 def _special_token(name: str, *sources: dict[str, Any]) -> str | None:

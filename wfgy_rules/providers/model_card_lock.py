@@ -94,9 +94,13 @@ def _describe(model_dir: Path) -> dict[str, Any]:
     if not model_dir.is_dir():
         raise UsageError(f"{model_dir}: not a directory (expected a Hugging Face model directory)")
     try:
-        return describe_model_dir(model_dir)
+        described = describe_model_dir(model_dir)
     except ProviderError as exc:
         raise UsageError(str(exc)) from None
+    damaged = [described[s]["error"] for s in ("config", "generation_config") if described[s].get("error")]
+    if damaged:  # a card must not pin a directory whose files cannot be read
+        raise UsageError(damaged[0])
+    return described
 
 
 def write_model_card(card: Mapping[str, Any], path: Path) -> None:

@@ -62,10 +62,6 @@ def emit(report: Report, fmt: str, output: str | None, extra: list[tuple[str, Pa
     """Write the main report (``stream``, stdout by default, or ``--output``) and every ``--report`` file."""
     for extra_fmt, path in extra:
         write_atomic(path, render(report, extra_fmt))
-    for used in dict.fromkeys((fmt, *(f for f, _ in extra))):
-        hook = getattr(importlib.import_module(FORMATS[used]), "after_emit", None)
-        if hook is not None:
-            hook(report)
     if output:
         write_atomic(Path(output), render(report, fmt))
     else:
@@ -73,6 +69,10 @@ def emit(report: Report, fmt: str, output: str | None, extra: list[tuple[str, Pa
         text = render(report, fmt, color=use_color(stream, color))
         stream.write(encodable(text, fmt, getattr(stream, "encoding", None)))
         stream.flush()
+    for used in dict.fromkeys((fmt, *(f for f, _ in extra))):  # side outputs, after the reports
+        hook = getattr(importlib.import_module(FORMATS[used]), "after_emit", None)
+        if hook is not None:
+            hook(report)
 
 
 def use_color(stream, choice: str = "auto", environ: Mapping[str, str] = os.environ) -> bool:

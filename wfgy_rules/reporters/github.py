@@ -24,6 +24,7 @@ appended to the job summary (`after_emit`, called by `wfgy_rules.reporters.emit`
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -51,15 +52,20 @@ def step_summary(report: Report) -> str:
 
 
 def append_step_summary(report: Report, environ: Mapping[str, str] = os.environ) -> bool:
-    """Append `step_summary` to the file named by ``GITHUB_STEP_SUMMARY``; False when unset.
+    """Append `step_summary` to the file named by ``GITHUB_STEP_SUMMARY``; False when unset or
+    when it cannot be written (a warning on stderr; the annotations are already printed).
 
     The runner creates that file per step and renders whatever markdown the step appended.
     """
     path = environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return False
-    with Path(path).open("a", encoding="utf-8") as handle:
-        handle.write(step_summary(report))
+    try:
+        with Path(path).open("a", encoding="utf-8", errors="backslashreplace") as handle:
+            handle.write(step_summary(report))
+    except OSError as exc:  # a side output: its failure never costs the annotations or the verdict
+        print(f"wfgy-rules: warning: cannot append the job summary to {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
     return True
 
 

@@ -46,7 +46,7 @@ class FileScope:
     @classmethod
     def of(cls, tree: Any, walk_macro: Callable[[Any, FileScope], dict[str, bool]]) -> FileScope:
         """The scope of ``tree``; ``walk_macro(macro, scope)`` -> {parameter: only tested}."""
-        macros = [node for node in _descendants(tree) if _kind(node) == "Macro"]
+        macros = [node for node in descendants(tree) if _kind(node) == "Macro"]
         scope = cls(frozenset(m.name for m in macros), _defaults(tree, macros), frozenset(_template_level(tree)))
         for _ in range(2):  # a parameter passed on to a tested parameter: known on the 2nd pass
             scope.tested_params = {
@@ -65,7 +65,7 @@ class FileScope:
 
 def _defaults(tree: Any, macros: list[Any]) -> frozenset[str]:
     names = set()
-    for node in _descendants(tree):
+    for node in descendants(tree):
         kind = _kind(node)
         if kind == "Filter" and node.name in DEFAULT_FILTERS and _kind(node.node) == "Name":
             names.add(node.node.name)
@@ -75,7 +75,7 @@ def _defaults(tree: Any, macros: list[Any]) -> frozenset[str]:
             names.add(node.target.name)  # {% set x = x or 'd' %}
     checkers = {m.name: [a.name for a in m.args] for m in macros}
     checked = {m.name: _defaults(m, []) for m in macros}  # parameters a macro tests for definedness
-    for node in _descendants(tree):  # is_param_set(knobs): a definedness test through a macro
+    for node in descendants(tree):  # is_param_set(knobs): a definedness test through a macro
         if _kind(node) == "Call" and _kind(node.node) == "Name" and node.node.name in checkers:
             params = checkers[node.node.name]
             passed = [*zip(params, node.args), *((k.key, k.value) for k in node.kwargs)]
@@ -88,7 +88,7 @@ def _template_level(node: Any) -> Iterator[str]:
     for child in node.iter_child_nodes():
         kind = _kind(child)
         if kind in ("Assign", "AssignBlock"):
-            yield from (n.name for n in _descendants(child.target) if _kind(n) == "Name")
+            yield from (n.name for n in descendants(child.target) if _kind(n) == "Name")
         elif kind == "Import":
             yield child.target
         elif kind == "FromImport":
@@ -105,7 +105,8 @@ def _kind(node: Any) -> str:
     return type(node).__name__
 
 
-def _descendants(node: Any) -> Iterator[Any]:
+def descendants(node: Any) -> Iterator[Any]:
+    """Every node of a Jinja AST below and including ``node``, without recursion."""
     stack = [node]
     while stack:
         current = stack.pop()

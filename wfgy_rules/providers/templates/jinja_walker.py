@@ -57,7 +57,11 @@ from functools import cache
 from typing import Any
 
 from wfgy_rules.providers.templates.jinja_extension import generation_block
-from wfgy_rules.providers.templates.jinja_scopes import DEFAULT_FILTERS, FileScope
+from wfgy_rules.providers.templates.jinja_scopes import (
+    DEFAULT_FILTERS,
+    FileScope,
+    descendants,
+)
 from wfgy_rules.providers.templates.jinja_skeleton import skeleton
 from wfgy_rules.providers.templates.scan_results import (
     Locator,
@@ -219,20 +223,12 @@ _CALLABLE_IMPLICIT = {"varargs", "kwargs", "caller"}
 def _stored(target: Any) -> set[str]:
     if type(target).__name__ == "Name":
         return {target.name}
-    return {n.name for n in _descendants(target) if type(n).__name__ == "Name"}
-
-
-def _descendants(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.iter_child_nodes())
+    return {n.name for n in descendants(target) if type(n).__name__ == "Name"}
 
 
 def _names_in(tests: Iterable[Any]) -> frozenset[str]:
     """The root names read anywhere in ``tests``: a branch under these tests is guarded by them."""
-    return frozenset(n.name for test in tests for n in _descendants(test) if type(n).__name__ == "Name" and n.ctx == "load")
+    return frozenset(n.name for test in tests for n in descendants(test) if type(n).__name__ == "Name" and n.ctx == "load")
 
 
 def _visit_name(w: _JinjaWalker, node: Any, bound: set[str], guarded: frozenset[str]) -> None:
