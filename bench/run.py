@@ -16,6 +16,13 @@ Figures (targets from the performance issue):
                   (1,000 × one in-process evaluation: read the bundle, judge it, render its
                   JSON report); peak RSS growth from 250 to 1,000 bundles.
 6. preflight      `preflight -- true` on the example project ≤ 2× the cold `eval` of it.
+7. fleet at scale `eval --facts DIR --format jsonl` over 100,000 bundles (built-in packs):
+                  peak RSS ≤ 150 MiB, ≤ 0.3 ms a bundle serially (against the 0.5 ms a bundle
+                  `--format json` takes in the same run: ratio ≤ 0.6), `--jobs 2` ≤ 0.6× `--jobs 1`.
+8. bundle read    `read_bundle` of a 50 MB bundle (WFGY_MAX_FILE_BYTES raised) ≥ 60 MB/s: ratio
+                  to stdlib `json.loads` of the same text ≥ 0.75 (printed as json.loads / ours ≤ 1.33).
+
+    python bench/run.py --only fleet-scale [--bundles N]   # one figure (names: the step labels)
 """
 
 from __future__ import annotations
@@ -239,6 +246,62 @@ def fleet(work: Path, bundles: int, repeats: int) -> list[dict]:
                    extra={"peak_rss_mib": round(rss, 1), "peak_rss_mib_quarter": round(rss_few, 1)})]
 
 
+# 7. fleet at scale --------------------------------------------------------------------
+def fleet_scale(work: Path, bundles: int) -> list[dict]:
+    """Whole-process wall time and peak RSS of `eval --facts DIR` over ``bundles`` bundles."""
+    example = REPO / "policies.example"
+    done = subprocess.run([CLI, "facts", "--config", str(example / "wfgy.yaml")], env=ENV, capture_output=True, text=True, check=True)
+    template = json.loads(done.stdout)
+    directory = work / "fleet-scale"
+    directory.mkdir(exist_ok=True)
+    for i in range(bundles):
+        template.setdefault("nvml", {})["driver_version"] = f"535.{i % 200}.05"
+        (directory / f"node-{i:06d}.json").write_text(json.dumps(template))
+    base = [CLI, "eval", "--policy", "builtin", "--facts", str(directory), "-o", os.devnull]
+    json_s, json_rss = run_process([*base, "--format", "json", "--jobs", "1"])
+    serial, serial_rss = run_process([*base, "--format", "jsonl", "--jobs", "1"])
+    jobs2, jobs2_rss = run_process([*base, "--format", "jsonl", "--jobs", "2"])
+    ms = lambda seconds: seconds / bundles * 1000  # noqa: E731
+    return [
+        figure(f"fleet: jsonl vs json, {bundles} bundles, --jobs 1 (wall)", serial, json_s, 0.6,
+               extra={"ms_per_bundle_jsonl": round(ms(serial), 3), "ms_per_bundle_json": round(ms(json_s), 3),
+                      "peak_rss_mib_json": round(json_rss, 1)}),
+        {"figure": f"fleet: jsonl peak RSS, {bundles} bundles", "ours": round(serial_rss, 1), "baseline": round(json_rss, 1),
+         "ratio": round(serial_rss / json_rss, 3), "target": "≤ 150 MiB", "met": serial_rss <= 150 and jobs2_rss <= 150, "unit": "MiB",
+         "peak_rss_mib_jobs2": round(jobs2_rss, 1)},
+        figure(f"fleet: --jobs 2 vs --jobs 1, {bundles} bundles (wall)", jobs2, serial, 0.6,
+               extra={"cpus": len(os.sched_getaffinity(0)), "load_average": os.getloadavg()[0]}),
+    ]
+
+
+# 8. bundle read -------------------------------------------------------------------------
+def bundle_read(work: Path, megabytes: float, repeats: int) -> list[dict]:
+    import hashlib
+
+    from wfgy_rules.documents.fact_bundles import read_bundle
+
+    rng = random.Random(SEED)
+    files, size, i = {}, 0, 0
+    while size < megabytes * 1_000_000:
+        entry = {"placeholders": [f"v{j}" for j in range(rng.randrange(5))], "size": rng.randrange(10**6),
+                 "sha256": hashlib.sha256(str(i).encode()).hexdigest(), "declared": rng.random() < 0.5,
+                 "lines": [{"line": k, "text": "Dear {{ customer }}, " * rng.randrange(1, 8)} for k in range(3)]}
+        files[f"prompts/d{i % 100}/p{i:06d}.txt"] = entry
+        size += len(json.dumps(entry)) + 40
+        i += 1
+    path = work / "big-bundle.json"
+    path.write_text(json.dumps({"prompts": {"files": files}}, indent=1))
+    raw = path.read_bytes()
+    os.environ["WFGY_MAX_FILE_BYTES"] = str(len(raw) + 1)
+    try:
+        ours = timed(lambda: read_bundle(path).digest, repeats)
+    finally:
+        del os.environ["WFGY_MAX_FILE_BYTES"]
+    base = timed(lambda: json.loads(raw.decode()), repeats)
+    return [figure(f"bundle read: {len(raw) / 1e6:.0f} MB bundle (json.loads = baseline)", ours, base, 1.33,
+                   extra={"mb_per_s": round(len(raw) / ours / 1e6, 1), "json_loads_mb_per_s": round(len(raw) / base / 1e6, 1)})]
+
+
 # 6. preflight --------------------------------------------------------------------------
 def preflight(work: Path, repeats: int) -> list[dict]:
     project = work / "example"
@@ -258,6 +321,8 @@ def preflight(work: Path, repeats: int) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny inputs: checks the harness only")
+    parser.add_argument("--only", action="append", help="run only this step (repeatable): the labels printed, e.g. fleet-scale")
+    parser.add_argument("--bundles", type=int, default=None, help="bundles for fleet-scale (default 100,000; --quick 300)")
     parser.add_argument("--json", default=str(REPO / "bench" / "out" / "results.json"), help="where to write the table as JSON")
     args = parser.parse_args()
     q = args.quick
@@ -272,8 +337,12 @@ def main() -> int:
             ("prompt scan", lambda: prompt_scan(work, 100 if q else 10_000, 1 if q else 100, 3)),
             ("fleet", lambda: fleet(work, 20 if q else 1000, 3)),
             ("preflight", lambda: preflight(work, repeats)),
+            ("fleet-scale", lambda: fleet_scale(work, args.bundles or (300 if q else 100_000))),
+            ("bundle-read", lambda: bundle_read(work, 2 if q else 50, 3)),
         ]
         for label, step in steps:
+            if args.only and label not in args.only:
+                continue
             print(f"… {label}", file=sys.stderr, flush=True)
             try:
                 rows.extend(step())

@@ -40,7 +40,7 @@ app = typer.Typer(
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Project config (default: the nearest wfgy.yaml, from here up to the repository root).")]
 PolicyOpt = Annotated[Optional[list[str]], typer.Option("--policy", "-p", help="Policy file or directory, or 'builtin' (repeatable; replaces the config's policies).")]
 FactsOpt = Annotated[Optional[str], typer.Option("--facts", help="Judge a facts.json written by 'wfgy-rules facts' (or a directory of them) instead of gathering.")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}. With --facts DIR, jsonl is written as bundles are judged, in flat memory; the other formats hold the whole run in memory and are written at the end.")]
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stdout.")]
 ReportOpt = Annotated[Optional[list[str]], typer.Option("--report", help="Also write FORMAT=FILE from the same run (repeatable), e.g. json=report.json.")]
 FailOnOpt = Annotated[Optional[str], typer.Option("--fail-on", help="Lowest severity that fails the run: info, low, medium, high, critical (info never fails).")]
@@ -81,12 +81,15 @@ def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: Fact
                  skip: SkipOpt = None, force: ForceOpt = False,
                  color: ColorOpt = "auto", root: RootOpt = None,
                  stage: Annotated[Optional[str], typer.Option("--stage", help="ci (ci and any rules), deploy (deploy and any rules) or all (default: every rule).")] = None,
-                 attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None) -> int:
+                 attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None,
+                 jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", help="With --facts DIR: judge bundles in N worker processes (default: the CPUs this process may use); the report is the same byte for byte.")] = None,
+                 shard: Annotated[Optional[str], typer.Option("--shard", metavar="I/N", help="With --facts DIR and --format jsonl: judge only shard I of N (I from 1; stable by bundle file name); combine the N reports with 'wfgy-rules merge'.")] = None) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
     from wfgy_rules.run.session import RunOptions
 
-    options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force, stage=stage)
+    options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force, stage=stage,
+                         jobs=jobs, shard=shard)
     return evaluate.run(options, color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
@@ -267,6 +270,15 @@ def verify_attestation_command(path: Annotated[str, typer.Argument(metavar="FILE
     from wfgy_rules.commands import verify_attestation
 
     return verify_attestation.run(path, key, require_pass)
+
+
+@app.command("merge", epilog="Exit codes: 0 the merged run passed (or was forced) · 1 it failed · 2 not the jsonl reports of all shards of one run, or unreadable.")
+def merge_command(reports: Annotated[list[str], typer.Argument(metavar="REPORT...", help="The jsonl reports of all N shards of one run ('eval --facts DIR --shard I/N --format jsonl'), in any order.")],
+                  output: OutputOpt = None) -> int:
+    """Combine shard reports into the report a single run would have written: same results, summary and facts digest, byte for byte."""
+    from wfgy_rules.commands import merge
+
+    return merge.run(reports, output)
 
 
 def main(argv: list[str] | None = None) -> None:

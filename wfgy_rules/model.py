@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfgy_rules.jsonvalues import canonical
 
 
 class Severity(enum.IntEnum):
@@ -196,11 +196,19 @@ ERRORS_KEY = "_errors"  # a bundle file's key for the providers that failed
 @dataclass(frozen=True)
 class Bundle:
     """Facts keyed by provider, the providers that failed (name → reason), and the bundle's
-    file name when it was read from ``--facts DIR``."""
+    file name when it was read from ``--facts DIR``.
+
+    Its **digest** is the sha256 of the bundle's bytes: for a bundle read from a file, that
+    file's bytes as read (``source_digest``, so ``sha256sum facts.json`` shows it); for one
+    gathered in this process, the bytes ``wfgy-rules facts`` writes for it (`to_text`), so
+    gathering now and judging the written file later give the same digest. Hashing bytes
+    costs a fraction of re-encoding the document canonically, and is as sound: the bytes
+    determine the facts."""
 
     facts: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
     target: str | None = None
+    source_digest: str | None = field(default=None, compare=False)  # "sha256:…" of the file read
 
     def to_json(self) -> dict[str, Any]:
         data = dict(sorted(self.facts.items()))
@@ -208,8 +216,14 @@ class Bundle:
             data[ERRORS_KEY] = dict(sorted(self.errors.items()))
         return data
 
+    def to_text(self) -> str:
+        """The bundle as ``wfgy-rules facts`` writes it: indented JSON, sorted keys, UTF-8, a final newline."""
+        return json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
     @property
     def digest(self) -> str:
-        # surrogatepass: a name or value that is not valid Unicode (an env var holding byte
-        # 0xff, a \ud800 escape in a bundle) is a fact like any other, never a crash
-        return "sha256:" + hashlib.sha256(canonical(self.to_json()).encode("utf-8", "surrogatepass")).hexdigest()
+        if self.source_digest is not None:
+            return self.source_digest
+        # backslashreplace: a name or value that is not valid Unicode (an env var holding
+        # byte 0xff) is written as an escape by `facts` (documents.atomic_write), so hashed as one
+        return "sha256:" + hashlib.sha256(self.to_text().encode("utf-8", "backslashreplace")).hexdigest()

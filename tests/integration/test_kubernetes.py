@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,23 @@ def containers() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
 
 
 def invocations() -> list[tuple[str, dict[str, Any], dict[str, Any], list[str]]]:
-    """Every container whose command line runs wfgy-rules, with that command line."""
-    return [(name, pod, c, [*c.get("command", []), *c.get("args", [])]) for name, pod, c in containers()
+    """Every container whose command line runs wfgy-rules, with that command line (a shell's
+    ``exec wfgy-rules …`` as the shell would run it, with shard index 0)."""
+    return [(name, pod, c, wfgy_argv([*c.get("command", []), *c.get("args", [])])) for name, pod, c in containers()
             if "wfgy-rules" in " ".join(c.get("command", []) + c.get("args", []))]
+
+
+SHELL_VALUES = {'"$((JOB_COMPLETION_INDEX + 1))/8"': "1/8", "$JOB_COMPLETION_INDEX": "0"}
+
+
+def wfgy_argv(argv: list[str]) -> list[str]:
+    if argv[:2] != ["sh", "-c"]:
+        return argv
+    script = argv[2]
+    assert script.startswith("exec wfgy-rules "), f"{script!r}: a shell must exec wfgy-rules (signals reach it, its exit code is the pod's)"
+    for text, value in SHELL_VALUES.items():
+        script = script.replace(text, value)
+    return shlex.split(script.removeprefix("exec "))
 
 
 def config_map() -> dict[str, str]:
@@ -63,7 +78,7 @@ def parse(argv: list[str]) -> click.Context:
 def test_the_folder_has_every_form():
     assert {p.name for p in MANIFESTS} == {"configmap.yaml", "init-container.yaml", "entrypoint-wrapper.yaml", "fleet-audit-job.yaml", "webhook.yaml"}
     assert (FOLDER / "README.md").exists()
-    assert len(invocations()) == 4
+    assert len(invocations()) == 6
 
 
 @pytest.mark.parametrize("name,doc", [pytest.param(n, d, id=f"{n}:{d['kind']}") for n, d in documents()])
@@ -85,7 +100,10 @@ def test_wfgy_rules_command_lines_parse_and_use_mounted_paths(name, pod, contain
             assert option == "config" or not mount.get("readOnly"), f"{name}: {value} is on a read-only mount"
     for variable in re.findall(r"\$\((\w+)\)", " ".join(argv)):
         assert variable in {e["name"] for e in container.get("env", [])}, f"{name}: $({variable}) is not in the container's env"
-    config = ctx.params["config"]
+    config = ctx.params.get("config")
+    if argv[1] == "merge":
+        assert all(value.startswith("/out/") for value in ctx.params["reports"])
+        return
     volume = next(v for v in pod["volumes"] if v["name"] == mounts[str(Path(config).parent)]["name"])
     assert volume["configMap"]["name"] == "wfgy-config" and Path(config).name in config_map()
 
@@ -132,6 +150,40 @@ def test_the_config_map_loads_and_the_fleet_audit_judges_node_bundles(tmp_path):
     assert done.returncode == 1, done.stderr
     failed = [(r["target"], r["rule_id"]) for r in json.loads(done.stdout)["results"] if r["status"] != "pass"]
     assert failed == [("gpu-b.json", "fleet.driver-floor")]
+
+
+def test_the_fleet_audit_judges_in_indexed_shards_and_merges_them_all(tmp_path):
+    jobs = {doc["metadata"]["name"]: doc for name, doc in documents() if name == "fleet-audit-job.yaml" and doc["kind"] == "Job"}
+    gather, judge, merge = jobs["wfgy-fleet-audit"], jobs["wfgy-fleet-judge"], jobs["wfgy-fleet-merge"]
+    assert judge["spec"]["completionMode"] == "Indexed"
+    shards = judge["spec"]["completions"]
+    (argv,) = [argv for name, _, c, argv in invocations() if c["name"] == "judge"]
+    params = parse(argv).params
+    assert params["shard"] == f"1/{shards}" and params["format"] == "jsonl" and params["facts"] == "/out"
+    script = judge["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert f'--shard "$((JOB_COMPLETION_INDEX + 1))/{shards}"' in script and '"/out/shards/$JOB_COMPLETION_INDEX.jsonl"' in script
+    assert f"-ge {shards} ]" in merge["spec"]["template"]["spec"]["initContainers"][0]["command"][2]
+    assert f"-ge {gather['spec']['completions']} ]" in judge["spec"]["template"]["spec"]["initContainers"][0]["command"][2]
+    claims = {v["persistentVolumeClaim"]["claimName"] for job in jobs.values() for v in job["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {"wfgy-fleet-facts"}
+    # the shards' command lines, run for every index, then the merge: the single run's report
+    for key, text in config_map().items():
+        (tmp_path / key).write_text(text)
+    card = json.loads(config_map()["model-card.json"])
+    out = tmp_path / "out"
+    (out / "shards").mkdir(parents=True)
+    for n in range(40):
+        nvml = {"available": True, "driver_version": "525.85.12" if n % 9 == 0 else "550.54.15", "cuda_driver_version": "12.0" if n % 9 == 0 else "12.4",
+                "device_count": 1, "max_memory_total_gib": 80}
+        (out / f"gpu-{n:02d}.json").write_text(json.dumps({"nvml": nvml, "model_card": {"present": True, "path": "model-card.json", "declared": card}}))
+    for index in range(shards):
+        line = [a.replace("/etc/wfgy/", "").replace("/out", "out") for a in argv[1:]]
+        line[line.index("--shard") + 1] = f"{index + 1}/{shards}"
+        line[line.index("--output") + 1] = f"out/shards/{index}.jsonl"
+        assert run_cli(*line, cwd=tmp_path).returncode == 0
+    merged = run_cli("merge", *sorted(str(p) for p in (out / "shards").glob("*.jsonl")), cwd=tmp_path)
+    single = run_cli("eval", "--config", "wfgy.yaml", "--facts", "out", "--only", "fleet.*", "--only", "cuda.gpu-*", "-f", "jsonl", "--force", cwd=tmp_path)
+    assert merged.stdout == single.stdout and json.loads(merged.stdout.splitlines()[-1])["summary"]["fail"] == 5
 
 
 PLANTED = """\

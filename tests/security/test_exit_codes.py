@@ -51,6 +51,18 @@ def _attested(root: Path) -> None:
     assert run_cli("eval", "--attest", "v.json", "--sign-key", "k.pem", cwd=root).returncode in (0, 1)
 
 
+def _shards(root: Path, serving: str = "max_model_len: 2048\n") -> None:
+    (root / "fleet").mkdir()
+    for name in ("a", "b", "c"):
+        (root / "fleet" / f"{name}.json").write_text('{"file": {"serving": {"max_model_len": %d}}}' % (9000 if "8192" in serving and name == "b" else 2048))
+    for index in (1, 2):
+        assert run_cli("eval", "--facts", "fleet", "-f", "jsonl", "--shard", f"{index}/2", "-o", f"s{index}.jsonl", cwd=root).returncode in (0, 1)
+
+
+def _failing_shards(root: Path) -> None:
+    _shards(root, "max_model_len: 8192\n")
+
+
 def _attested_failing(root: Path) -> None:
     _fail(root)
     _attested(root)
@@ -121,6 +133,9 @@ ROWS = [
     ("query", ["file.serving"], _broken_plugin, 3),
     ("init", [], _no_config, 0),
     ("init", [], None, 2),
+    ("merge", ["s1.jsonl", "s2.jsonl"], _shards, 0),
+    ("merge", ["s1.jsonl", "s2.jsonl"], _failing_shards, 1),
+    ("merge", ["s1.jsonl"], _shards, 2),
     ("verify-attestation", ["v.json", "--key", "k.pub"], _attested, 0),
     ("verify-attestation", ["v.json", "--key", "k.pub", "--require-pass"], _attested_failing, 1),
     ("verify-attestation", ["v.json", "--key", "k.pub"], _attested_tampered, 1),

@@ -2,7 +2,12 @@
 
 Every rule runs unless ``--stage ci|deploy`` selects (SPEC §11): the shipped workflow, action
 and pre-commit hook pass ``--stage ci``, which leaves out the rules that need the deploy
-target (secrets, env, GPU)."""
+target (secrets, env, GPU).
+
+With ``--facts DIR`` (a fleet, SPEC §11) the bundles are judged in ``--jobs`` worker
+processes, only ``--shard I/N``'s of them when given; ``--format jsonl`` (with only ``jsonl``
+beside it, and no ``--attest``) streams the report as bundles are judged, every other format
+holds the run in memory and is written at the end."""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from pathlib import Path
 from wfgy_rules.attest.request import Attestation, AttestOptions, model_card_file
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.emit import check_color, check_format, emit, parse_reports
+from wfgy_rules.errors import UsageError
 from wfgy_rules.reporters.locations import check_root
-from wfgy_rules.run.session import RunOptions, collect_facts, judge, open_session
+from wfgy_rules.run.session import RunOptions, collect_facts, judge, judge_fleet, open_session
 
 
 def run(options: RunOptions, color: str = "auto", root: str | None = None, attest: AttestOptions | None = None) -> int:
@@ -23,7 +29,10 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None, attes
     root_dir = check_root(root)
     extra = parse_reports(options.reports)
     attestation = Attestation(attest or AttestOptions())
+    fleet = _fleet_options(options)
     session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "all")
+    if fleet is not None:
+        return _fleet(session, options, fleet, extra, color, root_dir, attestation)
     bundles = collect_facts(session, options.facts)
     if attestation.path:
         bundles = attestation.watch(bundles)
@@ -38,3 +47,47 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None, attes
 def _facts_name(facts: str | None) -> str:
     return Path(facts).name if facts else "facts.json"
 
+
+
+def _fleet_options(options: RunOptions):
+    """(jobs, shard, bundle files) for ``--facts DIR``, None for one bundle; `UsageError` for
+    ``--jobs``/``--shard`` that cannot apply."""
+    from wfgy_rules.run.fleet import Shard, default_jobs
+
+    if options.jobs is not None and options.jobs < 1:
+        raise UsageError(f"--jobs {options.jobs}: expected 1 or more")
+    shard = Shard.parse(options.shard) if options.shard else None
+    if not (options.facts and Path(options.facts).is_dir()):
+        if shard is not None:
+            raise UsageError("--shard needs --facts DIR (a directory of bundles)")
+        return None
+    return options.jobs or default_jobs(), shard
+
+
+def _fleet(session, options: RunOptions, fleet, extra, color: str, root_dir, attestation) -> int:
+    from wfgy_rules.documents.fact_bundles import read_bundle
+    from wfgy_rules.reporters import jsonl
+    from wfgy_rules.reporters.stream import stream_fleet, streams
+    from wfgy_rules.run.fleet import Plan, fleet_files
+
+    jobs, shard = fleet
+    files = fleet_files(Path(options.facts), shard)
+    formats = [options.format, *(f for f, _ in extra)]
+    if all(streams(f) for f in formats) and not attestation.path:
+        plan = Plan.of(session.config, session.rules, session.all_rules)
+        closing = jsonl.Closing(session.policy_set.digest, session.config.fail_on.name, stage=session.stage,
+                                shard=str(shard) if shard else None)
+        outputs = [Path(options.output) if options.output else None, *(path for _, path in extra)]
+        failed, forced = stream_fleet(plan, files, read_bundle, jobs, options.force, closing, outputs)
+        return 1 if failed and not forced else 0
+    if shard is not None:
+        raise UsageError("--shard writes one shard's part of a report for 'wfgy-rules merge': use --format jsonl "
+                         "(and only jsonl; no --attest)")
+    outcome, facts_digest, bundles = judge_fleet(session, files, options.force, jobs)
+    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir,
+                    stage=session.stage, bundles=bundles)
+    emit(report, options.format, options.output, extra, color=color)
+    if attestation.path:
+        attestation.count = len(bundles)
+        attestation.write(report, model_card_file(session.config, gathered=False), _facts_name(options.facts))
+    return outcome.exit_code

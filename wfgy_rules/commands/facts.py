@@ -8,7 +8,6 @@ anywhere with ``wfgy-rules eval --facts FILE`` (or a directory of bundles: the f
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def run(config: str | None, providers: list[str], output: str | None, policies: 
     else:
         names = session.providers
     bundle = gather_now(session, names)
-    text = json.dumps(bundle.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = bundle.to_text()
     if output:
         write_atomic(Path(output), text)
     else:

@@ -17,7 +17,10 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from wfgy_rules.errors import Problem, UsageError
 
@@ -51,6 +54,45 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     else:
         keep = mode if mode is not None else 0o666 & ~_umask()
     _replace(target, text, keep, shown=path)
+
+
+@contextmanager
+def open_atomic(path: Path, mode: int | None = None) -> Iterator[TextIO]:
+    """`write_atomic` for text written piece by piece (a streamed report): a handle to a
+    temporary file renamed into place when the block ends without an exception, and removed
+    when it raises (Ctrl-C); streams, devices and FIFOs are written through, as by `write_atomic`."""
+    try:
+        if str(path).startswith(_STREAMS):
+            target, info = Path(str(path)), None
+            with open(str(path), "a", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
+                yield handle
+            return
+        target = Path(os.path.realpath(path))
+        info = _stat(target)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(21, "Is a directory")
+            with open(str(target), "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
+                yield handle
+            return
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    keep = stat.S_IMODE(info.st_mode) if info is not None else (mode if mode is not None else 0o666 & ~_umask())
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
+            yield handle
+        os.chmod(temp, keep)
+        os.replace(temp, target)
+    except BaseException as exc:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from None
+        raise
 
 
 def _stat(path: Path) -> os.stat_result | None:

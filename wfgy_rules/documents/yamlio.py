@@ -104,8 +104,14 @@ def read_text(path: Path, shown: str | None = None) -> str:
     """A file's text: read with `read_bounded` (regular files only, size-limited), UTF-8 (BOM
     skipped); every failure is one `PolicyError` line."""
     shown = shown or str(path)
+    return decode_text(read_raw(path, shown), shown)
+
+
+def read_raw(path: Path, shown: str | None = None) -> bytes:
+    """A file's bytes, read as `read_text` reads them (its failures, as one `PolicyError` line)."""
+    shown = shown or str(path)
     try:
-        raw = read_bounded(path, max_file_bytes())
+        return read_bounded(path, max_file_bytes())
     except InputRefused as exc:
         raise _fail(shown, str(exc)) from None
     except FileNotFoundError:
@@ -114,6 +120,10 @@ def read_text(path: Path, shown: str | None = None) -> str:
         raise _fail(shown, "permission denied") from None
     except OSError as exc:
         raise _fail(shown, exc.strerror or str(exc)) from None
+
+
+def decode_text(raw: bytes, shown: str) -> str:
+    """UTF-8 text (BOM skipped); `PolicyError` at the line and column of the first bad byte."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -25,6 +25,7 @@ FORMATS = {
     "junit": "wfgy_rules.reporters.junit",
     "github": "wfgy_rules.reporters.github",
     "markdown": "wfgy_rules.reporters.markdown",
+    "jsonl": "wfgy_rules.reporters.jsonl",
 }
 
 
@@ -42,6 +43,7 @@ class Report:
     stage: str = "all"  # the run's --stage selection: ci, deploy or all
     config: Any = field(default=None, compare=False)  # the run's `Config`: where results without a file point
     root: Path | None = None  # the repository root (``--root``); None: found from the working directory
+    bundles: tuple[tuple[str | None, str], ...] = field(default=(), compare=False)  # (target, digest) of each bundle of a fleet
 
     @cached_property
     def locator(self):

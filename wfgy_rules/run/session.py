@@ -5,7 +5,6 @@ need, ``--stage`` applied), the facts to judge (read from ``--facts`` or gathere
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -20,7 +19,7 @@ from wfgy_rules.model import Bundle, Result, Rule, Severity
 from wfgy_rules.policy.loader import PolicySet, load_policies
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.run.config import Config, load_config, locate_config
-from wfgy_rules.run.engine import evaluate
+from wfgy_rules.run.fleet import Plan, Tally
 from wfgy_rules.run.gather import gather
 from wfgy_rules.run.outcome import Outcome, decide
 from wfgy_rules.run.rule_selection import apply_config, select
@@ -43,6 +42,8 @@ class RunOptions:
     skip: list[str] = field(default_factory=list)
     force: bool = False
     stage: str | None = None  # ci, deploy or all; None: the command's default (eval all, preflight deploy)
+    jobs: int | None = None  # eval --jobs: worker processes for --facts DIR (None: the CPUs this process may use)
+    shard: str | None = None  # eval --shard I/N
 
 
 @dataclass(frozen=True)
@@ -99,18 +100,43 @@ def gather_now(session: Session, names: list[str]) -> Bundle:
 
 
 def judge(session: Session, bundles: Iterable[Bundle], force: bool, today: date | None = None) -> tuple[Outcome, str]:
-    """Evaluate the session's rules over each bundle, apply waivers; the outcome and the facts digest."""
-    rules = list(session.rules)
-    results, digests = [], []
+    """Evaluate the session's rules over each bundle, apply waivers; the outcome and the facts
+    digest (`wfgy_rules.run.fleet`: one bundle's digest, or the fleet's over its lines)."""
+    plan = Plan.of(session.config, session.rules, session.all_rules, today)
+    tally = Tally()
+    results: list[Result] = []
     with paused():
         for bundle in bundles:
-            results.extend(evaluate(rules, bundle))
-            digests.append(bundle.digest)
-    if len(digests) == 1:
-        facts_digest = digests[0]
-    else:
-        facts_digest = "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
-    return conclude(session, results, force, today), facts_digest
+            judged = plan.judge(bundle)
+            tally.add(judged)
+            results.extend(judged.results)
+    return finish(plan, results, tally, force), tally.facts_digest
+
+
+def judge_fleet(session: Session, files: list[Path], force: bool, jobs: int = 1, today: date | None = None,
+                read=None) -> tuple[Outcome, str, tuple[tuple[str | None, str], ...]]:
+    """`judge` for the bundle files of ``--facts DIR`` (``--jobs`` worker processes): the
+    outcome, the facts digest, and each bundle's (file name, digest). Holds every result."""
+    from wfgy_rules.documents.fact_bundles import read_bundle
+    from wfgy_rules.run.fleet import judged
+
+    plan = Plan.of(session.config, session.rules, session.all_rules, today)
+    tally = Tally(fleet=True)
+    results: list[Result] = []
+    bundles = []
+    with paused():
+        for one in judged(plan, files, read or read_bundle, jobs):
+            tally.add(one)
+            results.extend(one.results)
+            bundles.append((one.target, one.digest))
+    return finish(plan, results, tally, force), tally.facts_digest, tuple(bundles)
+
+
+def finish(plan: Plan, results: list[Result], tally: Tally, force: bool) -> Outcome:
+    """The outcome of judged results: the stale-waiver warnings added, report order (SPEC §6)."""
+    ordered = sorted([*plan.warnings, *results], key=Result.sort_key)
+    failed = tally.failed or any(r.blocking for r in plan.warnings)
+    return Outcome(tuple(ordered), plan.fail_on, failed, forced=force and failed)
 
 
 def conclude(session: Session, results: list[Result], force: bool, today: date | None = None) -> Outcome:

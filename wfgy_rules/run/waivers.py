@@ -39,17 +39,26 @@ def waiver_state(waiver: dict[str, Any], rules: list[Rule] | tuple[Rule, ...], t
 
 def apply_waivers(results: list[Result], config, rules, today: date) -> list[Result]:
     """Results with active waivers applied, plus a warning result per stale waiver."""
-    active = []
-    warnings = []
+    active, warnings = sort_waivers(config, rules, today)
+    return [*waive(results, active), *warnings]
+
+
+def sort_waivers(config, rules, today: date) -> tuple[list[dict[str, Any]], list[Result]]:
+    """The config's active waivers, and a warning result per stale one: what a fleet run
+    computes once and applies bundle by bundle (`waive`)."""
+    active, warnings = [], []
     for position, waiver in enumerate(config.waivers):
         state = waiver_state(waiver, rules, today)
         if state == "active":
             active.append(waiver)
         else:
             warnings.append(_warning(waiver, state, position))
-    if active:
-        results = [_waive(result, active) for result in results]
-    return [*results, *warnings]
+    return active, warnings
+
+
+def waive(results: list[Result], active: list[dict[str, Any]]) -> list[Result]:
+    """``results`` with the ``active`` waivers applied."""
+    return [_waive(result, active) for result in results] if active else results
 
 
 def _waive(result: Result, waivers: list[dict[str, Any]]) -> Result:

@@ -1,0 +1,251 @@
+"""``--format jsonl``: the streaming report of a fleet (SPEC §11 "Fleet"), one JSON object a line.
+
+No header: results come first, written as bundles are judged, in memory that does not grow
+with the fleet (`wfgy_rules.run.fleet`); what needs every result comes last.
+
+* a **result line**: the result as in the ``json`` report (``target`` with ``--facts DIR``)
+  plus ``bundle_digest``, the digest of the bundle it is about;
+* a **bundle line** ``{"target": …, "bundle_digest": …}`` for a bundle that gave no result
+  at all (no rule selected), so that every bundle's digest is in the report;
+* stale-waiver warnings (``wfgy.waiver-*``) are result lines without a bundle: first in a
+  fleet report, after the results of a single bundle (the ``json`` report's order);
+* the **closing line**: ``version``, ``tool``, ``mode``, ``stage``, ``outcome``, ``forced``,
+  ``fail_on``, ``policy_digest``, ``facts_digest``, ``summary``, ``bundles`` (how many were
+  judged), ``fallback_env``, and ``shard`` (``"I/N"``) in a shard's report. The ``json``
+  report's ``overridden`` list is left out: with ``forced``, the lines with ``blocking: true``
+  are the overridden results.
+
+Lines come in the order of the ``json`` report's results, keys in a fixed order, nothing from
+the clock: the same inputs give byte-identical output, serially or with ``--jobs``, and
+`merge` of all N shard reports gives the report of the single run, byte for byte (the facts
+digest recomputed from the bundle digests, `wfgy_rules.run.fleet`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from wfgy_rules import __version__
+from wfgy_rules.errors import Problem, UsageError
+from wfgy_rules.model import Status
+from wfgy_rules.reporters import Report, result_json
+from wfgy_rules.run.fleet import Judged, Tally
+from wfgy_rules.run.waivers import EXPIRED, UNMATCHED
+
+UNENCODABLE = "wfgy-json-escape"  # a stream that cannot carry a character gets a JSON \u escape (reporters.emit)
+STREAMS = True  # written as bundles are judged (`reporters.stream`); every other format holds the run in memory
+
+
+def _line(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def bundle_lines(judged: Judged) -> str:
+    """The lines of one judged bundle (a pool worker renders them: text is cheap to send back)."""
+    if not judged.results and judged.target is not None:
+        return _line({"target": judged.target, "bundle_digest": judged.digest})
+    return "".join(_line({**result_json(r), "bundle_digest": judged.digest}) for r in judged.results)
+
+
+def warning_lines(warnings: Iterable) -> str:
+    return "".join(_line(result_json(r)) for r in warnings)
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What the closing line says besides the tally."""
+
+    policy_digest: str
+    fail_on: str
+    mode: str = "eval"
+    stage: str = "all"
+    fallback_env: dict[str, str] = field(default_factory=dict)
+    tool_version: str = __version__
+    shard: str | None = None
+
+
+def closing_line(closing: Closing, counts: dict[str, int], failed: bool, forced: bool, facts_digest: str, bundles: int) -> str:
+    data = {
+        "version": "1",
+        "tool": {"name": "wfgy-rules", "version": closing.tool_version},
+        "mode": closing.mode,
+        "stage": closing.stage,
+        "outcome": "fail" if failed and not forced else "pass",
+        "forced": forced,
+        "fail_on": closing.fail_on,
+        "policy_digest": closing.policy_digest,
+        "facts_digest": facts_digest,
+        "summary": counts,
+        "bundles": bundles,
+        "fallback_env": dict(sorted(closing.fallback_env.items())),
+    }
+    if closing.shard:
+        data["shard"] = closing.shard
+    return _line(data)
+
+
+def render(report: Report, color: bool = False) -> str:
+    """The whole report from a run held in memory (``--report jsonl=F`` beside another format)."""
+    outcome = report.outcome
+    by_target = {t: list(rs) for t, rs in itertools.groupby(outcome.results, key=lambda r: r.target)}
+    bundles = report.bundles or ((None, report.facts_digest),)
+    fleet = any(target is not None for target, _ in bundles)
+    warnings = [r for r in by_target.get(None, []) if r.policy == "wfgy" and r.rule_id in (EXPIRED, UNMATCHED)]
+    parts = [warning_lines(warnings)] if fleet else []
+    for target, digest in bundles:
+        results = [r for r in by_target.get(target, []) if not (target is None and r in warnings)]
+        parts.append(bundle_lines(Judged(target, digest, tuple(results))))
+    if not fleet:
+        parts.append(warning_lines(warnings))
+    closing = Closing(report.policy_digest, outcome.fail_on.name, report.mode, report.stage, report.fallback_env, report.tool_version)
+    parts.append(closing_line(closing, outcome.summary, outcome.failed, outcome.forced, report.facts_digest, len(report.bundles) or 1))
+    return "".join(parts)
+
+
+# merging shard reports ---------------------------------------------------------------------
+_SAME = ("version", "tool", "mode", "stage", "fail_on", "policy_digest", "fallback_env")
+
+
+@dataclass
+class _Shard:
+    path: str
+    closing: dict[str, Any]
+    warnings: list[str]
+    first_line: int  # where the bundle lines start
+
+
+def merge(paths: list[str], out: TextIO) -> int:
+    """Write to ``out`` the report the single run would have written from the ``jsonl``
+    reports of all N shards of one run (any order); `UsageError` (exit 2) when they are not
+    that: another format, a shard missing or given twice, different runs, a bundle in two
+    shards. Streams: memory does not grow with the fleet. Returns the merged run's exit code."""
+    shards = [_read_shard(path) for path in paths]
+    _check_complete(shards)
+    first = shards[0]
+    for shard in shards[1:]:
+        for key in _SAME:
+            if shard.closing.get(key) != first.closing.get(key):
+                raise UsageError(f"{shard.path}: not a shard of the same run as {first.path} ({key} differs)")
+        if shard.warnings != first.warnings:
+            raise UsageError(f"{shard.path}: not a shard of the same run as {first.path} (its waiver warnings differ)")
+    tally = Tally()
+    forced_requested = any(s.closing["forced"] for s in shards)
+    out.write("".join(first.warnings))
+    for line in first.warnings:
+        _count(tally, json.loads(line))
+    streams = [_bundle_lines(shard) for shard in shards]
+    previous: str | None = None
+    for target, digest, lines in heapq.merge(*streams, key=lambda item: item[0]):
+        if previous is not None and target <= previous:
+            raise UsageError(f"{target}: in more than one shard report (or out of order)")
+        previous = target
+        tally.add_bundle(target, digest)
+        for line in lines:
+            data = json.loads(line)
+            if "rule_id" in data:
+                _count(tally, data)
+        out.write("".join(lines))
+    if tally.bundles != sum(s.closing["bundles"] for s in shards):
+        raise UsageError("the shard reports' bundle counts do not add up: a report was cut short")
+    forced = forced_requested and tally.failed
+    closing = first.closing
+    spec = Closing(closing["policy_digest"], closing["fail_on"], closing["mode"], closing["stage"], closing["fallback_env"],
+                   closing["tool"]["version"])
+    digest = tally.facts_digest if tally.fleet else first.closing["facts_digest"]
+    out.write(closing_line(spec, tally.counts, tally.failed, forced, digest, tally.bundles))
+    return 1 if tally.failed and not forced else 0
+
+
+def _count(tally: Tally, data: dict[str, Any]) -> None:
+    tally.counts[Status(data["status"]).value] += 1
+    tally.failed = tally.failed or bool(data["blocking"])
+
+
+def _read_shard(path: str) -> _Shard:
+    warnings: list[str] = []
+    closing = None
+    first_line = 0
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if closing is not None:
+                    raise UsageError(f"{path}:{number}: a line after the closing line", [Problem(path, "a line after the closing line", number)])
+                data = _parse(path, number, line)
+                if "outcome" in data:
+                    closing = data
+                elif "target" not in data and not first_line:
+                    warnings.append(line)
+                elif not first_line:
+                    first_line = number
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read", [Problem(path, f"cannot read: {exc.strerror or exc}")]) from None
+    if closing is None:
+        raise UsageError(f"{path}: not a jsonl report (no closing line)", [Problem(path, "not a jsonl report (no closing line): write shard reports with --format jsonl")])
+    return _Shard(path, closing, warnings, first_line)
+
+
+def _parse(path: str, number: int, line: str) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}:{number}: not a jsonl report line", [Problem(path, f"not a jsonl report line: {exc.msg}", number, exc.colno)]) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}:{number}: not a jsonl report line", [Problem(path, "not a jsonl report line", number)])
+    return data
+
+
+def _check_complete(shards: list[_Shard]) -> None:
+    specs = [s.closing.get("shard") or "1/1" for s in shards]
+    counts = {spec.partition("/")[2] for spec in specs}
+    if len(counts) != 1:
+        raise UsageError(f"the reports are shards of different splits: {', '.join(sorted(set(specs)))}")
+    total = int(counts.pop())
+    present = sorted(int(spec.partition("/")[0]) for spec in specs)
+    if present != list(range(1, total + 1)):
+        missing = sorted(set(range(1, total + 1)) - set(present))
+        twice = sorted({i for i in present if present.count(i) > 1})
+        what = (f"missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}" if missing else "") + \
+               ("; " if missing and twice else "") + (f"shard(s) given twice: {', '.join(f'{i}/{total}' for i in twice)}" if twice else "")
+        raise UsageError(f"cannot merge: {what}")
+
+
+def _bundle_lines(shard: _Shard) -> Iterator[tuple[str, str, list[str]]]:
+    """(target, bundle digest, its lines) for each bundle of a shard report, in order."""
+    if not shard.first_line:
+        return
+    with open(shard.path, encoding="utf-8") as handle:
+        lines = itertools.islice(handle, shard.first_line - 1, None)
+        current: tuple[str, str] | None = None
+        group: list[str] = []
+        for line in lines:
+            data = json.loads(line)
+            if "outcome" in data:
+                break
+            key = (data.get("target"), data.get("bundle_digest"))
+            if key[0] is None or key[1] is None:
+                raise UsageError(f"{shard.path}: a result without target or bundle_digest: not a fleet shard report")
+            if key != current:
+                if current is not None:
+                    yield (*current, group)
+                current, group = key, []
+            group.append(line)
+        if current is not None:
+            yield (*current, group)
+
+
+def write_merged(paths: list[str], output: str | None, stream: TextIO) -> int:
+    """`merge` to ``output`` (atomically) or ``stream``."""
+    if output:
+        from wfgy_rules.documents.atomic_write import open_atomic
+
+        with open_atomic(Path(output)) as handle:
+            return merge(paths, handle)
+    code = merge(paths, stream)
+    stream.flush()
+    return code

@@ -1,0 +1,246 @@
+"""Judging bundle by bundle: what ``eval`` does with one bundle and, at fleet scale, with
+``--facts DIR`` (SPEC §11 "Fleet").
+
+A `Plan` holds what judging one bundle needs (the rules, the active waivers, ``fail_on``,
+where locations are rebased to) and turns a `Bundle` into a `Judged`: its results, waived,
+marked blocking and in report order. Nothing about one bundle depends on another, so a
+fleet is judged one bundle at a time, in a process pool (`judged`, ``--jobs``) or serially,
+in the same deterministic order (by file name), and a `Tally` adds up what the closing
+lines of a report need — the counts, whether any result blocks, and the facts digest —
+in memory that does not grow with the number of bundles.
+
+**The facts digest.** One bundle: its digest (`wfgy_rules.model.Bundle.digest`). A fleet
+(``--facts DIR``): ``sha256:`` + the sha256 of the lines ``TARGET DIGEST\\n``, one per bundle
+in order of their file names (code points), ``TARGET`` the file name and ``DIGEST`` the
+bundle's ``sha256:…``. It can be recomputed from the per-bundle digests a ``jsonl`` report
+carries, which is what makes merging shard reports exact (`wfgy_rules.reporters.jsonl`).
+
+**Shards** (``--shard I/N``): a bundle belongs to shard ``1 + int(sha256(file name)[:16 hex]) mod N``:
+stable across re-runs and across bundles coming and going (only the file name decides).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from wfgy_rules.errors import Problem, UsageError, WfgyError
+from wfgy_rules.model import Bundle, Result, Rule, Severity, Status
+from wfgy_rules.run.engine import evaluate
+from wfgy_rules.run.outcome import is_blocking
+from wfgy_rules.run.waivers import sort_waivers, waive
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``--shard I/N``: the I-th of N shards (I counts from 1)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, spec: str) -> Shard:
+        index, sep, count = spec.partition("/")
+        if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+            raise UsageError(f"--shard {spec!r}: expected I/N with 1 <= I <= N, e.g. 1/4")
+        return cls(int(index), int(count))
+
+    def holds(self, name: str) -> bool:
+        return shard_of(name, self.count) == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def shard_of(name: str, count: int) -> int:
+    """The shard (1…count) the bundle file ``name`` belongs to."""
+    return 1 + int(hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16], 16) % count
+
+
+def fleet_files(directory: Path, shard: Shard | None = None) -> list[Path]:
+    """The ``*.json`` bundles of ``directory`` in name order, only ``shard``'s when given
+    (which may be none of them: an empty shard is a valid, empty report)."""
+    files = sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
+    if not files:
+        raise WfgyError("no bundles", [Problem(directory.as_posix(), "no *.json fact bundles in this directory")])
+    return [p for p in files if shard is None or shard.holds(p.name)]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One bundle judged: its file name (None for a single bundle), digest and results."""
+
+    target: str | None
+    digest: str
+    results: tuple[Result, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What judging one bundle needs; built once per run (and inherited by pool workers)."""
+
+    rules: tuple[Rule, ...]
+    fail_on: Severity
+    active_waivers: tuple[dict[str, Any], ...]
+    warnings: tuple[Result, ...]  # one per stale waiver: reported once per run, not per bundle
+    base_dir: Path
+
+    @classmethod
+    def of(cls, config, rules: Iterable[Rule], all_rules: Iterable[Rule], today: date | None = None) -> Plan:
+        active, warnings = sort_waivers(config, tuple(all_rules), today or date.today())
+        marked = tuple(_marked(w, config.fail_on) for w in warnings)
+        return cls(tuple(rules), config.fail_on, tuple(active), marked, config.base_dir)
+
+    def judge(self, bundle: Bundle) -> Judged:
+        results = evaluate(list(self.rules), bundle)
+        results = self._rebase(results)
+        results = waive(results, list(self.active_waivers))
+        marked = sorted((_marked(r, self.fail_on) for r in results), key=Result.sort_key)
+        return Judged(bundle.target, bundle.digest, tuple(marked))
+
+    def _rebase(self, results: list[Result]) -> list[Result]:
+        if not any(r.location and not Path(r.location.path).is_absolute() for r in results):
+            return results
+        from wfgy_rules.run.session import rebase
+
+        return rebase(results, self.base_dir)
+
+
+def _marked(result: Result, fail_on: Severity) -> Result:
+    blocking = is_blocking(result, fail_on)
+    return result if result.blocking == blocking else replace(result, blocking=blocking)
+
+
+@dataclass
+class Tally:
+    """What the closing lines of a report need, added up bundle by bundle."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {status.value: 0 for status in Status})
+    failed: bool = False
+    bundles: int = 0
+    fleet: bool = False
+    _single: str | None = None
+    _lines: Any = field(default_factory=hashlib.sha256)
+
+    def add_results(self, results: Iterable[Result]) -> None:
+        for result in results:
+            self.counts[result.status.value] += 1
+            self.failed = self.failed or result.blocking
+
+    def add_bundle(self, target: str | None, digest: str) -> None:
+        self.bundles += 1
+        if target is None:
+            self._single = digest
+        else:
+            self.fleet = True
+            self._lines.update(f"{target} {digest}\n".encode("utf-8", "surrogateescape"))
+
+    def add(self, judged: Judged) -> None:
+        self.add_bundle(judged.target, judged.digest)
+        self.add_results(judged.results)
+
+    @property
+    def facts_digest(self) -> str:
+        if not self.fleet and self._single is not None:
+            return self._single
+        return "sha256:" + self._lines.hexdigest()
+
+
+def fleet_digest(pairs: Iterable[tuple[str, str]]) -> str:
+    """The facts digest of a fleet from its (file name, bundle digest) pairs in name order."""
+    tally = Tally(fleet=True)
+    for target, digest in pairs:
+        tally.add_bundle(target, digest)
+    return tally.facts_digest
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+MIN_PER_WORKER = 8  # fewer bundles than this per worker: starting processes costs more than it saves
+_worker: tuple[Plan, Callable[[Judged], Any], Callable[[Path], Bundle]] | None = None
+
+
+def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: int = 1,
+           finish: Callable[[Judged], Any] = lambda j: j) -> Iterator[Any]:
+    """``finish(plan.judge(read(file)))`` for every file, in the order of ``files``.
+
+    With ``jobs`` > 1 (and enough files) the work runs in a pool of forked processes, each
+    inheriting the compiled plan, so ``finish`` runs there too (a reporter renders its lines
+    in the worker and sends back text). Ctrl-C or SIGTERM stops the pool: its workers ignore
+    SIGINT (the parent handles it) and are terminated before the interruption goes on; no
+    child process outlives the run.
+    """
+    if jobs <= 1 or len(files) < 2 * MIN_PER_WORKER or "fork" not in multiprocessing.get_all_start_methods():
+        for file in files:
+            yield finish(plan.judge(read(file)))
+        return
+    global _worker
+    _worker = (plan, finish, read)
+    jobs = min(jobs, len(files) // MIN_PER_WORKER)
+    chunk = max(1, min(64, len(files) // (jobs * 8)))
+    context = multiprocessing.get_context("fork")
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
+    pool = context.Pool(jobs, initializer=_worker_started)
+    try:
+        for item in pool.imap(_work, files, chunksize=chunk):
+            yield raise_failed(item)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+        _worker = None
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _work(file: Path) -> Any:
+    plan, finish, read = _worker
+    try:
+        return finish(plan.judge(read(file)))
+    except WfgyError as exc:  # a bad bundle: sent back whole, raised in the parent (exit 2)
+        return _Failed(exc)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: WfgyError
+
+
+def raise_failed(item: Any) -> Any:
+    """An item from `judged`, or the error a worker met, raised here."""
+    if isinstance(item, _Failed):
+        raise item.error
+    return item
+
+
+def _worker_started() -> None:
+    import gc
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    gc.disable()  # as `gc_pause.paused` in the parent: results form no cycles
+
+
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
