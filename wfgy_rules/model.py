@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-
 class Severity(enum.IntEnum):
     """``info < low < medium < high < critical``; the one severity vocabulary of the tool."""
 

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPLICAS_RULE, TEAM_POLICY, cli_command, run_cli, write_project
+from tests.helpers import (
+    REPLICAS_RULE,
+    TEAM_POLICY,
+    cli_command,
+    run_cli,
+    write_project,
+)
 
 WAIVERS = """\
 waivers:

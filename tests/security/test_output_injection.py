@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import dedent, run_cli
+from tests.helpers import run_cli
 
 # What an attacker would write: a new line that is a workflow command, terminal escapes, mentions, links.
 ATTACK = ("x\n::error title=pwn::owned\r::add-mask::hidden\n::stop-commands::tok\n\x1b]0;pwned-title\x07\x1b[2J"

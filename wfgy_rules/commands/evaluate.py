@@ -14,11 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from wfgy_rules.attest.request import Attestation, AttestOptions, model_card_file
+from wfgy_rules.errors import UsageError
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.emit import check_color, check_format, emit, parse_reports
-from wfgy_rules.errors import UsageError
 from wfgy_rules.reporters.locations import check_root
-from wfgy_rules.run.session import RunOptions, collect_facts, judge, judge_fleet, open_session
+from wfgy_rules.run.session import (
+    RunOptions,
+    collect_facts,
+    judge,
+    judge_fleet,
+    open_session,
+)
 
 
 def run(options: RunOptions, color: str = "auto", root: str | None = None, attest: AttestOptions | None = None) -> int:

@@ -31,8 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from wfgy_rules.model import Result, Rule
-from wfgy_rules.reporters import Report, counts_line
-from wfgy_rules.reporters import escaping
+from wfgy_rules.reporters import Report, counts_line, escaping
 from wfgy_rules.reporters import render as render_format
 from wfgy_rules.reporters.levels import Level, level
 from wfgy_rules.reporters.locations import Locator

@@ -18,8 +18,7 @@ from typing import TextIO
 from wfgy_rules.documents.atomic_write import open_atomic
 from wfgy_rules.gc_pause import paused
 from wfgy_rules.model import Bundle
-from wfgy_rules.reporters import FORMATS
-from wfgy_rules.reporters import jsonl
+from wfgy_rules.reporters import FORMATS, jsonl
 from wfgy_rules.run.fleet import Plan, Tally, judged
 
 
