@@ -179,9 +179,9 @@ def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: 
 
     With ``jobs`` > 1 (and enough files) the work runs in a pool of forked processes, each
     inheriting the compiled plan, so ``finish`` runs there too (a reporter renders its lines
-    in the worker and sends back text). Ctrl-C or SIGTERM stops the pool: its workers ignore
-    SIGINT (the parent handles it) and are terminated before the interruption goes on; no
-    child process outlives the run.
+    in the worker and sends back text). Ctrl-C or SIGTERM (which `wfgy_rules.cli` turns into the
+    same interruption) stops the pool: its workers ignore SIGINT (the parent handles it) and
+    are terminated before the interruption goes on; no child process outlives the run.
     """
     if jobs <= 1 or len(files) < 2 * MIN_PER_WORKER or "fork" not in multiprocessing.get_all_start_methods():
         for file in files:
@@ -192,7 +192,6 @@ def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: 
     jobs = min(jobs, len(files) // MIN_PER_WORKER)
     chunk = max(1, min(64, len(files) // (jobs * 8)))
     context = multiprocessing.get_context("fork")
-    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
     pool = context.Pool(jobs, initializer=_worker_started)
     try:
         for item in pool.imap(_work, files, chunksize=chunk):
@@ -204,8 +203,6 @@ def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: 
     finally:
         pool.join()
         _worker = None
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _work(file: Path) -> Any:
@@ -234,13 +231,3 @@ def _worker_started() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     gc.disable()  # as `gc_pause.paused` in the parent: results form no cycles
-
-
-def _terminated(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
