@@ -36,24 +36,8 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     A regular file keeps its permissions, a new one gets ``mode`` (default: 0666 less the
     umask); ``mode`` never changes a device, a FIFO or a stream.
     """
-    try:
-        if str(path).startswith(_STREAMS):
-            _write_through(str(path), text, append=True)
-            return
-        target = Path(os.path.realpath(path))
-        info = _stat(target)
-        if info is not None and not stat.S_ISREG(info.st_mode):
-            if stat.S_ISDIR(info.st_mode):
-                raise IsADirectoryError(21, "Is a directory")
-            _write_through(str(target), text, append=False)
-            return
-    except OSError as exc:
-        raise _cannot_write(path, exc) from None
-    if info is not None:
-        keep = stat.S_IMODE(info.st_mode)
-    else:
-        keep = mode if mode is not None else 0o666 & ~_umask()
-    _replace(target, text, keep, shown=path)
+    with open_atomic(path, mode) as handle:
+        handle.write(text)
 
 
 @contextmanager
@@ -63,7 +47,6 @@ def open_atomic(path: Path, mode: int | None = None) -> Iterator[TextIO]:
     when it raises (Ctrl-C); streams, devices and FIFOs are written through, as by `write_atomic`."""
     try:
         if str(path).startswith(_STREAMS):
-            target, info = Path(str(path)), None
             with open(str(path), "a", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
                 yield handle
             return
@@ -100,29 +83,6 @@ def _stat(path: Path) -> os.stat_result | None:
         return os.stat(path)
     except FileNotFoundError:
         return None
-
-
-def _write_through(path: str, text: str, append: bool) -> None:
-    with open(path, "a" if append else "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
-        handle.write(text)
-
-
-def _replace(target: Path, text: str, mode: int, shown: Path) -> None:
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise _cannot_write(shown, exc) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors=UNENCODABLE, newline="") as handle:
-            handle.write(text)
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException as exc:
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _cannot_write(shown, exc) from None
-        raise
 
 
 def _cannot_write(path: Path, exc: OSError) -> UsageError:
