@@ -22,7 +22,6 @@ stable across re-runs and across bundles coming and going (only the file name de
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
@@ -183,6 +182,8 @@ def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: 
     same interruption) stops the pool: its workers ignore SIGINT (the parent handles it) and
     are terminated before the interruption goes on; no child process outlives the run.
     """
+    import multiprocessing  # only fleets pay for it, not a single eval's cold start
+
     if jobs <= 1 or len(files) < 2 * MIN_PER_WORKER or "fork" not in multiprocessing.get_all_start_methods():
         for file in files:
             yield finish(plan.judge(read(file)))
