@@ -110,3 +110,12 @@ def example_repository(root: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "init")
     return root
+
+
+def reversed_keys(value):
+    """``value`` with every object's keys in reverse order: the same JSON, written differently."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value

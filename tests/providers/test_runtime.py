@@ -15,6 +15,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from tokenizers import Tokenizer, models
 
+from tests.helpers import reversed_keys
 from wfgy_rules.providers import runtime
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.runtime import RuntimeProvider
@@ -102,13 +103,6 @@ def test_vocab_size_counts_added_tokens_for_every_model_type(tmp_path, tokenizer
     assert facts["max_id"] == facts["vocab_size"] - 1
 
 
-def _reversed_keys(value):
-    if isinstance(value, dict):
-        return {key: _reversed_keys(value[key]) for key in reversed(list(value))}
-    if isinstance(value, list):
-        return [_reversed_keys(item) for item in value]
-    return value
-
 
 def test_fingerprint_is_sha256_of_the_canonical_document(hf_model_dir):
     doc = json.loads((hf_model_dir / "tokenizer.json").read_text(encoding="utf-8"))
@@ -123,7 +117,7 @@ def test_fingerprint_is_sha256_of_the_canonical_document(hf_model_dir):
 def test_fingerprint_ignores_key_order_whitespace_padding_and_truncation(hf_model_dir, bpe_tokenizer):
     before = model_facts(hf_model_dir)["tokenizer"]["sha256"]
     path = hf_model_dir / "tokenizer.json"
-    path.write_text(json.dumps(_reversed_keys(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8")
+    path.write_text(json.dumps(reversed_keys(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8")
     assert model_facts(hf_model_dir)["tokenizer"]["sha256"] == before
     tokenizer = bpe_tokenizer()
     tokenizer.enable_padding(pad_id=9, pad_token="<s>")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer, models
 
+from tests.helpers import reversed_keys
 from wfgy_rules.providers.hfmodel import describe_model_dir
 
 CORPUS = Path(__file__).parent / "corpus" / "tokenizers"
@@ -125,19 +126,12 @@ def test_an_id_relevant_edit_changes_the_fingerprint(tmp_path, name, change):
     assert tokenizer_facts(directory)["sha256"] != before
 
 
-def _reversed_keys(value):
-    if isinstance(value, dict):
-        return {key: _reversed_keys(value[key]) for key in reversed(list(value))}
-    if isinstance(value, list):
-        return [_reversed_keys(item) for item in value]
-    return value
-
 
 @pytest.mark.parametrize(
     ("name", "rewrite"),
     [
-        ("tokenizer_config.json", lambda text: json.dumps(_reversed_keys(json.loads(text)), indent=4)),
-        ("tokenizer.json", lambda text: json.dumps(_reversed_keys(json.loads(text)))),
+        ("tokenizer_config.json", lambda text: json.dumps(reversed_keys(json.loads(text)), indent=4)),
+        ("tokenizer.json", lambda text: json.dumps(reversed_keys(json.loads(text)))),
         ("special_tokens_map.json", lambda text: "\ufeff" + json.dumps(json.loads(text), indent="\t") + "\r\n"),
         ("tokenizer_config.json", lambda text: json.dumps({**json.loads(text), "padding_side": "left", "truncation_side": "left",
                                                            "name_or_path": "/build/cache/minilm", "tokenizer_file": None})),

@@ -64,7 +64,7 @@ def build_statement(report: Any, subjects: list[dict[str, Any]]) -> dict[str, An
     predicate = {
         "tool": {"name": "wfgy-rules", "version": report.tool_version},
         "mode": report.mode,
-        "outcome": "fail" if outcome.failed and not outcome.forced else "pass",
+        "outcome": outcome.verdict,
         "forced": outcome.forced,
         "fail_on": outcome.fail_on.name,
         "policy_digest": report.policy_digest,

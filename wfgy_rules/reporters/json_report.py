@@ -22,7 +22,7 @@ def render(report: Report, color: bool = False) -> str:
         "tool": {"name": "wfgy-rules", "version": report.tool_version},
         "mode": report.mode,
         "stage": report.stage,
-        "outcome": "fail" if outcome.failed and not outcome.forced else "pass",
+        "outcome": outcome.verdict,
         "forced": outcome.forced,
         "fail_on": outcome.fail_on.name,
         "policy_digest": report.policy_digest,

@@ -118,7 +118,7 @@ def _properties(report: Report) -> list[tuple[str, str]]:
         ("policy_digest", report.policy_digest),
         ("facts_digest", report.facts_digest),
         ("fail_on", outcome.fail_on.name),
-        ("outcome", "fail" if outcome.failed and not outcome.forced else "pass"),
+        ("outcome", outcome.verdict),
         ("forced", "true" if outcome.forced else "false"),
     ]
 

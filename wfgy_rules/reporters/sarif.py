@@ -91,7 +91,7 @@ def render(report: Report, color: bool = False) -> str:
                 },
                 "results": results,
                 "properties": {
-                    "outcome": "fail" if outcome.failed and not outcome.forced else "pass",
+                    "outcome": outcome.verdict,
                     "forced": outcome.forced,
                     "fail_on": outcome.fail_on.name,
                     "policy_digest": report.policy_digest,
