@@ -208,6 +208,8 @@ class Bundle:
     errors: dict[str, str] = field(default_factory=dict)
     target: str | None = None
     source_digest: str | None = field(default=None, compare=False)  # "sha256:…" of the file read
+    # provider → the exact JSON text its facts were read from (`read_bundle(sections=True)`)
+    sections: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(sorted(self.facts.items()))

@@ -34,8 +34,10 @@ def read_bounded(path: Path, limit: int) -> bytes:
         if info.st_size > limit:
             raise InputRefused(f"file is {info.st_size} bytes, over the {limit}-byte limit (WFGY_MAX_FILE_BYTES)")
         chunks, total = [], 0
+        size = info.st_size + 1  # one read for the whole file as it stands (plus one byte: did it grow?)
         while True:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            chunk = os.read(fd, min(size, limit + 1 - total))
+            size = 1 << 20
             if not chunk:
                 break
             chunks.append(chunk)
