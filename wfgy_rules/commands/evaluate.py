@@ -71,7 +71,7 @@ def _fleet_options(options: RunOptions):
 
 
 def _fleet(session, options: RunOptions, fleet, extra, color: str, root_dir, attestation) -> int:
-    from wfgy_rules.documents.fact_bundles import read_bundle
+    from wfgy_rules.documents.fact_bundles import read_fleet_bundle
     from wfgy_rules.reporters import jsonl
     from wfgy_rules.reporters.stream import stream_fleet, streams
     from wfgy_rules.run.fleet import Plan, fleet_files
@@ -84,7 +84,7 @@ def _fleet(session, options: RunOptions, fleet, extra, color: str, root_dir, att
         closing = jsonl.Closing(session.policy_set.digest, session.config.fail_on.name, stage=session.stage,
                                 shard=str(shard) if shard else None)
         outputs = [Path(options.output) if options.output else None, *(path for _, path in extra)]
-        failed, forced = stream_fleet(plan, files, read_bundle, jobs, options.force, closing, outputs)
+        failed, forced = stream_fleet(plan, files, read_fleet_bundle, jobs, options.force, closing, outputs)
         return 1 if failed and not forced else 0
     if shard is not None:
         raise UsageError("--shard writes one shard's part of a report for 'wfgy-rules merge': use --format jsonl "

@@ -71,6 +71,11 @@ def read_bundle(path: Path, shown: str | None = None, sections: bool = False) ->
     return Bundle(data, errors, path.name, "sha256:" + hashlib.sha256(raw).hexdigest(), texts)
 
 
+def read_fleet_bundle(path: Path) -> Bundle:
+    """`read_bundle` for ``--facts DIR``: the bundle keeps its section texts."""
+    return read_bundle(path, sections=True)
+
+
 def read_bundles(path: Path) -> Iterator[Bundle]:
     """One bundle for a file; every ``*.json`` bundle of a directory, in name order."""
     if path.is_dir():
@@ -110,6 +115,7 @@ def _may_nest_deeper(raw: bytes) -> bool:
 
 
 _SPACE = re.compile(r"[ \t\n\r]*")
+_PLAIN_KEY = re.compile(r'"([^"\\\x00-\x1f]*)"').match
 
 
 def _members(text: str) -> tuple[Any, dict[str, str] | None]:
@@ -133,9 +139,13 @@ def _read_members(text: str, at: int) -> tuple[Any, dict[str, str] | None]:
     if text[at:at + 1] == "}":
         return (data, texts) if not text[space(text, at + 1).end():] else (_DECODER.decode(text), None)
     while True:
-        if text[at:at + 1] != '"':
+        plain = _PLAIN_KEY(text, at)  # most names need no unescaping: no decoder call for them
+        if plain is not None:
+            key, at = plain.group(1), plain.end()
+        elif text[at:at + 1] == '"':
+            key, at = decode(text, at)
+        else:
             return _DECODER.decode(text), None
-        key, at = decode(text, at)
         at = space(text, at).end()
         if text[at:at + 1] != ":" or key in data:
             return _DECODER.decode(text), None

@@ -35,7 +35,8 @@ from wfgy_rules import __version__
 from wfgy_rules.errors import Problem, UsageError
 from wfgy_rules.model import Status
 from wfgy_rules.reporters import Report, result_json
-from wfgy_rules.run.fleet import Judged, Tally
+from wfgy_rules.run.fleet import Tally
+from wfgy_rules.run.verdicts import Verdict
 from wfgy_rules.run.waivers import EXPIRED, UNMATCHED
 
 UNENCODABLE = "wfgy-json-escape"  # a stream that cannot carry a character gets a JSON \u escape (reporters.emit)
@@ -46,11 +47,37 @@ def _line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False) + "\n"
 
 
-def bundle_lines(judged: Judged) -> str:
-    """The lines of one judged bundle (a pool worker renders them: text is cheap to send back)."""
-    if not judged.results and judged.target is not None:
-        return _line({"target": judged.target, "bundle_digest": judged.digest})
-    return "".join(_line({**result_json(r), "bundle_digest": judged.digest}) for r in judged.results)
+def fleet_lines(target: str, digest: str, verdict_heads: list[tuple[bytes, ...]]) -> bytes:
+    """A fleet bundle's lines (UTF-8) from the `heads` of its verdicts.
+
+    A result line is its ``json`` report object without ``target``, then ``target`` and
+    ``bundle_digest``: the first part is rendered once per verdict and kept with it, so a
+    verdict shared by many bundles (`wfgy_rules.run.verdicts`) is encoded once."""
+    if not any(verdict_heads):
+        return encoded(_line({"target": target, "bundle_digest": digest}))
+    tail = encoded(f', "target": {json.dumps(target, ensure_ascii=False)}, "bundle_digest": {json.dumps(digest)}}}\n')
+    return tail.join(itertools.chain.from_iterable(verdict_heads)) + tail
+
+
+def heads(verdict: Verdict) -> tuple[bytes, ...]:
+    """Each result line of a verdict up to its closing brace, UTF-8 (kept with the verdict)."""
+    found = verdict.rendered.get("jsonl")
+    if found is None:
+        found = verdict.rendered["jsonl"] = tuple(encoded(json.dumps(result_json(r), ensure_ascii=False)[:-1]) for r in verdict.results)
+    return found
+
+
+def encoded(text: str) -> bytes:
+    """UTF-8, a character that is not valid Unicode (a lone surrogate from a file name) written
+    as its ``\\uXXXX`` escape: what a report file or stdout gets (`wfgy_rules.documents.atomic_write`)."""
+    return text.encode("utf-8", "backslashreplace")
+
+
+def result_lines(results: Iterable, digest: str, target: str | None = None) -> str:
+    """The lines of one bundle's results held in memory (a bundle line when there are none)."""
+    if not results and target is not None:
+        return _line({"target": target, "bundle_digest": digest})
+    return "".join(_line({**result_json(r), "bundle_digest": digest}) for r in results)
 
 
 def warning_lines(warnings: Iterable) -> str:
@@ -100,7 +127,7 @@ def render(report: Report, color: bool = False) -> str:
     parts = [warning_lines(warnings)] if fleet else []
     for target, digest in bundles:
         results = [r for r in by_target.get(target, []) if not (target is None and r in warnings)]
-        parts.append(bundle_lines(Judged(target, digest, tuple(results))))
+        parts.append(result_lines(results, digest, target))
     if not fleet:
         parts.append(warning_lines(warnings))
     closing = Closing(report.policy_digest, outcome.fail_on.name, report.mode, report.stage, report.fallback_env, report.tool_version)

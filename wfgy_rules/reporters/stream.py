@@ -4,11 +4,21 @@ closing line last (``--format jsonl``; `wfgy_rules.reporters.jsonl`).
 Used when every format asked for streams (``--format jsonl``, ``--report jsonl=F`` beside
 it); otherwise the run is held in memory and rendered once (`wfgy_rules.reporters.emit`).
 A file is written atomically: an interrupted run leaves no half report.
+
+With ``--jobs N`` the bundles are judged in worker processes and written here. A fleet's
+report is large (about 20 KB a bundle with the built-in packs) and mostly repeats itself:
+most bundles share most verdicts (`wfgy_rules.run.verdicts`). So a worker sends the text of
+each verdict once, then only its number (`_Sender`), and this process puts the lines
+together (`_Receiver`): what crosses between processes is a few hundred bytes a bundle,
+not the report. The report is the same, byte for byte, serially or in a pool
+(``tests/reporters/test_stream.py``).
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
+import os
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -32,44 +42,89 @@ def stream_fleet(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], 
     """Judge ``files`` and write the ``jsonl`` report to each of ``outputs`` (None: ``stream``,
     stdout by default); (failed, forced)."""
     tally = Tally(fleet=True)
+    sender, receiver = _Sender(), _Receiver()
     with ExitStack() as stack:
         handles = [stack.enter_context(open_atomic(path)) if path else (stream or sys.stdout) for path in outputs]
-        writers = [handle.write if path else _encoding_writer(handle) for handle, path in zip(handles, outputs)]
+        writers = [_byte_writer(handle) for handle in handles]
 
-        def write(text: str) -> None:
+        def write(data: bytes) -> None:
             for writer in writers:
-                writer(text)
+                writer(data)
 
-        write(jsonl.warning_lines(plan.warnings))
+        write(jsonl.encoded(jsonl.warning_lines(plan.warnings)))
         tally.add_results(plan.warnings)
         with paused():
-            for target, digest, text, counts, blocking in judged(plan, files, read, jobs, _rendered):
+            for message in judged(plan, files, read, jobs, sender.message):
+                target, digest, counts, blocking = message[1:5]
                 tally.add_bundle(target, digest)
                 for status, count in counts:
                     tally.counts[status] += count
                 tally.failed = tally.failed or blocking
-                write(text)
+                write(receiver.lines(message))
         forced = force and tally.failed
-        write(jsonl.closing_line(closing, tally.counts, tally.failed, forced, tally.facts_digest, tally.bundles))
+        write(jsonl.encoded(jsonl.closing_line(closing, tally.counts, tally.failed, forced, tally.facts_digest, tally.bundles)))
         for handle in handles:
             handle.flush()
     return tally.failed, forced
 
 
-def _rendered(judged_bundle) -> tuple:
-    """What a worker sends back for one bundle: its lines and what the tally needs."""
-    counts: dict[str, int] = {}
-    for result in judged_bundle.results:
-        counts[result.status.value] = counts.get(result.status.value, 0) + 1
-    blocking = any(r.blocking for r in judged_bundle.results)
-    return judged_bundle.target, judged_bundle.digest, jsonl.bundle_lines(judged_bundle), tuple(counts.items()), blocking
+KEEP_VERDICTS = 8192  # verdicts whose text the writing process keeps for each worker
+KEEP_TEXT = 16 << 20  # and at most this many bytes of it
 
 
-def _encoding_writer(handle: TextIO) -> Callable[[str], object]:
-    """``handle.write``, escaping what its encoding cannot carry as the json format does (`emit.encodable`)."""
+class _Sender:
+    """Where bundles are judged: each bundle as a message naming its verdicts by number,
+    with the text of those the receiver does not hold yet, and the numbers it may forget."""
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count()
+        self._held: dict[int, int] = {}  # number → characters, oldest first
+        self._text = 0
+
+    def message(self, judged) -> tuple:
+        refs, new, gone = [], [], []
+        for verdict in judged.verdicts:
+            number = verdict.rendered.get("number")
+            if number is None:
+                number = verdict.rendered["number"] = next(self._numbers)
+            if number not in self._held:
+                text = jsonl.heads(verdict)
+                new.append((number, text))
+                self._held[number] = size = sum(map(len, text))
+                self._text += size
+            refs.append(number)
+        while len(self._held) > KEEP_VERDICTS or self._text > KEEP_TEXT:
+            oldest = next(iter(self._held))
+            self._text -= self._held.pop(oldest)
+            gone.append(oldest)
+        return (os.getpid(), judged.target, judged.digest, tuple(judged.counts().items()), judged.blocking,
+                tuple(refs), tuple(new), tuple(gone))
+
+
+class _Receiver:
+    """Where the report is written: a bundle's lines from a `_Sender` message."""
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[int, int], tuple[bytes, ...]] = {}
+
+    def lines(self, message: tuple) -> bytes:
+        sender, target, digest, _, _, refs, new, gone = message
+        for number, text in new:
+            self._heads[sender, number] = text
+        lines = jsonl.fleet_lines(target, digest, [self._heads[sender, number] for number in refs])
+        for number in gone:
+            del self._heads[sender, number]
+        return lines
+
+
+def _byte_writer(handle: TextIO) -> Callable[[bytes], object]:
+    """A writer of UTF-8 report bytes to ``handle``: straight to its binary layer when it
+    writes UTF-8, else decoded and escaped as the json format does (`emit.encodable`)."""
     encoding = (getattr(handle, "encoding", None) or "utf-8").lower().replace("_", "-")
-    if encoding in ("utf-8", "utf8"):
-        return handle.write
+    buffer = getattr(handle, "buffer", None)
+    if buffer is not None and encoding in ("utf-8", "utf8"):
+        handle.flush()  # what was written as text goes first
+        return buffer.write
     from wfgy_rules.reporters.emit import encodable
 
-    return lambda text: handle.write(encodable(text, "jsonl", encoding))
+    return lambda data: handle.write(encodable(data.decode("utf-8"), "jsonl", encoding))

@@ -33,12 +33,15 @@ from wfgy_rules.policy.operators import OPERATORS
 from wfgy_rules.policy.subexpressions import Step, explain
 
 
+_STOPPED = "(WFGY_RULE_TIMEOUT) and was stopped"
+
+
 def evaluate(rules: list[Rule], bundle: Bundle) -> list[Result]:
     """Every rule's results over one bundle, in report order."""
     results: list[Result] = []
     with watchdog(rule_seconds()) as watch:
         for rule in rules:
-            results.extend(_timed(rule, bundle, watch))
+            results.extend(evaluate_within(rule, bundle, watch))
     return results
 
 
@@ -46,16 +49,22 @@ def evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:
     """One rule's results over one bundle, within the rule's time budget
     (`wfgy_rules.policy.deadlines.rule_seconds`): past it, one ``error`` result."""
     with watchdog(rule_seconds()) as watch:
-        return _timed(rule, bundle, watch)
+        return evaluate_within(rule, bundle, watch)
 
 
-def _timed(rule: Rule, bundle: Bundle, watch: Watch) -> list[Result]:
+def evaluate_within(rule: Rule, bundle: Bundle, watch: Watch) -> list[Result]:
+    """One rule's results, ``watch`` (re)started for it: inside a `watchdog` block."""
     watch.start()
     try:
         return _evaluate_rule(rule, bundle)
     except TimeUp:
-        message = f"evaluation took longer than {watch.seconds:g}s (WFGY_RULE_TIMEOUT) and was stopped"
+        message = f"evaluation took longer than {watch.seconds:g}s {_STOPPED}"
         return [_result(rule, bundle, Status.error, message)]
+
+
+def stopped(results: list[Result]) -> bool:
+    """Whether these results say the rule ran out of time (a verdict not to reuse)."""
+    return any(r.status is Status.error and r.message.endswith(_STOPPED) for r in results)
 
 
 def _evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:

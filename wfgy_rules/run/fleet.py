@@ -2,8 +2,10 @@
 ``--facts DIR`` (SPEC §11 "Fleet").
 
 A `Plan` holds what judging one bundle needs (the rules, the active waivers, ``fail_on``,
-where locations are rebased to) and turns a `Bundle` into a `Judged`: its results, waived,
-marked blocking and in report order. Nothing about one bundle depends on another, so a
+where locations are rebased to) and turns a `Bundle` into a `Judged`: one `Verdict` per rule,
+its results waived, marked blocking and in report order. A rule is judged once per distinct
+text of the sections it reads (`wfgy_rules.run.verdicts`): across a fleet, bundles that share
+a section share the verdicts of the rules that read it. Nothing about one bundle depends on another, so a
 fleet is judged one bundle at a time, in a process pool (`judged`, ``--jobs``) or serially,
 in the same deterministic order (by file name), and a `Tally` adds up what the closing
 lines of a report need — the counts, whether any result blocks, and the facts digest —
@@ -27,13 +29,16 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import Problem, UsageError, WfgyError
 from wfgy_rules.model import Bundle, Result, Rule, Severity, Status
-from wfgy_rules.run.engine import evaluate
+from wfgy_rules.policy.deadlines import rule_seconds, watchdog
+from wfgy_rules.run.engine import evaluate_within, stopped
 from wfgy_rules.run.outcome import is_blocking
+from wfgy_rules.run.verdicts import Verdict, Verdicts
 from wfgy_rules.run.waivers import sort_waivers, waive
 
 
@@ -66,43 +71,98 @@ def shard_of(name: str, count: int) -> int:
 def fleet_files(directory: Path, shard: Shard | None = None) -> list[Path]:
     """The ``*.json`` bundles of ``directory`` in name order, only ``shard``'s when given
     (which may be none of them: an empty shard is a valid, empty report)."""
-    files = sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
-    if not files:
+    with os.scandir(directory) as entries:
+        names = sorted(e.name for e in entries if e.name.endswith(".json") and e.name != ".json" and e.is_file())
+    if not names:
         raise WfgyError("no bundles", [Problem(directory.as_posix(), "no *.json fact bundles in this directory")])
-    return [p for p in files if shard is None or shard.holds(p.name)]
+    return [directory / name for name in names if shard is None or shard.holds(name)]
 
 
 @dataclass(frozen=True)
 class Judged:
-    """One bundle judged: its file name (None for a single bundle), digest and results."""
+    """One bundle judged: its file name (None for a single bundle), digest, and one verdict
+    per rule (in report order, results without a target)."""
 
     target: str | None
     digest: str
-    results: tuple[Result, ...]
+    verdicts: tuple[Verdict, ...]
+
+    @cached_property
+    def results(self) -> tuple[Result, ...]:
+        """Every result, in report order, naming the bundle's file (``target``)."""
+        flat = [result for verdict in self.verdicts for result in verdict.results]
+        if self.target is None:
+            return tuple(flat)
+        return tuple(replace(result, target=self.target) for result in flat)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for verdict in self.verdicts:
+            for status, count in verdict.counts:
+                counts[status] = counts.get(status, 0) + count
+        return counts
+
+    @property
+    def blocking(self) -> bool:
+        return any(verdict.blocking for verdict in self.verdicts)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What judging one bundle needs; built once per run (and inherited by pool workers)."""
+    """What judging one bundle needs; built once per run (and inherited by pool workers,
+    each remembering its own verdicts)."""
 
-    rules: tuple[Rule, ...]
+    rules: tuple[Rule, ...]  # in report order
     fail_on: Severity
     active_waivers: tuple[dict[str, Any], ...]
     warnings: tuple[Result, ...]  # one per stale waiver: reported once per run, not per bundle
     base_dir: Path
+    verdicts: Verdicts = field(default_factory=Verdicts, compare=False, repr=False)
 
     @classmethod
     def of(cls, config, rules: Iterable[Rule], all_rules: Iterable[Rule], today: date | None = None) -> Plan:
         active, warnings = sort_waivers(config, tuple(all_rules), today or date.today())
         marked = tuple(_marked(w, config.fail_on) for w in warnings)
-        return cls(tuple(rules), config.fail_on, tuple(active), marked, config.base_dir)
+        ordered = tuple(sorted(rules, key=lambda rule: (rule.order, rule.id)))
+        return cls(ordered, config.fail_on, tuple(active), marked, config.base_dir)
+
+    @cached_property
+    def _groups(self) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]:
+        """The rules' positions grouped by the providers they read (one memory lookup a group)."""
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for position, rule in enumerate(self.rules):
+            groups.setdefault(tuple(rule.facts), []).append(position)
+        return tuple((facts, tuple(positions)) for facts, positions in groups.items())
 
     def judge(self, bundle: Bundle) -> Judged:
-        results = evaluate(list(self.rules), bundle)
+        """The bundle's verdicts: remembered ones where this process judged the same sections
+        before, the others evaluated now (each rule within its time budget)."""
+        verdicts: list[Verdict | None] = [None] * len(self.rules)
+        missing = []
+        for number, (facts, positions) in enumerate(self._groups):
+            key = Verdicts.key(number, facts, bundle)
+            found = self.verdicts.get(key) if key is not None else None
+            if found is None:
+                missing.append((key, positions))
+                continue
+            for position, verdict in zip(positions, found):
+                verdicts[position] = verdict
+        if missing:
+            view = Bundle(bundle.facts, bundle.errors)  # results name no target: verdicts are shared
+            with watchdog(rule_seconds()) as watch:
+                for key, positions in missing:
+                    fresh = [evaluate_within(self.rules[position], view, watch) for position in positions]
+                    group = tuple(self._verdict(results) for results in fresh)
+                    for position, verdict in zip(positions, group):
+                        verdicts[position] = verdict
+                    if key is not None and not any(map(stopped, fresh)):
+                        self.verdicts.put(key, group)
+        return Judged(bundle.target, bundle.digest, tuple(verdicts))
+
+    def _verdict(self, results: list[Result]) -> Verdict:
         results = self._rebase(results)
         results = waive(results, list(self.active_waivers))
-        marked = sorted((_marked(r, self.fail_on) for r in results), key=Result.sort_key)
-        return Judged(bundle.target, bundle.digest, tuple(marked))
+        return Verdict.of(sorted((_marked(r, self.fail_on) for r in results), key=Result.sort_key))
 
     def _rebase(self, results: list[Result]) -> list[Result]:
         if not any(r.location and not Path(r.location.path).is_absolute() for r in results):

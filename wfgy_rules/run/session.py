@@ -10,9 +10,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
-from wfgy_rules.documents.fact_bundles import read_bundles
+from wfgy_rules.documents.fact_bundles import read_bundles, read_fleet_bundle
 from wfgy_rules.errors import Problem, UsageError
 from wfgy_rules.gc_pause import paused
 from wfgy_rules.model import Bundle, Result, Rule, Severity
@@ -117,7 +118,6 @@ def judge_fleet(session: Session, files: list[Path], force: bool, jobs: int = 1,
                 read=None) -> tuple[Outcome, str, tuple[tuple[str | None, str], ...]]:
     """`judge` for the bundle files of ``--facts DIR`` (``--jobs`` worker processes): the
     outcome, the facts digest, and each bundle's (file name, digest). Holds every result."""
-    from wfgy_rules.documents.fact_bundles import read_bundle
     from wfgy_rules.run.fleet import judged
 
     plan = Plan.of(session.config, session.rules, session.all_rules, today)
@@ -125,7 +125,7 @@ def judge_fleet(session: Session, files: list[Path], force: bool, jobs: int = 1,
     results: list[Result] = []
     bundles = []
     with paused():
-        for one in judged(plan, files, read or read_bundle, jobs):
+        for one in judged(plan, files, read or read_fleet_bundle, jobs):
             tally.add(one)
             results.extend(one.results)
             bundles.append((one.target, one.digest))
@@ -150,12 +150,18 @@ def rebase(results: list[Result], base_dir: Path) -> list[Result]:
     """Locations are relative to the config's directory; reports show them as the user sees
     them from the working directory (`wfgy_rules.shown_paths`). Run from a subdirectory of
     the project (its config found above), they read ``../prompts/a.txt``."""
-    base = base_dir.resolve()
-    cwd = Path.cwd().resolve()
+    base = _resolved(base_dir)
+    cwd = _resolved(Path.cwd())
     if base == cwd:
         return results
     above = base in cwd.parents
     return [_rebased(r, base, cwd, above) if r.location and not Path(r.location.path).is_absolute() else r for r in results]
+
+
+@lru_cache(maxsize=64)
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, once a run: a fleet rebases the locations of every bundle."""
+    return path.resolve()
 
 
 def _rebased(result: Result, base: Path, cwd: Path, above: bool) -> Result:
