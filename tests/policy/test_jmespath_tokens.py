@@ -5,7 +5,6 @@ message, position) for every text."""
 from __future__ import annotations
 
 import json
-import sys
 
 import jmespath
 import pytest
@@ -14,14 +13,20 @@ from hypothesis import strategies as st
 from jmespath import lexer
 from jmespath.parser import Parser
 
-from tests.helpers import REPO, SHARED_EXTERNAL
+from tests.helpers import SHARED_EXTERNAL
 from wfgy_rules.policy.jmespath_tokens import parse, tokens
 
 pytestmark = pytest.mark.filterwarnings("ignore:deprecated string literal syntax:PendingDeprecationWarning")
 
 SUITE = SHARED_EXTERNAL / "jmespath-compliance"
-sys.path.insert(0, str(REPO / "bench"))
-from run import policy_expressions  # noqa: E402 - the benchmark's expressions
+
+
+def policy_expressions(count: int) -> list[str]:
+    """Expressions of the shapes ``bench/run.py`` loads (figure 3)."""
+    shapes = ["file.g{i}.k{i}.value > `{i}`", "file.g{i}.k{i}.enabled && file.g{i}.k{i}.name != 'x{i}'",
+              "contains(file.g{i}.k{i}.tags, 't{i}')", "length(file.g{i}.k{i}.tags) > `{i}` || file.g{i}.k{i}.value == `{i}`",
+              "version_cmp(file.g{i}.k{i}.version, '2.{i}') >= `0`", "length(values(file.g{i})[?value > `{i}`]) > `{i}`"]
+    return [shapes[i % len(shapes)].format(i=i) for i in range(count)]
 
 ODD = [
     "", " ", "a", "a.b", "a .b", "\ta\n.\rb", "a1._b", "_", "1", "-1", "-", "--1", "a-1", "1a", "a[0]", "a[-1]", "a[]", "a[ ]",
