@@ -200,8 +200,8 @@ def _properties(props: dict, schema: dict, compiler: _Compiler) -> Callable[[Any
 
 
 def _required(names: list, schema: dict, compiler: _Compiler) -> Callable[[Any], bool]:
-    names_t = tuple(names)
-    return lambda v: not isinstance(v, dict) or all(name in v for name in names_t)
+    names_set = frozenset(names)
+    return lambda v: not isinstance(v, dict) or names_set.issubset(v)
 
 
 def _additional(extra: Any, schema: dict, compiler: _Compiler) -> Callable[[Any], bool]:
@@ -221,7 +221,15 @@ def _property_names(names: Any, schema: dict, compiler: _Compiler) -> Callable[[
 
 def _items(items: Any, schema: dict, compiler: _Compiler) -> Callable[[Any], bool]:
     sub = compiler.build(items)
-    return lambda v: not isinstance(v, list) or all(sub(item) for item in v)
+
+    def check(value: Any) -> bool:
+        if isinstance(value, list):
+            for item in value:
+                if not sub(item):
+                    return False
+        return True
+
+    return check
 
 
 def _pattern(pattern: str, schema: dict, compiler: _Compiler) -> Callable[[Any], bool]:
