@@ -8,8 +8,8 @@ Figures (targets from the performance issue):
                   Python script that loads the same YAML with `yaml` and evaluates the same
                   expression with `jmespath`: wall ≤ 3×, peak RSS ≤ 35 MiB.
 2. evaluation     10,000 rules over a 1 MB bundle, warm: ≤ 0.5× jmespath's compiled search.
-3. load+compile   10,000 rules from a policy file (re-run with WFGY_CACHE_DIR warm) ≤ 1.0×
-                  `jmespath.compile` of the same expressions.
+3. load+compile   10,000 rules from a policy file ≤ 2.0× `jmespath.compile` of the same
+                  expressions (no cache); re-run with WFGY_CACHE_DIR warm ≤ 1.0×.
 4. prompt scan    10,000 files / 100 MB, ~1 % with placeholders: the prompts provider ≤ 3×
                   `rg -n '\\{\\{|\\$\\{'`; serial and parallel results identical.
 5. fleet          `eval --facts DIR` over 1,000 bundles with the built-in packs ≤ 1.3×
@@ -165,7 +165,7 @@ def load_compile(work: Path, n_rules: int, repeats: int) -> list[dict]:
     (work / "exprs.txt").write_text("\n".join(exprs))
     base = statistics.median(float(subprocess.run([sys.executable, "-c", base_script, str(work / "exprs.txt")], env=ENV, capture_output=True, text=True, check=True).stdout) for _ in range(repeats))
     return [figure(f"load+compile {n_rules} rules (cache warm)", warm, base, 1.0),
-            figure(f"load+compile {n_rules} rules (no cache)", cold, base, float("inf"))]
+            figure(f"load+compile {n_rules} rules (no cache)", cold, base, 2.0)]
 
 
 # 4. prompt scanning --------------------------------------------------------------------

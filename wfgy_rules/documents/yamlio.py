@@ -147,14 +147,14 @@ def load_text(text: str, path: str, digest: str | None = None) -> Document:
     """Parse YAML text; raises `PolicyError` with every duplicate key, or the first fatal error.
 
     ``digest`` is the text's `text_digest` when the caller already has it."""
-    builder = _Builder(path)
-    for event in _events(text, path):
-        builder.feed(event)
-    if builder.documents == 0:
+    builder = _Builder(path, stream=False)
+    builder.run(text)
+    if not builder.finished:
         raise _fail(path, "file is empty, expected a YAML mapping")
     if builder.problems:
         raise PolicyError("duplicate keys", builder.problems)
-    return Document(path, builder.root, builder.values, builder.keys, digest or text_digest(text))
+    root, values, keys = builder.finished[0]
+    return Document(path, root, values, keys, digest or text_digest(text))
 
 
 def load_stream(text: str, path: str) -> list[Document]:
@@ -163,175 +163,202 @@ def load_stream(text: str, path: str) -> list[Document]:
     the stream). Empty documents are left out. The limits of `load_text` apply; the node
     limit counts the whole stream, anchors stay within their document (as in YAML)."""
     digest = text_digest(text)
-    documents: list[Document] = []
-    problems: list[Problem] = []
-    builder: _Builder | None = None
-    count = 0
-    for event in _events(text, path):
-        kind = type(event)
-        if kind is yaml.DocumentStartEvent:
-            builder = _Builder(path)
-            builder.count = count
-        elif kind is yaml.DocumentEndEvent and builder is not None:
-            count = builder.count
-            problems.extend(builder.problems)
-            if builder.root is not None:
-                documents.append(Document(path, builder.root, builder.values, builder.keys, digest))
-            builder = None
-        elif builder is not None:
-            builder.feed(event)
-    if problems:
-        raise PolicyError("duplicate keys", problems)
-    return documents
+    builder = _Builder(path, stream=True)
+    builder.run(text)
+    if builder.problems:
+        raise PolicyError("duplicate keys", builder.problems)
+    return [Document(path, root, values, keys, digest) for root, values, keys in builder.finished if root is not None]
 
 
-def _events(text: str, path: str):
-    """The YAML event stream; a syntax error is a `PolicyError` at its position."""
-    try:
-        yield from yaml.parse(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise PolicyError(message, [_at(path, mark, f"invalid YAML: {message}")]) from None
-    except yaml.YAMLError as exc:
-        raise _fail(path, f"invalid YAML: {exc}") from None
-
-
-class _Frame:
-    __slots__ = ("container", "where", "key", "key_mark", "anchor", "start_count", "is_map", "merged")
-
-    def __init__(self, container, where, anchor, start_count):
-        self.container = container
-        self.where = where
-        self.key = None
-        self.key_mark = None
-        self.anchor = anchor
-        self.start_count = start_count
-        self.is_map = isinstance(container, dict)
-        self.merged: set[str] = set()  # keys that came from a merge (<<); explicit keys override them
+_STR = "tag:yaml.org,2002:str"
+_FLOAT = "tag:yaml.org,2002:float"
 
 
 class _Builder:
-    """Turns YAML events into plain data plus position maps, enforcing the limits above."""
+    """Turns YAML events into plain data plus position maps, enforcing the limits above.
 
-    def __init__(self, path: str):
+    Speed-up: `run` is one loop over libyaml's events with the open container's state in
+    local variables (it reads ~20 events per rule of a policy file). It must agree with the
+    event-by-event builder it replaced, kept as ``tests/documents/yaml_reference.py``: same
+    data, positions and errors; ``tests/documents/test_yamlio_reference.py`` checks that."""
+
+    def __init__(self, path: str, stream: bool):
         self.path = path
-        self.stack: list[_Frame] = []
-        self.anchors: dict[str, tuple[Any, int]] = {}
-        self.values: dict[JsonPath, tuple[int, int]] = {}
-        self.keys: dict[JsonPath, tuple[int, int]] = {}
+        self.stream = stream  # several documents allowed (`load_stream`)
         self.problems: list[Problem] = []
-        self.count = 0
-        self.documents = 0
-        self.root: Any = None
+        self.finished: list[tuple[Any, dict, dict]] = []  # (root, values, keys) of each document
 
-    def feed(self, event: yaml.Event) -> None:
-        kind = type(event)
-        if kind is yaml.ScalarEvent:
-            self._scalar(event)
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            self._start(event, {} if kind is yaml.MappingStartEvent else [])
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            frame = self.stack.pop()
-            if frame.anchor:
-                self.anchors[frame.anchor] = (frame.container, self.count - frame.start_count)
-        elif kind is yaml.AliasEvent:
-            self._alias(event)
-        elif kind is yaml.DocumentStartEvent:
-            self.documents += 1
-            if self.documents > 1:
-                raise PolicyError("multi-document", [_at(self.path, event.start_mark, "more than one YAML document (---); put one document in each file")])
-
-    def _count(self, n: int, mark) -> None:
-        self.count += n
-        if self.count > MAX_NODES:
-            raise PolicyError("too large", [_at(self.path, mark, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")])
-
-    def _scalar(self, event: yaml.ScalarEvent) -> None:
-        self._count(1, event.start_mark)
-        frame = self.stack[-1] if self.stack else None
-        if frame is not None and frame.is_map and frame.key is None:
-            self._check_tag(event.tag, event.start_mark, scalar=True)
-            frame.key = event.value
-            frame.key_mark = event.start_mark
-            return
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-        self._check_tag(tag, event.start_mark, scalar=True)
+    def run(self, text: str) -> None:
+        loader = _Loader(text)
         try:
-            value = _CONSTRUCTED[tag](event.value)
-        except (ValueError, IndexError, yaml.YAMLError):  # IndexError: an empty !!int or !!float
-            raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}")]) from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a finite number (NaN and infinity are not JSON values)")])
-        if event.anchor:
-            self.anchors[event.anchor] = (value, 1)
-        self._place(value, event.start_mark)
+            self._run(loader.get_event)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+            raise PolicyError(message, [_at(self.path, mark, f"invalid YAML: {message}")]) from None
+        except yaml.YAMLError as exc:
+            raise _fail(self.path, f"invalid YAML: {exc}") from None
+        finally:
+            loader.dispose()
 
-    def _start(self, event, container) -> None:
-        self._count(1, event.start_mark)
-        self._check_tag(event.tag, event.start_mark, scalar=False)
-        if len(self.stack) >= MAX_DEPTH:
-            raise PolicyError("too deep", [_at(self.path, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")])
-        frame = self.stack[-1] if self.stack else None
-        if frame is not None and frame.is_map and frame.key is None:
-            raise PolicyError("complex key", [_at(self.path, event.start_mark, "a mapping key must be a plain string, not a list or mapping")])
-        where = self._place(container, event.start_mark)
-        self.stack.append(_Frame(container, where, event.anchor, self.count))
+    def _run(self, get_event) -> None:
+        path, problems, stream = self.path, self.problems, self.stream
+        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+        mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+        document_start, document_end, stream_end = yaml.DocumentStartEvent, yaml.DocumentEndEvent, yaml.StreamEndEvent
+        # A plain scalar's tag, as `yaml.resolver.Resolver.resolve` finds it: the first implicit
+        # resolver for its first character that matches (there are no wildcard resolvers), else str.
+        implicit_resolvers, constructed, container_tags = _resolver.yaml_implicit_resolvers, _CONSTRUCTED, _CONTAINER_TAGS
+        count = documents = 0
+        anchors: dict[str, tuple[Any, int]] = {}
+        values: dict[JsonPath, tuple[int, int]] = {}
+        keys: dict[JsonPath, tuple[int, int]] = {}
+        root: Any = None
+        # The open container (``depth`` > 0) in locals; its parents on ``stack``.
+        stack: list[tuple] = []
+        depth = 0
+        container: Any = None
+        where: JsonPath = ()
+        is_map = False
+        key: str | None = None  # the mapping key waiting for its value
+        key_position: tuple[int, int] = (0, 0)
+        anchor: str | None = None
+        start_count = 0
+        merged: set[str] | None = None  # keys that came from a merge (<<); explicit keys override them
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is scalar_event:
+                mark = event.start_mark
+                count += 1
+                if count > MAX_NODES:
+                    raise _too_large(path, mark)
+                tag = event.tag
+                if is_map and key is None:
+                    if not (tag is None or tag == "!" or tag in constructed):
+                        raise _bad_tag(path, mark, tag)
+                    key = event.value
+                    key_position = (mark.line + 1, mark.column + 1)
+                    continue
+                text = event.value
+                if tag is None or tag == "!":
+                    tag = _STR
+                    if event.implicit[0]:
+                        for resolved, regexp in implicit_resolvers.get(text[:1], ()):
+                            if regexp.match(text):
+                                tag = resolved
+                                break
+                if tag == _STR:
+                    value = text
+                else:
+                    if tag not in constructed:
+                        raise _bad_tag(path, mark, tag)
+                    try:
+                        value = constructed[tag](text)
+                    except (ValueError, IndexError, yaml.YAMLError):  # IndexError: an empty !!int or !!float
+                        raise PolicyError("bad scalar", [_at(path, mark, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}")]) from None
+                    if tag == _FLOAT and not math.isfinite(value):
+                        raise PolicyError("bad scalar", [_at(path, mark, f"{text!r} is not a finite number (NaN and infinity are not JSON values)")])
+                if event.anchor:
+                    anchors[event.anchor] = (value, 1)
+            elif kind is mapping_start or kind is sequence_start:
+                mark = event.start_mark
+                count += 1
+                if count > MAX_NODES:
+                    raise _too_large(path, mark)
+                if event.tag not in container_tags:
+                    raise _bad_tag(path, mark, event.tag)
+                if depth >= MAX_DEPTH:
+                    raise PolicyError("too deep", [_at(path, mark, f"nesting deeper than {MAX_DEPTH} levels")])
+                if is_map and key is None:
+                    raise PolicyError("complex key", [_at(path, mark, "a mapping key must be a plain string, not a list or mapping")])
+                value = {} if kind is mapping_start else []
+            elif kind is mapping_end or kind is sequence_end:
+                if anchor:
+                    anchors[anchor] = (container, count - start_count)
+                depth -= 1
+                if depth:
+                    container, where, is_map, key, key_position, anchor, start_count, merged = stack.pop()
+                else:
+                    container, where, is_map, key, anchor, merged = None, (), False, None, None, None
+                continue
+            elif kind is alias_event:
+                mark = event.start_mark
+                if event.anchor not in anchors:
+                    raise PolicyError("bad alias", [_at(path, mark, f"unknown alias *{event.anchor}")])
+                value, size = anchors[event.anchor]
+                count += size
+                if count > MAX_NODES:
+                    raise _too_large(path, mark)
+                if is_map and key is None:
+                    raise PolicyError("alias key", [_at(path, mark, "an alias cannot be a mapping key")])
+            elif kind is document_start:
+                documents += 1
+                if documents > 1 and not stream:
+                    raise PolicyError("multi-document", [_at(path, event.start_mark, "more than one YAML document (---); put one document in each file")])
+                anchors, values, keys, root = {}, {}, {}, None
+                continue
+            elif kind is document_end:
+                self.finished.append((root, values, keys))
+                continue
+            elif kind is stream_end:
+                return
+            else:
+                continue
+            # Place ``value`` (a scalar, an alias's value, or a new container) at ``mark``.
+            position = (mark.line + 1, mark.column + 1)
+            if not depth:
+                root = value
+                placed: JsonPath = ()
+                values[placed] = position
+            elif not is_map:
+                placed = (*where, len(container))
+                container.append(value)
+                values[placed] = position
+            else:
+                placed_key, key = key, None
+                if placed_key == "<<" and isinstance(value, (dict, list)):
+                    merged = _merge(path, container, merged, value, key_position)
+                    placed = where
+                else:
+                    placed = (*where, placed_key)
+                    if placed_key in container and (merged is None or placed_key not in merged):
+                        first = keys.get(placed, (None, None))
+                        problems.append(Problem(path, f"duplicate key {placed_key!r} (first defined at line {first[0]})", key_position[0], key_position[1], format_path(placed)))
+                    else:
+                        container[placed_key] = value
+                        if merged is not None:
+                            merged.discard(placed_key)
+                        keys[placed] = key_position
+                        values[placed] = position
+            if kind is not scalar_event and kind is not alias_event:  # a new container opens
+                if depth:
+                    stack.append((container, where, is_map, key, key_position, anchor, start_count, merged))
+                depth += 1
+                container, where, is_map, key, anchor, start_count, merged = value, placed, kind is mapping_start, None, event.anchor, count, None
 
-    def _alias(self, event: yaml.AliasEvent) -> None:
-        if event.anchor not in self.anchors:
-            raise PolicyError("bad alias", [_at(self.path, event.start_mark, f"unknown alias *{event.anchor}")])
-        value, size = self.anchors[event.anchor]
-        self._count(size, event.start_mark)
-        frame = self.stack[-1] if self.stack else None
-        if frame is not None and frame.is_map and frame.key is None:
-            raise PolicyError("alias key", [_at(self.path, event.start_mark, "an alias cannot be a mapping key")])
-        self._place(value, event.start_mark)
 
-    def _place(self, value: Any, mark) -> JsonPath:
-        position = (mark.line + 1, mark.column + 1)
-        if not self.stack:
-            self.root = value
-            self.values[()] = position
-            return ()
-        frame = self.stack[-1]
-        if not frame.is_map:
-            where = (*frame.where, len(frame.container))
-            frame.container.append(value)
-            self.values[where] = position
-            return where
-        key, key_mark = frame.key, frame.key_mark
-        frame.key = None
-        if key == "<<" and isinstance(value, (dict, list)):
-            self._merge(frame, value, key_mark)
-            return frame.where
-        where = (*frame.where, key)
-        if key in frame.container and key not in frame.merged:
-            first = self.keys.get(where, (None, None))
-            self.problems.append(Problem(self.path, f"duplicate key {key!r} (first defined at line {first[0]})", key_mark.line + 1, key_mark.column + 1, format_path(where)))
-            return where
-        frame.container[key] = value
-        frame.merged.discard(key)
-        self.keys[where] = (key_mark.line + 1, key_mark.column + 1)
-        self.values[where] = position
-        return where
+def _merge(path: str, container: dict, merged: set[str] | None, value: Any, key_position: tuple[int, int]) -> set[str]:
+    """Merge ``value`` (a mapping or a list of mappings: ``<<: *base``) into ``container``;
+    the keys it added, for explicit keys to override."""
+    merged = set() if merged is None else merged
+    for source in value if isinstance(value, list) else [value]:
+        if not isinstance(source, dict):
+            raise PolicyError("bad merge", [Problem(path, "a merge key (<<) needs a mapping or a list of mappings", *key_position)])
+        for k, v in source.items():
+            if k not in container:
+                container[k] = v
+                merged.add(k)
+    return merged
 
-    def _merge(self, frame: _Frame, value: Any, mark) -> None:
-        sources = value if isinstance(value, list) else [value]
-        for source in sources:
-            if not isinstance(source, dict):
-                raise PolicyError("bad merge", [_at(self.path, mark, "a merge key (<<) needs a mapping or a list of mappings")])
-            for k, v in source.items():
-                if k not in frame.container:
-                    frame.container[k] = v
-                    frame.merged.add(k)
 
-    def _check_tag(self, tag: str | None, mark, scalar: bool) -> None:
-        allowed = tag in _CONSTRUCTED or tag is None or tag == "!" if scalar else tag in _CONTAINER_TAGS
-        if not allowed:
-            raise PolicyError("tag", [_at(self.path, mark, f"YAML tag {tag!r} is not allowed (only plain data: strings, numbers, booleans, null, lists, mappings)")])
+def _too_large(path: str, mark) -> PolicyError:
+    return PolicyError("too large", [_at(path, mark, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")])
+
+
+def _bad_tag(path: str, mark, tag: str | None) -> PolicyError:
+    return PolicyError("tag", [_at(path, mark, f"YAML tag {tag!r} is not allowed (only plain data: strings, numbers, booleans, null, lists, mappings)")])
 
 
 def _at(path: str, mark, message: str) -> Problem:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import jmespath
 from jmespath import exceptions as jp_errors
 from jmespath.visitor import Options, TreeInterpreter
 
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.jsonvalues import MAX_RENDERED_VALUES, a_type_name, within
+from wfgy_rules.policy import jmespath_tokens
 from wfgy_rules.policy.functions import FUNCTIONS
 from wfgy_rules.policy.jmespath_closures import compile_ast
 
@@ -82,7 +82,7 @@ def compile_expr(text: str, asts: dict[str, dict] | None = None) -> Expr:
     ast = asts.get(text) if asts is not None else None
     if ast is None:
         try:
-            ast = jmespath.compile(text).parsed
+            ast = jmespath_tokens.parse(text).parsed
         except jp_errors.JMESPathError as exc:
             raise ExpressionSyntaxError(f"invalid JMESPath {text!r}: {_one_line(exc)}") from None
         if asts is not None:
