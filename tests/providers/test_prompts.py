@@ -465,3 +465,20 @@ def test_templates_inside_yaml_and_prompty_are_located_in_the_file(tmp_path: Pat
     ]
     assert facts["errors"] == []
     assert [(n["path"], n["message"][:10]) for n in facts["notes"]] == [("prompts/lc.txt", "not Jinja ")]
+
+
+def test_auto_workers_share_the_scan_once_it_has_enough_files_or_text(tmp_path: Path, monkeypatch) -> None:
+    from wfgy_rules.providers import prompts
+
+    write_tree(tmp_path, {f"prompts/p{i}.txt": "x" * 100 for i in range(10)})
+    matched = [(f"prompts/p{i}.txt", str(tmp_path / f"prompts/p{i}.txt")) for i in range(10)]
+    monkeypatch.setattr(prompts.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert prompts._workers("auto", matched) == 1  # 10 small files: one process
+    assert prompts._workers(3, matched) == 3
+    monkeypatch.setattr(prompts, "PARALLEL_MIN_FILES", 10)
+    assert prompts._workers("auto", matched) == 2  # enough files
+    monkeypatch.setattr(prompts, "PARALLEL_MIN_FILES", 11)
+    monkeypatch.setattr(prompts, "PARALLEL_MIN_CHARS", 1000)
+    assert prompts._workers("auto", matched) == 2  # enough text (1,000 bytes)
+    monkeypatch.setattr(prompts, "PARALLEL_MIN_CHARS", 1001)
+    assert prompts._workers("auto", matched) == 1

@@ -11,6 +11,7 @@ directory (absolute when outside it): a plain prefix cut, cheap for large trees.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -41,8 +42,11 @@ def _expand(pattern: str, ctx: ProviderContext, base: str, unlistable: Callable[
             yield str(root)
             return
         rest = ["**"]
-    regex = glob_regex("/".join(rest))
     hidden = any(part.startswith(".") for part in rest)
+    if rest in (["**"], ["**", "*"]):  # every file the walk finds (it skips hidden names itself)
+        yield from _walk(root, hidden, base, unlistable)
+        return
+    regex = glob_regex("/".join(rest))
     prefix = len(os.path.join(root, ""))
     for path in _walk(root, hidden, base, unlistable):
         if regex.fullmatch(path[prefix:].replace(os.sep, "/")):
@@ -60,7 +64,7 @@ def _walk(root: Path, hidden: bool, base: str, unlistable: Callable[[str, str], 
                 continue
             seen.add(identity)
             with os.scandir(directory) as scanner:
-                entries = sorted(scanner, key=lambda entry: entry.name)
+                entries = sorted(scanner, key=_NAME)
         except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError as exc:
@@ -72,6 +76,9 @@ def _walk(root: Path, hidden: bool, base: str, unlistable: Callable[[str, str], 
                 stack.append(entry.path)
             elif kind == "file":
                 yield entry.path
+
+
+_NAME = operator.attrgetter("name")
 
 
 def _kind(entry: os.DirEntry[str]) -> str | None:
@@ -117,4 +124,5 @@ def base_prefix(ctx: ProviderContext) -> str:
 def shown_under(path: str | Path, base: str) -> str:
     """``path`` relative to ``base`` as a POSIX path; absolute when it is outside ``base``."""
     path = str(path)
-    return (path[len(base) :] if path.startswith(base) else path).replace(os.sep, "/")
+    shown = path[len(base):] if path.startswith(base) else path
+    return shown if os.sep == "/" else shown.replace(os.sep, "/")

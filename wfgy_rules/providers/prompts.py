@@ -81,10 +81,12 @@ files that could not be read: too large, binary (NUL bytes), not UTF-8 (with the
 column of the first bad byte), or an OS error. A BOM is skipped; CRLF counts as one line
 end. Paths are POSIX and relative to ``wfgy.yaml``'s directory (absolute when outside it).
 
-Files are read and sniffed in this process (cheap: most files hold no placeholder marker);
-the files that may hold placeholders are then parsed, with ``workers: auto`` by one process
-per available core once their text reaches `PARALLEL_MIN_CHARS`. The facts are identical,
-byte for byte and in order, whatever the number of workers.
+Each file is read, sniffed (most files hold no placeholder marker: they cost one read) and,
+when it may hold placeholders, parsed. With ``workers: auto`` that work is shared by one
+process per available core once the scan is big enough to pay for them (`PARALLEL_MIN_FILES`
+files, or `PARALLEL_MIN_CHARS` bytes of text); ``workers: N`` asks for N. The walk that
+finds the files stays in this process. The facts are identical, byte for byte and in order,
+whatever the number of workers.
 
 Worker processes never outlive the scan: when the provider's timeout runs out
 (``ctx.deadline``) the pool is terminated and the provider fails with the timeout; on
@@ -99,7 +101,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -121,9 +123,11 @@ from wfgy_rules.providers.templates.prompt_files import FileScan, analyse
 
 DEFAULT_PATHS = ("prompts/**/*",)
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
-# Template text (characters) to parse before a process pool pays: parsing runs at ~12 MB/s a
-# core and a pool costs ~15 ms to start, so even two real cores only win past a megabyte or two.
+# When a process pool pays for itself (it costs ~15 ms to start): past a megabyte or two of
+# template text (parsing runs at ~12 MB/s a core), or past a few thousand files (reading one
+# costs ~10 µs, mostly system calls, which run on every core as well).
 PARALLEL_MIN_CHARS = 2 * 1024 * 1024
+PARALLEL_MIN_FILES = 4096
 
 _BY_SUFFIX = {
     ".jinja": "jinja2",
@@ -188,10 +192,9 @@ class PromptsProvider:
         matched = matched_files(config.get("paths", DEFAULT_PATHS), ctx, lambda shown, reason: walk_errors.append(_error(shown, reason)))
         syntaxes = [(glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
         limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
-        files = [_read_file(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
-        work = [(f.path, f.text, f.syntax) for f in files if f.text is not None]
-        scanned = _scan_all(work, _workers(config.get("workers", "auto"), work), ctx.remaining())
-        return _facts(files, iter(scanned), walk_errors, vars_fact, resolved)
+        work = [(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
+        scanned = _scan_all(work, _workers(config.get("workers", "auto"), matched), ctx.remaining())
+        return _facts(scanned, walk_errors, vars_fact, resolved)
 
 
 # --- prompt_vars.yaml ---------------------------------------------------------------------
@@ -311,32 +314,66 @@ def _detect(path: str) -> str | None:
     return "chat_template" if syntax == "jinja2" and named_chat_template(stem) else syntax
 
 
-def _workers(setting: int | str, work: list[tuple[str, str, str | None]]) -> int:
+def _workers(setting: int | str, matched: list[tuple[str, str]]) -> int:
     if setting != "auto":
         return int(setting)
-    if sum(len(text) for _, text, _ in work) < PARALLEL_MIN_CHARS:
+    if len(matched) < PARALLEL_MIN_FILES and sum(_size(path) for _, path in matched) < PARALLEL_MIN_CHARS:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _scan_all(work: list[tuple[str, str, str | None]], workers: int, timeout: float | None = None) -> list[FileScan]:
-    """``analyse`` every (path, text, syntax), in order; with several workers, in chunks per
-    process, stopped (`ProviderError`) after ``timeout`` seconds (None: no limit)."""
-    if workers <= 1 or len(work) < 2:
-        return [analyse(*item) for item in work]
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _read_and_scan(path: str, shown: str, syntax: str | None, limit: int) -> tuple[_File, FileScan | None] | None:
+    """One file read and, when it may hold placeholders, analysed (its text is not kept);
+    None for a file with nothing in it to report (most files: little to send back)."""
+    file = _read_file(path, shown, syntax, limit)
+    if file.text is None:
+        return None if file.error is None and file.syntax is None else (file, None)
+    return _File(file.path, file.syntax, None, file.error, file.declared), analyse(file.path, file.text, file.syntax)
+
+
+def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> list[tuple[_File, FileScan | None]]:
+    """`_read_and_scan` every (path, shown, syntax, limit), in order; with several workers, in
+    ranges per forked process (which inherit ``work``: only the ranges and what the files
+    hold travel between processes), stopped (`ProviderError`) after ``timeout`` seconds
+    (None: no limit)."""
     import multiprocessing
 
+    if workers <= 1 or len(work) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _filled(work, [_read_and_scan(*item) for item in work])
+    global _work
+    _work = work
+    workers = min(workers, len(work))
+    step = max(1, min(256, len(work) // (workers * 4)))
     # A Pool, not a ProcessPoolExecutor: it can be terminated, and the interpreter's exit
     # terminates its (daemonic) workers instead of waiting for them to finish their work.
-    pool = multiprocessing.get_context().Pool(min(workers, len(work)), initializer=_worker_init)
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init)
     try:
-        pending = pool.starmap_async(analyse, work, chunksize=max(1, len(work) // (workers * 4)))
+        pending = pool.map_async(_scan_range, [(start, start + step) for start in range(0, len(work), step)], chunksize=1)
         try:
-            return pending.get(timeout)
+            return _filled(work, [one for part in pending.get(timeout) for one in part])
         except multiprocessing.TimeoutError:
             raise ProviderError(f"the scan did not finish within the provider's timeout ({len(work)} files)") from None
     finally:
         pool.terminate()
+        _work = []
+
+
+_work: list[tuple[str, str, str | None, int]] = []  # the scan's files, for the forked workers
+
+
+def _scan_range(bounds: tuple[int, int]) -> list:
+    return [_read_and_scan(*item) for item in _work[bounds[0]:bounds[1]]]
+
+
+def _filled(work: list[tuple[str, str, str | None, int]], scanned: list) -> list[tuple[_File, FileScan | None]]:
+    return [(_File(shown, None, None), None) if one is None else one for (_, shown, _, _), one in zip(work, scanned)]
 
 
 _PR_SET_PDEATHSIG = 1
@@ -375,16 +412,15 @@ def _error(path: str, message: str, line: int | None = None, column: int | None 
 
 
 def _facts(
-    files: list[_File],
-    scanned: Iterator[FileScan],
+    scanned: list[tuple[_File, FileScan | None]],
     walk_errors: list[dict[str, Any]],
     vars_fact: dict[str, Any],
     resolved: dict[str, bool],
 ) -> dict[str, Any]:
     facts, errors, notes = [], list(walk_errors), []
     undeclared, optional = [], []
-    for file in files:
-        result = next(scanned) if file.text is not None else _NOTHING
+    for file, scan in scanned:
+        result = scan or _NOTHING
         placeholders = [{**asdict(p), "syntax": syntax} for syntax, p in result.placeholders]
         facts.append({"path": file.path, "syntax": result.syntax or file.syntax, "placeholders": placeholders})
         if file.error:
