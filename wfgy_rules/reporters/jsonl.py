@@ -43,8 +43,11 @@ UNENCODABLE = "wfgy-json-escape"  # a stream that cannot carry a character gets 
 STREAMS = True  # written as bundles are judged (`reporters.stream`); every other format holds the run in memory
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every line (`json.dumps` builds one a call)
+
+
 def _line(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False) + "\n"
+    return _ENCODE(data) + "\n"
 
 
 def fleet_lines(target: str, digest: str, verdict_heads: list[tuple[bytes, ...]]) -> bytes:
@@ -63,7 +66,7 @@ def heads(verdict: Verdict) -> tuple[bytes, ...]:
     """Each result line of a verdict up to its closing brace, UTF-8 (kept with the verdict)."""
     found = verdict.rendered.get("jsonl")
     if found is None:
-        found = verdict.rendered["jsonl"] = tuple(encoded(json.dumps(result_json(r), ensure_ascii=False)[:-1]) for r in verdict.results)
+        found = verdict.rendered["jsonl"] = tuple(encoded(_ENCODE(result_json(r))[:-1]) for r in verdict.results)
     return found
 
 

@@ -20,6 +20,7 @@ import importlib
 import itertools
 import os
 import sys
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -54,18 +55,23 @@ def stream_fleet(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], 
         write(jsonl.encoded(jsonl.warning_lines(plan.warnings)))
         tally.add_results(plan.warnings)
         with paused():
-            for message in judged(plan, files, read, jobs, sender.message):
-                target, digest, counts, blocking = message[1:5]
+            for target, digest, counts, blocking, lines in judged(plan, files, read, jobs, sender.message if jobs > 1 else _rendered):
                 tally.add_bundle(target, digest)
                 for status, count in counts:
                     tally.counts[status] += count
                 tally.failed = tally.failed or blocking
-                write(receiver.lines(message))
+                write(lines if type(lines) is bytes else receiver.lines(lines))
         forced = force and tally.failed
         write(jsonl.encoded(jsonl.closing_line(closing, tally.counts, tally.failed, forced, tally.facts_digest, tally.bundles)))
         for handle in handles:
             handle.flush()
     return tally.failed, forced
+
+
+def _rendered(judged) -> tuple:
+    """A bundle judged in this process: what the tally needs, and its lines."""
+    lines = jsonl.fleet_lines(judged.target, judged.digest, [jsonl.heads(verdict) for verdict in judged.verdicts])
+    return judged.target, judged.digest, tuple(judged.counts().items()), judged.blocking, lines
 
 
 KEEP_VERDICTS = 8192  # verdicts whose text the writing process keeps for each worker
@@ -78,7 +84,7 @@ class _Sender:
 
     def __init__(self) -> None:
         self._numbers = itertools.count()
-        self._held: dict[int, int] = {}  # number → characters, oldest first
+        self._held: OrderedDict[int, int] = OrderedDict()  # number → bytes, oldest first
         self._text = 0
 
     def message(self, judged) -> tuple:
@@ -94,11 +100,11 @@ class _Sender:
                 self._text += size
             refs.append(number)
         while len(self._held) > KEEP_VERDICTS or self._text > KEEP_TEXT:
-            oldest = next(iter(self._held))
-            self._text -= self._held.pop(oldest)
+            oldest, size = self._held.popitem(last=False)
+            self._text -= size
             gone.append(oldest)
-        return (os.getpid(), judged.target, judged.digest, tuple(judged.counts().items()), judged.blocking,
-                tuple(refs), tuple(new), tuple(gone))
+        return (judged.target, judged.digest, tuple(judged.counts().items()), judged.blocking,
+                (os.getpid(), judged.target, judged.digest, tuple(refs), tuple(new), tuple(gone)))
 
 
 class _Receiver:
@@ -107,8 +113,8 @@ class _Receiver:
     def __init__(self) -> None:
         self._heads: dict[tuple[int, int], tuple[bytes, ...]] = {}
 
-    def lines(self, message: tuple) -> bytes:
-        sender, target, digest, _, _, refs, new, gone = message
+    def lines(self, relayed: tuple) -> bytes:
+        sender, target, digest, refs, new, gone = relayed
         for number, text in new:
             self._heads[sender, number] = text
         lines = jsonl.fleet_lines(target, digest, [self._heads[sender, number] for number in refs])

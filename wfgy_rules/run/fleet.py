@@ -161,8 +161,9 @@ class Plan:
 
     def _verdict(self, results: list[Result]) -> Verdict:
         results = self._rebase(results)
-        results = waive(results, list(self.active_waivers))
-        return Verdict.of(sorted((_marked(r, self.fail_on) for r in results), key=Result.sort_key))
+        results = waive(results, list(self.active_waivers)) if self.active_waivers else results
+        marked = [_marked(r, self.fail_on) for r in results]
+        return Verdict.of(sorted(marked, key=Result.sort_key) if len(marked) > 1 else marked)
 
     def _rebase(self, results: list[Result]) -> list[Result]:
         if not any(r.location and not Path(r.location.path).is_absolute() for r in results):

@@ -22,10 +22,11 @@ section text, the oldest forgotten first.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfgy_rules.model import Bundle, Result
+from wfgy_rules.model import Bundle, Result, Status
 
 MAX_ENTRIES = 4096
 MAX_TEXT = 32 << 20  # characters of section text the keys may hold, counted per entry
@@ -43,10 +44,17 @@ class Verdict:
 
     @classmethod
     def of(cls, results: list[Result]) -> Verdict:
+        if len(results) == 1:  # most rules: one result
+            result = results[0]
+            return cls((result,), ((_VALUE[result.status], 1),), result.blocking)
         counts: dict[str, int] = {}
         for result in results:
-            counts[result.status.value] = counts.get(result.status.value, 0) + 1
+            value = _VALUE[result.status]
+            counts[value] = counts.get(value, 0) + 1
         return cls(tuple(results), tuple(counts.items()), any(r.blocking for r in results))
+
+
+_VALUE = {status: status.value for status in Status}  # an Enum's .value is a slow property
 
 
 class Verdicts:
@@ -55,7 +63,7 @@ class Verdicts:
     first)."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_text: int = MAX_TEXT):
-        self._found: dict[tuple, tuple[tuple[Verdict, ...], int]] = {}
+        self._found: OrderedDict[tuple, tuple[tuple[Verdict, ...], int]] = OrderedDict()
         self._max_entries = max_entries
         self._max_text = max_text
         self._text = 0
@@ -82,8 +90,7 @@ class Verdicts:
         self._found[key] = (verdicts, size)
         self._text += size
         while len(self._found) > self._max_entries or self._text > self._max_text:
-            oldest = next(iter(self._found))
-            self._text -= self._found.pop(oldest)[1]
+            self._text -= self._found.popitem(last=False)[1][1]
 
     def __len__(self) -> int:
         return len(self._found)
