@@ -230,7 +230,7 @@ def default_jobs() -> int:
 
 
 MIN_PER_WORKER = 8  # fewer bundles than this per worker: starting processes costs more than it saves
-_worker: tuple[Plan, Callable[[Judged], Any], Callable[[Path], Bundle]] | None = None
+_worker: tuple[Plan, Callable[[Judged], Any], Callable[[Path], Bundle], list[Path]] | None = None
 
 
 def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: int = 1,
@@ -238,10 +238,11 @@ def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: 
     """``finish(plan.judge(read(file)))`` for every file, in the order of ``files``.
 
     With ``jobs`` > 1 (and enough files) the work runs in a pool of forked processes, each
-    inheriting the compiled plan, so ``finish`` runs there too (a reporter renders its lines
-    in the worker and sends back text). Ctrl-C or SIGTERM (which `wfgy_rules.cli` turns into the
-    same interruption) stops the pool: its workers ignore SIGINT (the parent handles it) and
-    are terminated before the interruption goes on; no child process outlives the run.
+    inheriting the compiled plan and the list of files, so only ranges of that list go out
+    and ``finish``'s values come back, a range at a time (a reporter renders or relays its
+    lines there). Ctrl-C or SIGTERM (which `wfgy_rules.cli` turns into the same interruption)
+    stops the pool: its workers ignore SIGINT (the parent handles it) and are terminated
+    before the interruption goes on; no child process outlives the run.
     """
     import multiprocessing  # only fleets pay for it, not a single eval's cold start
 
@@ -250,14 +251,15 @@ def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: 
             yield finish(plan.judge(read(file)))
         return
     global _worker
-    _worker = (plan, finish, read)
+    _worker = (plan, finish, read, files)
     jobs = min(jobs, len(files) // MIN_PER_WORKER)
-    chunk = max(1, min(64, len(files) // (jobs * 8)))
+    step = max(1, min(64, len(files) // (jobs * 8)))
     context = multiprocessing.get_context("fork")
     pool = context.Pool(jobs, initializer=_worker_started)
     try:
-        for item in pool.imap(_work, files, chunksize=chunk):
-            yield raise_failed(item)
+        for items in pool.imap(_work, [(start, start + step) for start in range(0, len(files), step)]):
+            for item in items:
+                yield raise_failed(item)
         pool.close()
     except BaseException:
         pool.terminate()
@@ -267,12 +269,16 @@ def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: 
         _worker = None
 
 
-def _work(file: Path) -> Any:
-    plan, finish, read = _worker
-    try:
-        return finish(plan.judge(read(file)))
-    except WfgyError as exc:  # a bad bundle: sent back whole, raised in the parent (exit 2)
-        return _Failed(exc)
+def _work(bounds: tuple[int, int]) -> list[Any]:
+    plan, finish, read, files = _worker
+    done = []
+    for file in files[bounds[0]:bounds[1]]:
+        try:
+            done.append(finish(plan.judge(read(file))))
+        except WfgyError as exc:  # a bad bundle: sent back whole, raised in the parent (exit 2)
+            done.append(_Failed(exc))
+            break
+    return done
 
 
 @dataclass(frozen=True)
