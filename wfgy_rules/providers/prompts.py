@@ -338,7 +338,7 @@ def _read_and_scan(path: str, shown: str, syntax: str | None, limit: int) -> tup
     return _File(file.path, file.syntax, None, file.error, file.declared), analyse(file.path, file.text, file.syntax)
 
 
-def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> list[tuple[_File, FileScan | None]]:
+def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> list[tuple[str, tuple[_File, FileScan | None] | None]]:
     """`_read_and_scan` every (path, shown, syntax, limit), in order; with several workers, in
     ranges per forked process (which inherit ``work``: only the ranges and what the files
     hold travel between processes), stopped (`ProviderError`) after ``timeout`` seconds
@@ -346,7 +346,7 @@ def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeou
     import multiprocessing
 
     if workers <= 1 or len(work) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return _filled(work, [_read_and_scan(*item) for item in work])
+        return _paired(work, [_read_and_scan(*item) for item in work])
     global _work
     _work = work
     workers = min(workers, len(work))
@@ -357,7 +357,7 @@ def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeou
     try:
         pending = pool.map_async(_scan_range, [(start, start + step) for start in range(0, len(work), step)], chunksize=1)
         try:
-            return _filled(work, [one for part in pending.get(timeout) for one in part])
+            return _paired(work, [one for part in pending.get(timeout) for one in part])
         except multiprocessing.TimeoutError:
             raise ProviderError(f"the scan did not finish within the provider's timeout ({len(work)} files)") from None
     finally:
@@ -372,8 +372,9 @@ def _scan_range(bounds: tuple[int, int]) -> list:
     return [_read_and_scan(*item) for item in _work[bounds[0]:bounds[1]]]
 
 
-def _filled(work: list[tuple[str, str, str | None, int]], scanned: list) -> list[tuple[_File, FileScan | None]]:
-    return [(_File(shown, None, None), None) if one is None else one for (_, shown, _, _), one in zip(work, scanned)]
+def _paired(work: list[tuple[str, str, str | None, int]], scanned: list) -> list[tuple[str, tuple[_File, FileScan | None] | None]]:
+    """(shown path, what `_read_and_scan` found: None for nothing) of every file, in order."""
+    return [(shown, one) for (_, shown, _, _), one in zip(work, scanned)]
 
 
 _PR_SET_PDEATHSIG = 1
@@ -412,14 +413,18 @@ def _error(path: str, message: str, line: int | None = None, column: int | None 
 
 
 def _facts(
-    scanned: list[tuple[_File, FileScan | None]],
+    scanned: list[tuple[str, tuple[_File, FileScan | None] | None]],
     walk_errors: list[dict[str, Any]],
     vars_fact: dict[str, Any],
     resolved: dict[str, bool],
 ) -> dict[str, Any]:
     facts, errors, notes = [], list(walk_errors), []
     undeclared, optional = [], []
-    for file, scan in scanned:
+    for shown, found in scanned:
+        if found is None:  # most files: nothing in them
+            facts.append({"path": shown, "syntax": None, "placeholders": []})
+            continue
+        file, scan = found
         result = scan or _NOTHING
         placeholders = [{**asdict(p), "syntax": syntax} for syntax, p in result.placeholders]
         facts.append({"path": file.path, "syntax": result.syntax or file.syntax, "placeholders": placeholders})
