@@ -482,3 +482,12 @@ def test_auto_workers_share_the_scan_once_it_has_enough_files_or_text(tmp_path: 
     assert prompts._workers("auto", matched) == 2  # enough text (1,000 bytes)
     monkeypatch.setattr(prompts, "PARALLEL_MIN_CHARS", 1001)
     assert prompts._workers("auto", matched) == 1
+
+
+def test_a_file_past_the_first_read_is_read_whole_and_its_size_checked(tmp_path: Path) -> None:
+    body = "x" * (100 * 1024) + "\nHello {{ late_name }}\n"
+    write_tree(tmp_path, {"prompts/big.j2": body})
+    facts = collect(tmp_path)
+    assert [p["name"] for p in facts["files"][0]["placeholders"]] == ["late_name"]
+    refused = collect(tmp_path, max_file_bytes=70 * 1024)
+    assert refused["errors"][0]["message"] == f"file too large ({len(body.encode())} bytes, max_file_bytes is {70 * 1024})"

@@ -280,15 +280,20 @@ def _sk_config_inputs(path: str) -> frozenset[str]:
     return frozenset(i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str))
 
 
+_FIRST_READ = 64 * 1024
+
+
 def _read_bytes(path: str, limit: int) -> bytes:
     """The file's bytes, as long as it was when opened (bytes appended meanwhile are not read)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
-            size = os.fstat(fd).st_size
+            data = os.read(fd, _FIRST_READ)  # most prompt files: whole, without asking their size
+            size = len(data) if len(data) < _FIRST_READ else os.fstat(fd).st_size
             if size > limit:
                 raise _Unreadable(f"file too large ({size} bytes, max_file_bytes is {limit})")
-            data = os.read(fd, size)
+            if size > len(data):
+                data += os.read(fd, size - len(data))
         finally:
             os.close(fd)
     except OSError as exc:
