@@ -65,7 +65,7 @@ def compile_policy(document: Document, order: int, providers: frozenset[str], sh
         prefix = f"rules[{index}]"
         if not isinstance(raw, dict):
             continue
-        if any(w == prefix or w.startswith(prefix + ".") or w.startswith(prefix + "[") for w in broken):
+        if broken and any(w == prefix or w.startswith(prefix + ".") or w.startswith(prefix + "[") for w in broken):
             compiler.expressions_only(raw, index, {w for w in broken if w == prefix or w.startswith(prefix)})
             continue
         rule = compiler.rule(raw, index, order, name, shown_path or document.path, str(metadata.get("owner", "")), stage)
