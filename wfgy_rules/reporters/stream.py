@@ -111,15 +111,17 @@ class _Receiver:
     """Where the report is written: a bundle's lines from a `_Sender` message."""
 
     def __init__(self) -> None:
-        self._heads: dict[tuple[int, int], tuple[bytes, ...]] = {}
+        self._heads: dict[int, dict[int, tuple[bytes, ...]]] = {}  # sender → verdict number → its text
 
     def lines(self, relayed: tuple) -> bytes:
         sender, target, digest, refs, new, gone = relayed
-        for number, text in new:
-            self._heads[sender, number] = text
-        lines = jsonl.fleet_lines(target, digest, [self._heads[sender, number] for number in refs])
+        heads = self._heads.get(sender)
+        if heads is None:
+            heads = self._heads[sender] = {}
+        heads.update(new)
+        lines = jsonl.fleet_lines(target, digest, [heads[number] for number in refs])
         for number in gone:
-            del self._heads[sender, number]
+            del heads[number]
         return lines
 
 
