@@ -71,9 +71,9 @@ def read_bundle(path: Path, shown: str | None = None, sections: bool = False) ->
     return Bundle(data, errors, path.name, "sha256:" + hashlib.sha256(raw).hexdigest(), texts)
 
 
-def read_fleet_bundle(path: Path) -> Bundle:
+def read_fleet_bundle(path: str | Path) -> Bundle:
     """`read_bundle` for ``--facts DIR``: the bundle keeps its section texts."""
-    return read_bundle(path, sections=True)
+    return read_bundle(Path(path), sections=True)
 
 
 def read_bundles(path: Path) -> Iterator[Bundle]:

@@ -50,16 +50,24 @@ def _line(data: dict[str, Any]) -> str:
     return _ENCODE(data) + "\n"
 
 
-def fleet_lines(target: str, digest: str, verdict_heads: list[tuple[bytes, ...]]) -> bytes:
-    """A fleet bundle's lines (UTF-8) from the `heads` of its verdicts.
+def fleet_lines(tail: bytes, verdict_heads: list[tuple[bytes, ...]]) -> bytes:
+    """A fleet bundle's lines (UTF-8): each head of its verdicts (`heads`) followed by the
+    bundle's `fleet_tail`.
 
     A result line is its ``json`` report object without ``target``, then ``target`` and
     ``bundle_digest``: the first part is rendered once per verdict and kept with it, so a
     verdict shared by many bundles (`wfgy_rules.run.verdicts`) is encoded once."""
-    if not any(verdict_heads):
-        return encoded(_line({"target": target, "bundle_digest": digest}))
-    tail = encoded(f', "target": {json.dumps(target, ensure_ascii=False)}, "bundle_digest": {json.dumps(digest)}}}\n')
     return tail.join(itertools.chain.from_iterable(verdict_heads)) + tail
+
+
+def fleet_tail(target: str, digest: str) -> bytes:
+    """What ends each result line of a fleet bundle: its ``target`` and ``bundle_digest``."""
+    return encoded(f', "target": {_ENCODE(target)}, "bundle_digest": {_ENCODE(digest)}}}\n')
+
+
+def no_result_line(target: str, digest: str) -> bytes:
+    """The line of a fleet bundle that gave no result (no rule selected)."""
+    return encoded(_line({"target": target, "bundle_digest": digest}))
 
 
 def heads(verdict: Verdict) -> tuple[bytes, ...]:

@@ -38,7 +38,7 @@ def streams(fmt: str) -> bool:
     return bool(getattr(importlib.import_module(FORMATS[fmt]), "STREAMS", False))
 
 
-def stream_fleet(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: int, force: bool,
+def stream_fleet(plan: Plan, files: list[str], read: Callable[[str], Bundle], jobs: int, force: bool,
                  closing: jsonl.Closing, outputs: list[Path | None], stream: TextIO | None = None) -> tuple[bool, bool]:
     """Judge ``files`` and write the ``jsonl`` report to each of ``outputs`` (None: ``stream``,
     stdout by default); (failed, forced)."""
@@ -70,7 +70,10 @@ def stream_fleet(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], 
 
 def _rendered(judged) -> tuple:
     """A bundle judged in this process: what the tally needs, and its lines."""
-    lines = jsonl.fleet_lines(judged.target, judged.digest, [jsonl.heads(verdict) for verdict in judged.verdicts])
+    if not any(verdict.results for verdict in judged.verdicts):
+        lines = jsonl.no_result_line(judged.target, judged.digest)
+    else:
+        lines = jsonl.fleet_lines(jsonl.fleet_tail(judged.target, judged.digest), [jsonl.heads(verdict) for verdict in judged.verdicts])
     return judged.target, judged.digest, tuple(judged.counts().items()), judged.blocking, lines
 
 
@@ -88,6 +91,8 @@ class _Sender:
         self._text = 0
 
     def message(self, judged) -> tuple:
+        if not any(verdict.results for verdict in judged.verdicts):
+            return _rendered(judged)
         refs, new, gone = [], [], []
         for verdict in judged.verdicts:
             number = verdict.rendered.get("number")
@@ -104,7 +109,7 @@ class _Sender:
             self._text -= size
             gone.append(oldest)
         return (judged.target, judged.digest, tuple(judged.counts().items()), judged.blocking,
-                (os.getpid(), judged.target, judged.digest, tuple(refs), tuple(new), tuple(gone)))
+                (os.getpid(), jsonl.fleet_tail(judged.target, judged.digest), tuple(refs), tuple(new), tuple(gone)))
 
 
 class _Receiver:
@@ -114,12 +119,12 @@ class _Receiver:
         self._heads: dict[int, dict[int, tuple[bytes, ...]]] = {}  # sender → verdict number → its text
 
     def lines(self, relayed: tuple) -> bytes:
-        sender, target, digest, refs, new, gone = relayed
+        sender, tail, refs, new, gone = relayed
         heads = self._heads.get(sender)
         if heads is None:
             heads = self._heads[sender] = {}
         heads.update(new)
-        lines = jsonl.fleet_lines(target, digest, [heads[number] for number in refs])
+        lines = jsonl.fleet_lines(tail, [heads[number] for number in refs])
         for number in gone:
             del heads[number]
         return lines

@@ -68,14 +68,15 @@ def shard_of(name: str, count: int) -> int:
     return 1 + int(hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16], 16) % count
 
 
-def fleet_files(directory: Path, shard: Shard | None = None) -> list[Path]:
-    """The ``*.json`` bundles of ``directory`` in name order, only ``shard``'s when given
-    (which may be none of them: an empty shard is a valid, empty report)."""
+def fleet_files(directory: Path, shard: Shard | None = None) -> list[str]:
+    """The paths of the ``*.json`` bundles of ``directory`` in name order, only ``shard``'s
+    when given (which may be none of them: an empty shard is a valid, empty report). Plain
+    strings: a list of 100,000 `Path` objects costs a second to build and ~40 MB to hold."""
     with os.scandir(directory) as entries:
         names = sorted(e.name for e in entries if e.name.endswith(".json") and e.name != ".json" and e.is_file())
     if not names:
         raise WfgyError("no bundles", [Problem(directory.as_posix(), "no *.json fact bundles in this directory")])
-    return [directory / name for name in names if shard is None or shard.holds(name)]
+    return [os.path.join(directory, name) for name in names if shard is None or shard.holds(name)]
 
 
 @dataclass(frozen=True)
@@ -230,10 +231,10 @@ def default_jobs() -> int:
 
 
 MIN_PER_WORKER = 8  # fewer bundles than this per worker: starting processes costs more than it saves
-_worker: tuple[Plan, Callable[[Judged], Any], Callable[[Path], Bundle], list[Path]] | None = None
+_worker: tuple[Plan, Callable[[Judged], Any], Callable[[str], Bundle], list[str]] | None = None
 
 
-def judged(plan: Plan, files: list[Path], read: Callable[[Path], Bundle], jobs: int = 1,
+def judged(plan: Plan, files: list[str], read: Callable[[str], Bundle], jobs: int = 1,
            finish: Callable[[Judged], Any] = lambda j: j) -> Iterator[Any]:
     """``finish(plan.judge(read(file)))`` for every file, in the order of ``files``.
 

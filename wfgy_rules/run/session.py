@@ -114,7 +114,7 @@ def judge(session: Session, bundles: Iterable[Bundle], force: bool, today: date 
     return finish(plan, results, tally, force), tally.facts_digest
 
 
-def judge_fleet(session: Session, files: list[Path], force: bool, jobs: int = 1, today: date | None = None,
+def judge_fleet(session: Session, files: list[str], force: bool, jobs: int = 1, today: date | None = None,
                 read=None) -> tuple[Outcome, str, tuple[tuple[str | None, str], ...]]:
     """`judge` for the bundle files of ``--facts DIR`` (``--jobs`` worker processes): the
     outcome, the facts digest, and each bundle's (file name, digest). Holds every result."""
