@@ -72,6 +72,12 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(samples)
 
 
+def settle() -> None:
+    """Write generated inputs out before timing anything: the kernel flushing hundreds of MB
+    of dirty pages in the background would otherwise take CPU from whichever figure comes next."""
+    os.sync()
+
+
 def figure(name, ours, baseline, target, unit="s", extra=None):
     ratio = ours / baseline if baseline else float("inf")
     return {"figure": name, "ours": round(ours, 6), "baseline": round(baseline, 6), "ratio": round(ratio, 3),
@@ -196,6 +202,7 @@ def prompt_scan(work: Path, files: int, total_mb: float, repeats: int) -> list[d
         return [{"figure": "prompt scan", "skipped": "rg (ripgrep) not installed: apt-get install ripgrep"}]
     corpus = work / "corpus"
     make_corpus(corpus, files, total_mb)
+    settle()
     provider = PromptsProvider()
     ctx = ProviderContext(base_dir=corpus, environ={})
     serial = provider.collect({"paths": ["**/*"], "workers": 1}, ctx)
@@ -216,6 +223,7 @@ def prompt_scan_jobs(work: Path, files: int, total_mb: float, repeats: int) -> l
 
     corpus = work / "corpus-jobs"
     make_corpus(corpus, files, total_mb)
+    settle()
     provider = PromptsProvider()
     ctx = ProviderContext(base_dir=corpus, environ={})
     serial = provider.collect({"paths": ["**/*"], "workers": 1}, ctx)
@@ -245,6 +253,7 @@ def fleet(work: Path, bundles: int, repeats: int) -> list[dict]:
     many, few = work / "fleet", work / "fleet-quarter"
     make(many, bundles)
     make(few, max(1, bundles // 4))
+    settle()
     cmd = [CLI, "eval", "--policy", "builtin", "--facts", str(many), "--format", "json"]
     ours, rss = median_process(cmd, repeats)
     _, rss_few = median_process([CLI, "eval", "--policy", "builtin", "--facts", str(few), "--format", "json"], 1)
@@ -287,6 +296,7 @@ def fleet_scale(work: Path, bundles: int) -> list[dict]:
                 for name, section in bundle.items():
                     section["bench_node"] = i  # a field no rule reads: the section's text is new
             (folder / f"node-{i:06d}.json").write_text(json.dumps(bundle))
+    settle()
     base = [CLI, "eval", "--policy", "builtin", "-o", os.devnull]
     json_s, json_rss = run_process([*base, "--facts", str(tenth), "--format", "json", "--jobs", "1"])
     serial, serial_rss = run_process([*base, "--facts", str(directory), "--format", "jsonl", "--jobs", "1"])
@@ -323,6 +333,7 @@ def bundle_read(work: Path, megabytes: float, repeats: int) -> list[dict]:
         i += 1
     path = work / "big-bundle.json"
     path.write_text(json.dumps({"prompts": {"files": files}}, indent=1))
+    settle()
     size = path.stat().st_size
     # each side timed in a fresh process (interpreter start not counted): the collector's state
     # after other figures' work would otherwise favour whichever side runs second
