@@ -194,17 +194,21 @@ def make_corpus(root: Path, files: int, total_mb: float) -> None:
         (directory / f"p{i:05d}.txt").write_text("\n".join(lines) + "\n")
 
 
-def prompt_scan(work: Path, files: int, total_mb: float, repeats: int) -> list[dict]:
+def scanner(corpus: Path, files: int, total_mb: float):
+    """The prompts provider and its context over a fresh corpus of ``files`` files."""
     from wfgy_rules.providers.base import ProviderContext
     from wfgy_rules.providers.prompts import PromptsProvider
 
+    make_corpus(corpus, files, total_mb)
+    settle()
+    return PromptsProvider(), ProviderContext(base_dir=corpus, environ={})
+
+
+def prompt_scan(work: Path, files: int, total_mb: float, repeats: int) -> list[dict]:
     if not shutil.which("rg"):
         return [{"figure": "prompt scan", "skipped": "rg (ripgrep) not installed: apt-get install ripgrep"}]
     corpus = work / "corpus"
-    make_corpus(corpus, files, total_mb)
-    settle()
-    provider = PromptsProvider()
-    ctx = ProviderContext(base_dir=corpus, environ={})
+    provider, ctx = scanner(corpus, files, total_mb)
     serial = provider.collect({"paths": ["**/*"], "workers": 1}, ctx)
     auto = provider.collect({"paths": ["**/*"]}, ctx)
     parallel = provider.collect({"paths": ["**/*"], "workers": 2}, ctx)
@@ -218,14 +222,7 @@ def prompt_scan(work: Path, files: int, total_mb: float, repeats: int) -> list[d
 
 def prompt_scan_jobs(work: Path, files: int, total_mb: float, repeats: int) -> list[dict]:
     """The prompts provider over ``files`` files with ``workers: 2`` against ``workers: 1``."""
-    from wfgy_rules.providers.base import ProviderContext
-    from wfgy_rules.providers.prompts import PromptsProvider
-
-    corpus = work / "corpus-jobs"
-    make_corpus(corpus, files, total_mb)
-    settle()
-    provider = PromptsProvider()
-    ctx = ProviderContext(base_dir=corpus, environ={})
+    provider, ctx = scanner(work / "corpus-jobs", files, total_mb)
     serial = provider.collect({"paths": ["**/*"], "workers": 1}, ctx)
     identical = json.dumps(serial) == json.dumps(provider.collect({"paths": ["**/*"], "workers": 2}, ctx))
     one = timed(lambda: provider.collect({"paths": ["**/*"], "workers": 1}, ctx), repeats)
