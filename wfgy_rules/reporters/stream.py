@@ -92,7 +92,7 @@ class _Sender:
 
     def message(self, judged) -> tuple:
         if not any(verdict.results for verdict in judged.verdicts):
-            return _rendered(judged)
+            return _rendered(judged)  # its one line is shorter than a message
         refs, new, gone = [], [], []
         for verdict in judged.verdicts:
             number = verdict.rendered.get("number")
