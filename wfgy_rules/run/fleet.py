@@ -6,10 +6,10 @@ where locations are rebased to) and turns a `Bundle` into a `Judged`: one `Verdi
 its results waived, marked blocking and in report order. A rule is judged once per distinct
 text of the sections it reads (`wfgy_rules.run.verdicts`): across a fleet, bundles that
 share a section share the verdicts of the rules that read it. Nothing about one bundle
-depends on another, so a fleet is judged one bundle at a time, in a process pool (`judged`, ``--jobs``) or serially,
-in the same deterministic order (by file name), and a `Tally` adds up what the closing
-lines of a report need — the counts, whether any result blocks, and the facts digest —
-in memory that does not grow with the number of bundles.
+depends on another, so a fleet is judged one bundle at a time, in a process pool
+(`judged`, ``--jobs``) or serially, in the same deterministic order (by file name), and a
+`Tally` adds up what the closing lines of a report need — the counts, whether any result
+blocks, and the facts digest — in memory that does not grow with the number of bundles.
 
 **The facts digest.** One bundle: its digest (`wfgy_rules.model.Bundle.digest`). A fleet
 (``--facts DIR``): ``sha256:`` + the sha256 of the lines ``TARGET DIGEST\\n``, one per bundle
