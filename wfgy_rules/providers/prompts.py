@@ -88,19 +88,16 @@ files, or `PARALLEL_MIN_CHARS` bytes of text); ``workers: N`` asks for N. The wa
 finds the files stays in this process. The facts are identical, byte for byte and in order,
 whatever the number of workers.
 
-Worker processes never outlive the scan: when the provider's timeout runs out
-(``ctx.deadline``) the pool is terminated and the provider fails with the timeout; on
-SIGINT/SIGTERM the interpreter's exit terminates them (they ignore SIGINT themselves, so a
-Ctrl-C in a terminal prints one line, not one traceback per worker); and a worker whose
-parent dies, even by SIGKILL, ends itself (`_worker_init`).
+Worker processes never outlive the scan (`wfgy_rules.workers`): when the provider's timeout
+runs out (``ctx.deadline``) they are killed and the provider fails with the timeout; on
+SIGINT/SIGTERM likewise (they ignore SIGINT themselves, so a Ctrl-C in a terminal prints one
+line, not one traceback per worker); and a worker whose parent dies, even by SIGKILL, ends.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -345,69 +342,30 @@ def _read_and_scan(path: str, shown: str, syntax: str | None, limit: int) -> tup
 
 def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> list[tuple[str, tuple[_File, FileScan | None] | None]]:
     """`_read_and_scan` every (path, shown, syntax, limit), in order; with several workers, in
-    ranges per forked process (which inherit ``work``: only the ranges and what the files
-    hold travel between processes), stopped (`ProviderError`) after ``timeout`` seconds
-    (None: no limit)."""
-    import multiprocessing
+    ranges per forked process (which inherit ``work``: only what the files hold travels back),
+    stopped (`ProviderError`) after ``timeout`` seconds (None: no limit)."""
+    from contextlib import closing
 
-    if workers <= 1 or len(work) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    from wfgy_rules import workers as forked
+
+    if workers <= 1 or len(work) < 2 or not forked.available():
         return _paired(work, [_read_and_scan(*item) for item in work])
-    global _work
-    _work = work
     workers = min(workers, len(work))
     step = max(1, min(256, len(work) // (workers * 4)))
-    # A Pool, not a ProcessPoolExecutor: it can be terminated, and the interpreter's exit
-    # terminates its (daemonic) workers instead of waiting for them to finish their work.
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init)
+
+    def scan(start: int, stop: int) -> list:
+        return [_read_and_scan(*item) for item in work[start:stop]]
+
     try:
-        pending = pool.map_async(_scan_range, [(start, start + step) for start in range(0, len(work), step)], chunksize=1)
-        try:
-            return _paired(work, [one for part in pending.get(timeout) for one in part])
-        except multiprocessing.TimeoutError:
-            raise ProviderError(f"the scan did not finish within the provider's timeout ({len(work)} files)") from None
-    finally:
-        pool.terminate()
-        _work = []
-
-
-_work: list[tuple[str, str, str | None, int]] = []  # the scan's files, for the forked workers
-
-
-def _scan_range(bounds: tuple[int, int]) -> list:
-    return [_read_and_scan(*item) for item in _work[bounds[0]:bounds[1]]]
+        with closing(forked.in_order(scan, len(work), step, workers, timeout)) as parts:
+            return _paired(work, [one for part in parts for one in part])
+    except TimeoutError:
+        raise ProviderError(f"the scan did not finish within the provider's timeout ({len(work)} files)") from None
 
 
 def _paired(work: list[tuple[str, str, str | None, int]], scanned: list) -> list[tuple[str, tuple[_File, FileScan | None] | None]]:
     """(shown path, what `_read_and_scan` found: None for nothing) of every file, in order."""
     return [(shown, one) for (_, shown, _, _), one in zip(work, scanned)]
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _worker_init() -> None:
-    """In each worker: leave SIGINT to the parent (which terminates the pool), die quietly on
-    the SIGTERM `Pool.terminate` sends, and end when the parent is gone: at once on Linux (``PR_SET_PDEATHSIG``), else within half a second."""
-    import signal
-    import threading
-
-    parent = os.getppid()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler a fork inherits: terminate() ends it quietly
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 # --- facts --------------------------------------------------------------------------------

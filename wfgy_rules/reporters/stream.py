@@ -16,6 +16,7 @@ not the report. The report is the same, byte for byte, serially or in a pool
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import os
@@ -54,8 +55,8 @@ def stream_fleet(plan: Plan, files: list[str], read: Callable[[str], Bundle], jo
 
         write(jsonl.encoded(jsonl.warning_lines(plan.warnings)))
         tally.add_results(plan.warnings)
-        with paused():
-            for target, digest, counts, blocking, lines in judged(plan, files, read, jobs, sender.message if jobs > 1 else _rendered):
+        with paused(), contextlib.closing(judged(plan, files, read, jobs, sender.message if jobs > 1 else _rendered)) as bundles:
+            for target, digest, counts, blocking, lines in bundles:
                 tally.add_bundle(target, digest)
                 for status, count in counts:
                     tally.counts[status] += count

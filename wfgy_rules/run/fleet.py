@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
@@ -231,55 +231,42 @@ def default_jobs() -> int:
 
 
 MIN_PER_WORKER = 8  # fewer bundles than this per worker: starting processes costs more than it saves
-_worker: tuple[Plan, Callable[[Judged], Any], Callable[[str], Bundle], list[str]] | None = None
 
 
 def judged(plan: Plan, files: list[str], read: Callable[[str], Bundle], jobs: int = 1,
            finish: Callable[[Judged], Any] = lambda j: j) -> Iterator[Any]:
     """``finish(plan.judge(read(file)))`` for every file, in the order of ``files``.
 
-    With ``jobs`` > 1 (and enough files) the work runs in a pool of forked processes, each
-    inheriting the compiled plan and the list of files, so only ranges of that list go out
-    and ``finish``'s values come back, a range at a time (a reporter renders or relays its
-    lines there). Ctrl-C or SIGTERM (which `wfgy_rules.cli` turns into the same interruption)
-    stops the pool: its workers ignore SIGINT (the parent handles it) and are terminated
-    before the interruption goes on; no child process outlives the run.
+    With ``jobs`` > 1 (and enough files) the work runs in forked worker processes
+    (`wfgy_rules.workers`), each inheriting the compiled plan and the list of files, so
+    only ``finish``'s values come back, a range of files at a time (a reporter renders or
+    relays its lines there). Ctrl-C or SIGTERM (which `wfgy_rules.cli` turns into the same
+    interruption) ends the workers: no child process outlives the run. Hold the generator
+    in ``contextlib.closing`` so they end as soon as the interruption comes.
     """
-    import multiprocessing  # only fleets pay for it, not a single eval's cold start
+    from wfgy_rules import workers
 
-    if jobs <= 1 or len(files) < 2 * MIN_PER_WORKER or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or len(files) < 2 * MIN_PER_WORKER or not workers.available():
         for file in files:
             yield finish(plan.judge(read(file)))
         return
-    global _worker
-    _worker = (plan, finish, read, files)
     jobs = min(jobs, len(files) // MIN_PER_WORKER)
     step = max(1, min(64, len(files) // (jobs * 8)))
-    context = multiprocessing.get_context("fork")
-    pool = context.Pool(jobs, initializer=_worker_started)
-    try:
-        for items in pool.imap(_work, [(start, start + step) for start in range(0, len(files), step)]):
+
+    def work(start: int, stop: int) -> list[Any]:
+        done = []
+        for file in files[start:stop]:
+            try:
+                done.append(finish(plan.judge(read(file))))
+            except WfgyError as exc:  # a bad bundle: sent back whole, raised here (exit 2)
+                done.append(_Failed(exc))
+                break
+        return done
+
+    with closing(workers.in_order(work, len(files), step, jobs)) as ranges:
+        for items in ranges:
             for item in items:
-                yield raise_failed(item)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-        _worker = None
-
-
-def _work(bounds: tuple[int, int]) -> list[Any]:
-    plan, finish, read, files = _worker
-    done = []
-    for file in files[bounds[0]:bounds[1]]:
-        try:
-            done.append(finish(plan.judge(read(file))))
-        except WfgyError as exc:  # a bad bundle: sent back whole, raised in the parent (exit 2)
-            done.append(_Failed(exc))
-            break
-    return done
+                yield _raised(item)
 
 
 @dataclass(frozen=True)
@@ -287,16 +274,8 @@ class _Failed:
     error: WfgyError
 
 
-def raise_failed(item: Any) -> Any:
+def _raised(item: Any) -> Any:
     """An item from `judged`, or the error a worker met, raised here."""
     if isinstance(item, _Failed):
         raise item.error
     return item
-
-
-def _worker_started() -> None:
-    import gc
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    gc.disable()  # as `gc_pause.paused` in the parent: results form no cycles

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -124,8 +125,8 @@ def judge_fleet(session: Session, files: list[str], force: bool, jobs: int = 1, 
     tally = Tally(fleet=True)
     results: list[Result] = []
     bundles = []
-    with paused():
-        for one in judged(plan, files, read or read_fleet_bundle, jobs):
+    with paused(), closing(judged(plan, files, read or read_fleet_bundle, jobs)) as judged_bundles:
+        for one in judged_bundles:
             tally.add(one)
             results.extend(one.results)
             bundles.append((one.target, one.digest))
