@@ -36,6 +36,7 @@ from typing import Any
 
 _HEADER = struct.Struct("!Q")  # a frame: its length, then a pickled ("ok", value) or ("crash", message)
 _PR_SET_PDEATHSIG = 1
+PIPE_BYTES = 1 << 20  # how far ahead of the reader a worker may run (the unprivileged maximum)
 _ENDING = {signal.SIGINT, signal.SIGTERM}  # held back while a worker is forked and put on the list
 
 
@@ -59,6 +60,7 @@ def in_order(work: Callable[[int, int], Any], total: int, step: int, jobs: int,
     try:
         for number in range(min(jobs, len(ranges))):
             read_end, write_end = os.pipe()
+            _widen(write_end)
             held = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # the mask as it is
             try:
                 signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING)  # until the worker is on the list
@@ -116,6 +118,18 @@ def _die_with_parent() -> None:
             pass
     if os.getppid() != parent:  # the caller died before the kernel was told
         os._exit(1)
+
+
+def _widen(fd: int) -> None:
+    """Let a worker run up to `PIPE_BYTES` ahead of the reader (Linux; elsewhere the
+    system's pipe size): a worker that must wait for each read idles while the reader
+    writes the report."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or above the system's pipe-max-size
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:
