@@ -98,7 +98,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -190,8 +191,8 @@ class PromptsProvider:
         syntaxes = [(glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
         limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
         work = [(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
-        scanned = _scan_all(work, _workers(config.get("workers", "auto"), matched), ctx.remaining())
-        return _facts(scanned, walk_errors, vars_fact, resolved)
+        with closing(_scan_all(work, _workers(config.get("workers", "auto"), matched), ctx.remaining())) as scanned:
+            return _facts(scanned, walk_errors, vars_fact, resolved)
 
 
 # --- prompt_vars.yaml ---------------------------------------------------------------------
@@ -340,16 +341,18 @@ def _read_and_scan(path: str, shown: str, syntax: str | None, limit: int) -> tup
     return _File(file.path, file.syntax, None, file.error, file.declared), analyse(file.path, file.text, file.syntax)
 
 
-def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> list[tuple[str, tuple[_File, FileScan | None] | None]]:
-    """`_read_and_scan` every (path, shown, syntax, limit), in order; with several workers, in
-    ranges per forked process (which inherit ``work``: only what the files hold travels back),
-    stopped (`ProviderError`) after ``timeout`` seconds (None: no limit)."""
-    from contextlib import closing
-
+def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> Iterator[tuple[str, tuple[_File, FileScan | None] | None]]:
+    """(shown path, what `_read_and_scan` found: None for nothing) for every (path, shown,
+    syntax, limit), in order; with several workers, in ranges per forked process (which
+    inherit ``work``: only what the files hold travels back, and this process builds the
+    facts of one range while the workers read the next), stopped (`ProviderError`) after
+    ``timeout`` seconds (None: no limit)."""
     from wfgy_rules import workers as forked
 
     if workers <= 1 or len(work) < 2 or not forked.available():
-        return _paired(work, [_read_and_scan(*item) for item in work])
+        for item in work:
+            yield item[1], _read_and_scan(*item)
+        return
     workers = min(workers, len(work))
     step = max(1, min(256, len(work) // (workers * 4)))
 
@@ -358,14 +361,13 @@ def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeou
 
     try:
         with closing(forked.in_order(scan, len(work), step, workers, timeout)) as parts:
-            return _paired(work, [one for part in parts for one in part])
+            done = 0
+            for part in parts:
+                for one in part:
+                    yield work[done][1], one
+                    done += 1
     except TimeoutError:
         raise ProviderError(f"the scan did not finish within the provider's timeout ({len(work)} files)") from None
-
-
-def _paired(work: list[tuple[str, str, str | None, int]], scanned: list) -> list[tuple[str, tuple[_File, FileScan | None] | None]]:
-    """(shown path, what `_read_and_scan` found: None for nothing) of every file, in order."""
-    return [(shown, one) for (_, shown, _, _), one in zip(work, scanned)]
 
 
 # --- facts --------------------------------------------------------------------------------
@@ -376,7 +378,7 @@ def _error(path: str, message: str, line: int | None = None, column: int | None 
 
 
 def _facts(
-    scanned: list[tuple[str, tuple[_File, FileScan | None] | None]],
+    scanned: Iterable[tuple[str, tuple[_File, FileScan | None] | None]],
     walk_errors: list[dict[str, Any]],
     vars_fact: dict[str, Any],
     resolved: dict[str, bool],
