@@ -100,7 +100,7 @@ def test_workers_die_with_a_caller_killed_outright(tmp_path):
         import os, sys, time
         from wfgy_rules import workers
         def work(start, stop):
-            print(os.getpid(), flush=True)
+            os.write(1, f"{os.getpid()}\\n".encode())  # one write: the two workers share the pipe
             time.sleep(60)
         list(workers.in_order(work, 2, 1, 2))
     """)

@@ -27,7 +27,12 @@ def matched_files(patterns: Iterable[str], ctx: ProviderContext, unlistable: Cal
     listed; the walk goes on without it.
     """
     base = base_prefix(ctx)
-    found = {shown_under(path, base): path for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
+    cut = len(base)
+    if os.sep == "/":  # `shown_under`, inline: one call per file is a good part of a big walk
+        found = {path[cut:] if path.startswith(base) else path: path
+                 for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
+    else:
+        found = {shown_under(path, base): path for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
     return sorted(found.items())
 
 
@@ -54,39 +59,39 @@ def _expand(pattern: str, ctx: ProviderContext, base: str, unlistable: Callable[
 
 
 def _walk(root: Path, hidden: bool, base: str, unlistable: Callable[[str, str], None]) -> Iterator[str]:
-    """Regular files under ``root``; each directory (by device and inode) is entered once."""
+    """Regular files under ``root``; each directory (by device and inode) is entered once,
+    subdirectories in name order (so which of two paths to one directory is walked does
+    not depend on the file system's listing order; files are sorted by the caller)."""
     stack, seen = [str(root)], set()
     while stack:
         directory = stack.pop()
+        files: list[str] = []
+        below: list[os.DirEntry[str]] = []
         try:
             identity = (st := os.stat(directory)).st_dev, st.st_ino
             if identity in seen:
                 continue
             seen.add(identity)
             with os.scandir(directory) as scanner:
-                entries = sorted(scanner, key=_NAME)
+                for entry in scanner:
+                    if hidden or not entry.name.startswith("."):
+                        try:
+                            if entry.is_dir():
+                                below.append(entry)
+                            elif entry.is_file():
+                                files.append(entry.path)
+                        except OSError:  # a dangling link, a link loop: neither
+                            pass
         except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError as exc:
             unlistable(shown_under(directory, base), f"cannot list directory: {exc.strerror or exc}")
             continue
-        for entry in entries:
-            kind = _kind(entry) if hidden or not entry.name.startswith(".") else None
-            if kind == "dir":
-                stack.append(entry.path)
-            elif kind == "file":
-                yield entry.path
+        stack.extend(entry.path for entry in sorted(below, key=_NAME))
+        yield from files
 
 
 _NAME = operator.attrgetter("name")
-
-
-def _kind(entry: os.DirEntry[str]) -> str | None:
-    """``dir``, ``file`` (regular), or None: anything else, a dangling link or a link loop."""
-    try:
-        return "dir" if entry.is_dir() else "file" if entry.is_file() else None
-    except OSError:
-        return None
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
