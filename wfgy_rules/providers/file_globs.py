@@ -27,12 +27,7 @@ def matched_files(patterns: Iterable[str], ctx: ProviderContext, unlistable: Cal
     listed; the walk goes on without it.
     """
     base = base_prefix(ctx)
-    cut = len(base)
-    if os.sep == "/":  # `shown_under`, inline: one call per file is a good part of a big walk
-        found = {path[cut:] if path.startswith(base) else path: path
-                 for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
-    else:
-        found = {shown_under(path, base): path for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
+    found = {shown_under(path, base): path for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
     return sorted(found.items())
 
 
