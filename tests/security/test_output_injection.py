@@ -11,7 +11,8 @@ NUL); an environment variable whose *name* does: all through the real CLI in eve
   four known properties, no raw control character; the job summary as markdown;
 - markdown: no control character but line ends, no ``@mention``, no bare URL, the table intact;
 - json, sarif: valid JSON holding every value exactly, with no raw control character;
-- junit: well-formed XML 1.0.
+- junit: well-formed XML 1.0;
+- ``explain`` and ``diff`` (text and markdown) as the text and markdown reports.
 """
 
 from __future__ import annotations
@@ -184,3 +185,24 @@ def test_error_lines_on_stderr_cannot_start_a_workflow_command(tmp_path):
     assert done.returncode == 2
     assert not any(line.startswith("::") for line in done.stderr.splitlines())
     assert "a\\n::error title=pwn::b.yaml:" in done.stderr
+
+
+@pytest.mark.parametrize("rule", ["hostile.value", "hostile.evidence"])
+def test_explain_shows_hostile_titles_and_values_as_escapes(hostile, rule):
+    done = run_cli("explain", rule, cwd=hostile, env={ENV_NAME: "1"})
+    assert done.returncode == 0, done.stderr
+    assert_safe_lines(done.stdout)
+    assert "::error title=pwn::owned" in done.stdout and "pwned-title" in done.stdout
+
+
+def test_diff_of_bundles_escapes_hostile_fields_and_values(hostile):
+    done = run_cli("facts", "-o", "new.json", cwd=hostile, env={ENV_NAME: "1"})
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads((hostile / "new.json").read_text())
+    bundle["file"]["serving"] = {"name": "safe", ATTACK: 1}
+    (hostile / "old.json").write_text(json.dumps(bundle))
+    args = ("diff", "--facts", "old.json", "--facts", "new.json")
+    text = run_cli(*args, cwd=hostile).stdout
+    assert_safe_lines(text)
+    assert "::error title=pwn::owned" in text and "\\x1b]0;pwned-title\\x07" in text
+    assert_markdown_safe(run_cli(*args, "--format", "markdown", cwd=hostile).stdout)

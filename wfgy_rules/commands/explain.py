@@ -1,5 +1,10 @@
 """``wfgy-rules explain RULE_ID``: the rule as loaded, its effective params, and a trace of
-its evaluation over ``--facts`` (or over facts gathered now from the providers it reads)."""
+its evaluation over ``--facts`` (or over facts gathered now from the providers it reads).
+
+Every line is escaped as the text report is (`wfgy_rules.reporters.escaping.text`): a title,
+a message or a fact value cannot end a line, start one (``::error`` for a CI runner) or send
+a terminal escape. A multi-line description is shown as one paragraph; an expression written
+over several lines shows its line breaks as ``\\n``."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from wfgy_rules.model import AllOf, AnyOf, Compare, Not
 from wfgy_rules.policy.expressions import Expr
 from wfgy_rules.policy.operators import OPERATORS
 from wfgy_rules.policy.subexpressions import explain, step_lines
+from wfgy_rules.reporters.escaping import text as escape
 from wfgy_rules.run.engine import evaluate_rule
 from wfgy_rules.run.session import gather_now, open_session
 
@@ -33,11 +39,11 @@ def run(rule_id: str, config: str | None, policies: list[str], facts: str | None
         f"  enabled:   {str(rule.enabled).lower()}",
     ]
     if rule.description:
-        out.append(f"  about:     {rule.description.strip()}")
+        out.append(f"  about:     {' '.join(rule.description.split())}")
     if rule.when is not None:
-        out.append(f"  when:      {rule.when.text}")
+        out.append(f"  when:      {rule.when.text.strip()}")
     if rule.for_each is not None:
-        out.append(f"  for_each:  {rule.for_each.text}")
+        out.append(f"  for_each:  {rule.for_each.text.strip()}")
     out.append("  assert:")
     out.extend("    " + line for line in _tree(rule.check))
     if rule.remedy.hint:
@@ -58,7 +64,7 @@ def run(rule_id: str, config: str | None, policies: list[str], facts: str | None
             if result.status.failing and not isinstance(rule.check, Expr):
                 out.append("    conditions:")
                 out.extend(_conditions(rule, bundle, result.index))
-    print("\n".join(out))
+    print("\n".join(map(escape, out)))
     return 0
 
 
@@ -107,7 +113,7 @@ _UNARY = ("exists", "absent", "empty", "not_empty")
 def _tree(node, depth: int = 0) -> list[str]:
     pad = "  " * depth
     if isinstance(node, Expr):
-        return [pad + node.text]
+        return [pad + node.text.strip()]
     if isinstance(node, Compare):
         right = f"value_from {node.value_from.text}" if node.value_from is not None else f"value {json.dumps(node.value)}"
         return [f"{pad}{node.key.text} {node.op}" + ("" if node.op in _UNARY else f" {right}")]

@@ -7,6 +7,9 @@ Text is a table per section, the mark first so drift stands out::
       = equal     vocab_size ↔ runtime.model_dir.config.vocab_size    128      128
 
 Long values are shortened (the JSON keeps them whole); ``—`` is a side with no value.
+What a bundle holds is escaped as the reports escape it (`wfgy_rules.reporters.escaping`):
+in text no control character (a value cannot start a line or send a terminal escape), in
+Markdown no markup, mention or autolink either.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wfgy_rules.diff import Diff, Row
+from wfgy_rules.reporters import escaping
 
 SYMBOLS = {"equal": "=", "drifted": "≠", "missing": "-", "extra": "+", "unpaired": "·"}
 _MAX_CELL = 28
@@ -54,7 +58,7 @@ def _summary_line(diff: Diff, show_all: bool) -> str:
 
 def render_text(diff: Diff, show_all: bool = False) -> str:
     rows = _shown(diff, show_all)
-    left, right = _titles(diff)
+    left, right = map(escaping.text, _titles(diff))
     lines = [f"{left} → {right}"]
     if not rows:
         lines.append("  no differences")
@@ -63,7 +67,7 @@ def render_text(diff: Diff, show_all: bool = False) -> str:
     for row in rows:
         if row.section != section:
             section = row.section
-            lines.append(section)
+            lines.append(escaping.text(section))
         cells = _cells(row)
         text = "  " + "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths[:-1])) + ("  " + cells[-1] if cells[-1] else "")
         lines.append(text.rstrip())
@@ -72,7 +76,7 @@ def render_text(diff: Diff, show_all: bool = False) -> str:
 
 
 def _cells(row: Row) -> list[str]:
-    return [f"{SYMBOLS[row.mark]} {row.mark}", row.field, cell(row.left), cell(row.right), _note(row)]
+    return [f"{SYMBOLS[row.mark]} {row.mark}", *map(escaping.text, (row.field, cell(row.left), cell(row.right), _note(row)))]
 
 
 def render_json(diff: Diff, show_all: bool = False) -> str:
@@ -91,20 +95,17 @@ def render_json(diff: Diff, show_all: bool = False) -> str:
 
 
 def render_markdown(diff: Diff, show_all: bool = False) -> str:
-    left, right = _titles(diff)
+    left, right = map(escaping.markdown, _titles(diff))
     lines = [f"### wfgy-rules diff: {left} → {right}", ""]
     section = None
     for row in _shown(diff, show_all):
         if row.section != section:
             section = row.section
-            lines += ["", f"**{_md(section)}**", "", f"| | field | {left} | {right} | note |", "|---|---|---|---|---|"]
-        lines.append(f"| {SYMBOLS[row.mark]} {row.mark} | `{_md(row.field)}` | {_md(cell(row.left))} | {_md(cell(row.right))} | {_md(row.note)} |")
+            lines += ["", f"**{escaping.markdown(section)}**", "", f"| | field | {left} | {right} | note |", "|---|---|---|---|---|"]
+        lines.append(f"| {SYMBOLS[row.mark]} {row.mark} | {escaping.markdown_code(row.field)} | "
+                     f"{escaping.markdown(cell(row.left))} | {escaping.markdown(cell(row.right))} | {escaping.markdown(row.note)} |")
     lines += ["", _summary_line(diff, show_all)]
     return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1])) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
 
 
 FORMATS: dict[str, Callable[[Diff, bool], str]] = {"text": render_text, "json": render_json, "markdown": render_markdown}

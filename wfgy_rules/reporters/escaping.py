@@ -7,7 +7,7 @@ value, an env var *name*, a rule title or message in a team policy, evidence. A 
 command, an ``ESC ]0;…`` must not retitle the terminal, and ``@org/team`` must not notify
 anyone from a pull-request comment. So:
 
-- `text` (``--format text``, ``explain``): control characters (C0, DEL, C1, the Unicode line
+- `text` (``--format text``, ``explain``, ``diff``): control characters (C0, DEL, C1, the Unicode line
   and paragraph separators, the bidirectional overrides) become visible escapes: ``\n``,
   ``\r``, ``\t``, ``\x1b``, ``\u2028``. No fact can end a line, so every line starts with
   the reporter's own text and never with ``::``. A backslash is left as it is (Windows paths
@@ -16,7 +16,7 @@ anyone from a pull-request comment. So:
 - `github_data` / `github_property` (``--format github``): the runner's own escapes (``%``,
   CR, LF; in a property also ``:`` and ``,``), and every other control character as `text`
   shows it.
-- `markdown` / `markdown_code` (``--format markdown``, the job summary): markup characters
+- `markdown` / `markdown_code` (``--format markdown``, the job summary, ``diff``): markup characters
   backslash-escaped, line breaks as ``<br>`` (a message cannot break the table), other
   control characters as `text` shows them, ``@`` followed by a zero-width space (no mention,
   no e-mail autolink) and URL schemes and ``www.`` split the same way (no autolink).
