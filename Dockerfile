@@ -1,6 +1,8 @@
 # wfgy-rules as a container image: the init container, the fleet audit Job, or a CI step.
 #   docker build -t wfgy-rules .
 #   docker run --rm -v "$PWD:/work" -w /work wfgy-rules eval
+# With extras: the admission webhook (`serve`) and signed attestations (`attest`):
+#   docker build --build-arg EXTRAS=serve,attest -t wfgy-rules-serve .
 # To wrap an app's entrypoint instead, install wfgy-rules into the app's own image
 # (policies.example/kubernetes/README.md).
 FROM python:3.11-slim
@@ -16,7 +18,8 @@ COPY pyproject.toml README.md ./
 COPY wfgy_rules ./wfgy_rules
 COPY rules ./rules
 COPY schemas ./schemas
-RUN pip install --no-cache-dir . && rm -rf /src
+ARG EXTRAS=""
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" && rm -rf /src
 
 # A numeric non-root user, so Kubernetes can verify `runAsNonRoot: true`.
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin wfgy
