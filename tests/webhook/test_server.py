@@ -129,6 +129,46 @@ def test_a_slow_client_gets_408_and_others_are_served_meanwhile(server):
     sock.close()
 
 
+@pytest.mark.parametrize("head", [b"", b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: appl"], ids=["silent", "trickling"])
+def test_a_client_without_a_whole_request_head_is_disconnected_at_the_deadline(server, head):
+    sock = _tls_socket(server)
+    sock.sendall(head)
+    started = time.monotonic()
+    assert server.review(fixed(BAD_POD))["allowed"] is True  # others are served meanwhile
+    assert _until_closed(sock) == b""
+    assert 1.5 < time.monotonic() - started < 6  # the deadline (--timeout 2) ends it, not the client
+    sock.close()
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline(server):
+    sock = _tls_socket(server)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = b""
+    while not first.endswith(b"}"):  # the whole first answer: status, headers, body
+        first += sock.recv(200)
+    assert b" 200 " in first
+    time.sleep(0.5)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHo")  # within the keep-alive time, then nothing more
+    started = time.monotonic()
+    assert _until_closed(sock) == b""
+    assert 1.5 < time.monotonic() - started < 6
+    sock.close()
+
+
+def _until_closed(sock: ssl.SSLSocket, limit: float = 10) -> bytes:
+    """What the server sends before it closes the connection (b"" when it just closes)."""
+    sock.settimeout(limit)
+    received = b""
+    while True:
+        try:
+            part = sock.recv(200)
+        except (ConnectionResetError, ssl.SSLError):
+            return received
+        if not part:
+            return received
+        received += part
+
+
 def test_a_client_that_does_not_trust_the_certificate_fails_the_handshake_and_the_server_goes_on(server):
     stranger = make_ca("someone else")
     with pytest.raises(ssl.SSLCertVerificationError):

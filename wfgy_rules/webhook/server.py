@@ -6,7 +6,10 @@ Routes: ``POST /validate`` (an AdmissionReview v1), ``GET /healthz`` (the proces
 Each review runs under a deadline (``timeout``, below the webhook's ``timeoutSeconds``):
 reading the body and judging it together. A body over ``max_body`` bytes is refused (413)
 before it is read in full; a body that is not an AdmissionReview gets 400; a client too slow
-to send its body gets 408. When judging raises or runs past the deadline, the answer follows
+to send its body gets 408, and one that has not sent a whole request head (the request line
+and headers) ``timeout`` seconds after connecting, or after starting its next request on a
+kept-alive connection, is disconnected: an idle or trickling client cannot hold one of the
+``max_connections`` slots. When judging raises or runs past the deadline, the answer follows
 ``failure_mode``: ``fail`` denies, ``ignore`` admits with a warning, matching the
 ValidatingWebhookConfiguration's ``failurePolicy``. ``dryRun`` requests are judged like any
 other (the webhook has no side effects) and logged with ``dry_run: true``.
@@ -234,9 +237,48 @@ def serve(reviewer: Reviewer, certfile: str, keyfile: str, host: str, port: int,
 
     app = WebhookApp(reviewer, timeout, failure_mode, max_body)
     config = uvicorn.Config(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, lifespan="on",
+                            http=_head_deadline_protocol(timeout),
                             access_log=False, log_level="warning", limit_concurrency=max_connections,
                             timeout_keep_alive=5, timeout_graceful_shutdown=max(1, int(timeout) + 1),
                             server_header=False, date_header=False, proxy_headers=False)
     config.load()
     app.tls = CertReloader(config.ssl, certfile, keyfile, reload_interval)
     uvicorn.Server(config).run()
+
+
+def _head_deadline_protocol(seconds: float) -> type:
+    """uvicorn's h11 protocol, disconnecting a client whose request head is not complete
+    ``seconds`` after the connection opens or its next request begins (uvicorn bounds the
+    body through the app and the idle time between requests, not the head)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadline(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and self.conn.their_state is h11.IDLE:
+                self._arm()  # the first bytes of the next request on a kept-alive connection
+            super().data_received(data)
+            if self._head_timer is not None and self.conn.their_state is not h11.IDLE:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._head_timer = self.loop.call_later(seconds, self._too_slow)
+
+        def _too_slow(self) -> None:
+            self._head_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeadDeadline
