@@ -97,5 +97,9 @@ def test_every_report_shows_the_values(tmp_path):
     assert report["results"][0]["evidence"][0]["values"][1] == {"expr": "file.serving.declared", "depth": 0, "value": "ad4c1b9"}
     sarif = json.loads(run_cli("eval", "--format", "sarif", cwd=project).stdout)
     assert sarif["runs"][0]["results"][0]["properties"]["evidence"][0]["values"][0]["value"] == SHA
+    junit = run_cli("eval", "--format", "junit", cwd=project).stdout
+    assert "evidence: starts_with(file.serving.sha, file.serving.declared): false truthy null\n" \
+           f'  file.serving.sha = "{SHA}" (string)\n' \
+           '  file.serving.declared = "ad4c1b9" (string)' in junit
     explained = run_cli("explain", "team.prefix", cwd=project).stdout
     assert '      file.serving.declared = "ad4c1b9" (string)' in explained

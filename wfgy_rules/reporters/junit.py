@@ -36,7 +36,8 @@ fails the run is a ``failure`` (``fail``; its ``type`` is the severity) or an ``
 (``error``). A result that does not fail the run (``warn``, ``fallback``, below ``--fail-on``,
 ``info``) is a *passing* test case, as the gate let it through; JUnit has no warnings, so its
 text goes to the suite's ``system-out``, one ``warning:``/``note:`` entry each. ``skip`` and
-``waived`` are ``skipped``. The failure text holds the message, hint, location and evidence.
+``waived`` are ``skipped``. The failure text holds the message, hint, location and evidence
+(each comparison, then the values of its sub-expressions, as the text report shows them).
 
 The output is byte-identical for the same inputs, so it deliberately leaves out the two
 attributes of the strict Ant schema that depend on the run, ``timestamp`` and ``hostname``
@@ -51,6 +52,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from wfgy_rules.model import Result, Rule, Status
+from wfgy_rules.policy.subexpressions import step_lines
 from wfgy_rules.reporters import Report, escaping, locate
 from wfgy_rules.reporters.levels import Level, level
 
@@ -156,7 +158,9 @@ def _details(result: Result, rule: Rule | None, message: str) -> list[str]:
     where = locate(result, rule)
     if where is not None:
         lines.append(f"at: {where}")
-    lines += [f"evidence: {e.key}: {_json(e.left)} {e.op} {_json(e.right)}" for e in result.evidence]
+    for e in result.evidence:
+        lines.append(f"evidence: {e.key}: {_json(e.left)} {e.op} {_json(e.right)}")
+        lines += step_lines(e.values, "  ")  # the sub-expressions' values, as the text report shows them
     return lines
 
 
