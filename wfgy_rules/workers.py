@@ -62,6 +62,7 @@ def in_order(work: Callable[[int, int], Any], total: int, step: int, jobs: int,
             read_end, write_end = os.pipe()
             _widen(write_end)
             held = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # the mask as it is
+            pid = None
             try:
                 signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING)  # until the worker is on the list
                 pid = os.fork()
@@ -71,6 +72,8 @@ def in_order(work: Callable[[int, int], Any], total: int, step: int, jobs: int,
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 os.close(write_end)
+                if pid is None:  # the fork failed: no worker owns the read end
+                    os.close(read_end)
         for index in range(len(ranges)):
             yield workers[index % len(workers)].received(end)
     finally:

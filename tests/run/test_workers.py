@@ -19,12 +19,18 @@ from wfgy_rules import workers
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
-def children() -> list[int]:
-    """This process's children, zombies included: a worker killed but not reaped still counts."""
-    return [int(pid) for pid in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()]
+@pytest.fixture
+def children():
+    """This process's children started since the test began (another test may have left
+    some), zombies included: a worker killed but not reaped still counts."""
+    def listed() -> set[int]:
+        return {int(pid) for pid in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()}
+
+    before = listed()
+    return lambda: sorted(listed() - before)
 
 
-def test_results_come_in_the_order_of_the_ranges_whatever_the_number_of_workers():
+def test_results_come_in_the_order_of_the_ranges_whatever_the_number_of_workers(children):
     def work(start, stop):
         time.sleep(0.01 * ((start * 7) % 3))  # workers finish out of order
         return [(n, os.getpid()) for n in range(start, stop)]
@@ -36,7 +42,7 @@ def test_results_come_in_the_order_of_the_ranges_whatever_the_number_of_workers(
     assert children() == []
 
 
-def test_an_error_in_a_worker_is_raised_in_the_caller_and_every_worker_ends():
+def test_an_error_in_a_worker_is_raised_in_the_caller_and_every_worker_ends(children):
     def work(start, stop):
         if start == 20:
             raise ValueError("range 20 is broken")
@@ -50,7 +56,7 @@ def test_an_error_in_a_worker_is_raised_in_the_caller_and_every_worker_ends():
     assert children() == []
 
 
-def test_a_worker_killed_outright_is_named_not_waited_for():
+def test_a_worker_killed_outright_is_named_not_waited_for(children):
     def work(start, stop):
         if start == 10:
             os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
@@ -61,7 +67,7 @@ def test_a_worker_killed_outright_is_named_not_waited_for():
     assert children() == []
 
 
-def test_the_time_limit_raises_and_kills_the_workers_still_working():
+def test_the_time_limit_raises_and_kills_the_workers_still_working(children):
     def work(start, stop):
         time.sleep(0 if start == 0 else 60)
         return [start]
@@ -75,7 +81,7 @@ def test_the_time_limit_raises_and_kills_the_workers_still_working():
     assert children() == []
 
 
-def test_closing_the_generator_early_ends_the_workers_at_once():
+def test_closing_the_generator_early_ends_the_workers_at_once(children):
     with closing(workers.in_order(lambda start, stop: time.sleep(0.05) or [start], 1000, 1, 2)) as parts:
         assert next(parts) == [0]
         assert len(children()) == 2
