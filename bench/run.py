@@ -197,7 +197,7 @@ def make_corpus(root: Path, files: int, total_mb: float) -> None:
 def scanner(corpus: Path, files: int, total_mb: float):
     """The prompts provider and its context over a fresh corpus of ``files`` files."""
     from wfgy_rules.providers.base import ProviderContext
-    from wfgy_rules.providers.prompts import PromptsProvider
+    from wfgy_rules.providers.prompts.prompts import PromptsProvider
 
     make_corpus(corpus, files, total_mb)
     settle()

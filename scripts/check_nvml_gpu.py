@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wfgy_rules.providers.base import ProviderContext  # noqa: E402
-from wfgy_rules.providers.nvml import NvmlProvider  # noqa: E402
+from wfgy_rules.providers.gpu.nvml import NvmlProvider  # noqa: E402
 
 QUERY = "driver_version,name,uuid,memory.total,compute_cap"
 MEMORY_TOLERANCE_MIB = 1  # nvidia-smi rounds bytes to MiB on its own

@@ -51,7 +51,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...], frozenset[str] | None]] = {
     "outcome": ("wfgy_rules/run/outcome.py", ("tests/run/test_outcome.py", "tests/run/test_engine.py"), None),
     "waivers": ("wfgy_rules/run/waivers.py", ("tests/run/test_waivers.py",), None),
     "env": (
-        "wfgy_rules/providers/env.py",
+        "wfgy_rules/providers/env/env.py",
         ("tests/providers/test_env_values.py",),
         frozenset({"value_kind", "looks_secret", "_exposed_values", "_holds_credential",
                    "SECRET_NAME", "VALUE_KINDS", "CREDENTIAL_KINDS", "URL_WITH_USERINFO", "EMBEDDED_CREDENTIAL"}),

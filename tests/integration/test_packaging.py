@@ -18,7 +18,7 @@ def test_wheel_contains_resources_and_finds_them_from_elsewhere(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("wfgy_rules/schemas/policy.schema.json", "wfgy_rules/schemas/report.schema.json",
                    "wfgy_rules/rules/semvers-diff.yaml", "wfgy_rules/rules/prompt-lint.yaml",
-                   "wfgy_rules/providers/env_names.yaml"):
+                   "wfgy_rules/providers/env/env_names.yaml"):
         assert needed in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     for provider in ("file", "model_card", "runtime", "env", "secrets", "nvml", "prompts"):
@@ -34,7 +34,7 @@ def test_wheel_contains_resources_and_finds_them_from_elsewhere(tmp_path):
     rules_dir, schema_found = done.stdout.split()
     assert Path(rules_dir) == unpacked / "wfgy_rules" / "rules" and schema_found == "True"
     # The env provider's tables (real variable names, aliases, key shapes) load from the wheel.
-    probe = ("from wfgy_rules.providers import env; t = env.tables(); "
+    probe = ("from wfgy_rules.providers.env import env; t = env.tables(); "
              "print(env.TABLES_PATH.is_relative_to(%r), t.readers['HUGGING_FACE_HUB_TOKEN'][0], env.value_kind('gsk_x'))" % str(unpacked))
     done = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(unpacked)}, check=True)

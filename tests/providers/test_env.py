@@ -10,10 +10,10 @@ import yaml
 
 from tests.helpers import cli_command, run_cli
 from wfgy_rules.errors import ProviderError
-from wfgy_rules.providers import env as env_module
+from wfgy_rules.providers.env import env as env_module
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.dotenv import parse_env_file
-from wfgy_rules.providers.env import EnvProvider, value_kind
+from wfgy_rules.providers.env.dotenv import parse_env_file
+from wfgy_rules.providers.env.env import EnvProvider, value_kind
 from wfgy_rules.resources import resource_path
 
 CANARY = "sk-canary-9f8e7d"

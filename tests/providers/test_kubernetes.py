@@ -12,7 +12,7 @@ import pytest
 
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.kubernetes import KubernetesProvider
+from wfgy_rules.providers.kubernetes.kubernetes import KubernetesProvider
 
 MANIFESTS = Path(__file__).parent / "manifests"
 CANARIES = ("canary-in-a-secret", "canaryinasecret", "canary-in-env", "canary-in-args", "c2stcHJvai1jYW5hcnkt")

@@ -14,9 +14,9 @@ from jsonschema import Draft202012Validator
 from tests.helpers import run_cli
 from wfgy_rules.errors import ProviderError, UsageError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.hfmodel import describe_model_dir
-from wfgy_rules.providers.model_card import ModelCardProvider
-from wfgy_rules.providers.model_card_lock import (
+from wfgy_rules.providers.model.hfmodel import describe_model_dir
+from wfgy_rules.providers.model.model_card import ModelCardProvider
+from wfgy_rules.providers.model.model_card_lock import (
     Unfingerprinted,
     build_model_card,
     write_model_card,

@@ -8,7 +8,7 @@ import pynvml
 import pytest
 
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.nvml import NvmlProvider
+from wfgy_rules.providers.gpu.nvml import NvmlProvider
 
 H100_BYTES = 85_520_809_984  # 81559 MiB, as nvidia-smi shows an H100 80GB HBM3
 A100_BYTES = 42_949_672_960  # 40960 MiB

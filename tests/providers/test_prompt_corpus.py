@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.prompts import PromptsProvider
+from wfgy_rules.providers.prompts.prompts import PromptsProvider
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "prompts"
 # Formats whose declarations live in the file itself (inputs:, parameters:, input_variables:).
@@ -132,7 +132,7 @@ def jinja2_meta_comparison() -> dict[str, int]:
     import jinja2
     from jinja2 import meta
 
-    from wfgy_rules.providers.templates.chat_templates import RUNTIME_NAMES
+    from wfgy_rules.providers.prompts.templates.chat_templates import RUNTIME_NAMES
 
     environment = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
     counts = {"templates": 0, "parse_failures": 0, "templates_with_false_alarms": 0, "false_alarm_names": 0}

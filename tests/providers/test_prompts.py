@@ -13,8 +13,8 @@ from jsonschema import Draft202012Validator
 from tests.helpers import REPO
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.prompts import CONFIG_SCHEMA, PromptsProvider
-from wfgy_rules.providers.templates.placeholders import RUNTIME_NAMES, Placeholder, scan
+from wfgy_rules.providers.prompts.prompts import CONFIG_SCHEMA, PromptsProvider
+from wfgy_rules.providers.prompts.templates.placeholders import RUNTIME_NAMES, Placeholder, scan
 
 FACT_KEYS = {"file_count", "files", "vars", "declared", "undeclared", "optional", "unused", "errors", "notes"}
 
@@ -468,7 +468,7 @@ def test_templates_inside_yaml_and_prompty_are_located_in_the_file(tmp_path: Pat
 
 
 def test_auto_workers_share_the_scan_once_it_has_enough_files_or_text(tmp_path: Path, monkeypatch) -> None:
-    from wfgy_rules.providers import prompts
+    from wfgy_rules.providers.prompts import prompts
 
     write_tree(tmp_path, {f"prompts/p{i}.txt": "x" * 100 for i in range(10)})
     matched = [(f"prompts/p{i}.txt", str(tmp_path / f"prompts/p{i}.txt")) for i in range(10)]

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.secrets import SecretsProvider
+from wfgy_rules.providers.env.secrets import SecretsProvider
 
 CANARY = "sk-canary-9f8e7d"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from wfgy_rules.providers import sentencepiece_model
-from wfgy_rules.providers.sentencepiece_model import SentencePieceError, read_model
+from wfgy_rules.providers.model import sentencepiece_model
+from wfgy_rules.providers.model.sentencepiece_model import SentencePieceError, read_model
 
 CORPUS = Path(__file__).parent / "corpus" / "tokenizers"
 BOTCHAN_UNIGRAM = CORPUS / "sentencepiece" / "botchan_en_unigram_1000.model"

@@ -11,7 +11,7 @@ import pytest
 from tokenizers import Tokenizer, models
 
 from tests.helpers import reversed_keys
-from wfgy_rules.providers.hfmodel import describe_model_dir
+from wfgy_rules.providers.model.hfmodel import describe_model_dir
 
 CORPUS = Path(__file__).parent / "corpus" / "tokenizers"
 FACT_KEYS = ("present", "format", "files", "error", "vocab_size", "max_id", "model_type", "bos_token", "bos_token_id", "eos_token", "eos_token_id")
@@ -242,7 +242,7 @@ def test_a_file_not_of_its_format_is_an_error_fact(tmp_path, files, error):
 
 
 def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from wfgy_rules.providers import model_files
+    from wfgy_rules.providers.model import model_files
 
     directory = model_dir(tmp_path, {"tokenizer.model": CORPUS / "sentencepiece" / "botchan_en_bpe_1000.model"})
     monkeypatch.setattr(model_files.read_bytes, "__defaults__", (1024,))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from wfgy_rules.providers.hfmodel import describe_model_dir
+from wfgy_rules.providers.model.hfmodel import describe_model_dir
 
 try:
     from transformers import AutoTokenizer

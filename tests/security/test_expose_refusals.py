@@ -1,6 +1,6 @@
 """``env.expose`` never publishes a secret: not a name the same config declares a secret, not
 a value shaped like another service's credential (shapes from gitleaks' documented rules,
-listed with their sources in ``wfgy_rules/providers/env_names.yaml``)."""
+listed with their sources in ``wfgy_rules/providers/env/env_names.yaml``)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from wfgy_rules.errors import Problem, UsageError
-from wfgy_rules.providers.model_card_lock import (
+from wfgy_rules.providers.model.model_card_lock import (
     MODEL_DIR_KEYS,
     build_model_card,
     write_model_card,

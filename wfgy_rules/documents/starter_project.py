@@ -121,7 +121,7 @@ def _model_dir(root: Path) -> str | None:
 
 
 def _required_secrets(path: Path) -> list[str]:
-    from wfgy_rules.providers.dotenv import parse_env_file
+    from wfgy_rules.providers.env.dotenv import parse_env_file
 
     try:
         entries = parse_env_file(path)

@@ -2,7 +2,7 @@
 
 Nothing heavy is imported or loaded: package versions come from installed metadata, torch's
 CUDA and git revision from its ``torch/version.py`` read as text (parsed, never imported); the model directory is read by
-`wfgy_rules.providers.hfmodel` (JSON as text, tensor shapes from the safetensors header).
+`wfgy_rules.providers.model.hfmodel` (JSON as text, tensor shapes from the safetensors header).
 
 Config (``providers.runtime`` in ``wfgy.yaml``)::
 
@@ -29,8 +29,8 @@ Facts (``runtime.*``)::
       checkpoint: {present: true, sha256: 5c2e…, embedding_tensor: model.embed_tokens.weight, embedding_rows: 128256, …}
 
 Every ``model_dir`` fact but ``present`` and ``path`` is documented, field by field, in
-`wfgy_rules.providers.hfmodel`; what each fingerprint covers in
-`wfgy_rules.providers.tokenizer_files` and `wfgy_rules.providers.checkpoint_files`.
+`wfgy_rules.providers.model.hfmodel`; what each fingerprint covers in
+`wfgy_rules.providers.model.tokenizer_files` and `wfgy_rules.providers.model.checkpoint_files`.
 
 CUDA is read from the first source that exists: torch's build (a CPU build says
 ``compiled: null, source: torch``), then the container's ``CUDA_VERSION``, then the toolkit's
@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.hfmodel import describe_model_dir
+from wfgy_rules.providers.model.hfmodel import describe_model_dir
 
 DEFAULT_PACKAGES = ("torch", "transformers", "tokenizers")
 CUDA_VERSION_JSON = Path("/usr/local/cuda/version.json")

@@ -38,6 +38,7 @@ from wfgy_rules.model import Bundle, Result, Rule, Severity, Status
 from wfgy_rules.policy.deadlines import rule_seconds, watchdog
 from wfgy_rules.run.engine import evaluate_within, stopped
 from wfgy_rules.run.outcome import is_blocking
+from wfgy_rules.run.rebase import rebase
 from wfgy_rules.run.verdicts import Verdict, Verdicts
 from wfgy_rules.run.waivers import sort_waivers, waive
 
@@ -169,8 +170,6 @@ class Plan:
     def _rebase(self, results: list[Result]) -> list[Result]:
         if not any(r.location and not Path(r.location.path).is_absolute() for r in results):
             return results
-        from wfgy_rules.run.session import rebase
-
         return rebase(results, self.base_dir)
 
 

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 from wfgy_rules.documents.fact_bundles import read_bundles, read_fleet_bundle
@@ -24,9 +23,9 @@ from wfgy_rules.run.config import Config, load_config, locate_config
 from wfgy_rules.run.fleet import Plan, Tally
 from wfgy_rules.run.gather import gather
 from wfgy_rules.run.outcome import Outcome, decide
+from wfgy_rules.run.rebase import rebase
 from wfgy_rules.run.rule_selection import apply_config, select
 from wfgy_rules.run.waivers import apply_waivers
-from wfgy_rules.shown_paths import shown_path
 
 
 @dataclass
@@ -145,29 +144,3 @@ def conclude(session: Session, results: list[Result], force: bool, today: date |
     results = rebase(results, session.config.base_dir)
     results = apply_waivers(results, session.config, session.all_rules, today or date.today())
     return decide(results, session.config.fail_on, force)
-
-
-def rebase(results: list[Result], base_dir: Path) -> list[Result]:
-    """Locations are relative to the config's directory; reports show them as the user sees
-    them from the working directory (`wfgy_rules.shown_paths`). Run from a subdirectory of
-    the project (its config found above), they read ``../prompts/a.txt``."""
-    base = _resolved(base_dir)
-    cwd = _resolved(Path.cwd())
-    if base == cwd:
-        return results
-    above = base in cwd.parents
-    return [_rebased(r, base, cwd, above) if r.location and not Path(r.location.path).is_absolute() else r for r in results]
-
-
-@lru_cache(maxsize=64)
-def _resolved(path: Path) -> Path:
-    """``path.resolve()``, once a run: a fleet rebases the locations of every bundle."""
-    return path.resolve()
-
-
-def _rebased(result: Result, base: Path, cwd: Path, above: bool) -> Result:
-    path = base / result.location.path
-    shown = shown_path(path)
-    if above and Path(shown).is_absolute():
-        shown = os.path.relpath(path, cwd).replace(os.sep, "/")
-    return replace(result, location=replace(result.location, path=shown))

@@ -25,7 +25,7 @@ from wfgy_rules.errors import WfgyError
 from wfgy_rules.model import Bundle, Result
 from wfgy_rules.policy.loader import load_policies
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.kubernetes import facts_from_documents
+from wfgy_rules.providers.kubernetes.kubernetes import facts_from_documents
 from wfgy_rules.run.config import Config, find_config, load_config
 from wfgy_rules.run.engine import evaluate
 from wfgy_rules.run.gather import gather

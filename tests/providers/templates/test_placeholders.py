@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfgy_rules.providers.templates.placeholders import (
+from wfgy_rules.providers.prompts.templates.placeholders import (
     SYNTAXES,
     Placeholder,
     SyntaxProblem,

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.providers.model_files import canonical_sha256, read_json
+from wfgy_rules.providers.model.model_files import canonical_sha256, read_json
 
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 SAFETENSORS_INDEX = "model.safetensors.index.json"

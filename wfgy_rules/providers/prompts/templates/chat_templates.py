@@ -21,9 +21,8 @@ or by its content: a Jinja template that iterates or indexes a free ``messages``
   ``builtin_tools``, ``custom_tools``, ``tools_in_user_message`` (the Llama 3.x templates'
   switches), ``enable_thinking``.
 
-`chat_template_undeclared(templates)` judges the templates of a model directory the way the
-``prompts`` provider judges a chat template file: the needed names no runtime supplies
-(``runtime.model_dir.tokenizer.chat_template.undeclared``, judged by ``prompt.chat-template``).
+`placeholders.chat_template_undeclared(templates)` judges the templates of a model directory the
+way the ``prompts`` provider judges a chat template file, with these names.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from wfgy_rules.providers.templates.scan_results import Placeholder
+from wfgy_rules.providers.prompts.templates.scan_results import Placeholder
 
 RUNTIME_NAMES: frozenset[str] = frozenset(
     {
@@ -58,21 +57,3 @@ def named_chat_template(stem: str) -> bool:
 def is_chat_template(text: str, placeholders: Sequence[Placeholder]) -> bool:
     """Whether a parsed Jinja template iterates or indexes a free ``messages``."""
     return any(p.name == "messages" for p in placeholders) and bool(_USES_MESSAGES.search(text))
-
-
-def chat_template_undeclared(templates: Sequence[tuple[str | None, str]]) -> list[str]:
-    """The names the ``(name, source)`` chat templates need that no runtime supplies, sorted.
-
-    Judged as the ``prompts`` provider judges a ``chat_template`` file: defaults anywhere in
-    the template, optional switches and runtime names are not undeclared. A template that does
-    not parse has none (its syntax error is reported on its own)."""
-    from wfgy_rules.providers.templates.placeholders import scan
-
-    names: set[str] = set()
-    for _, source in templates:
-        placeholders, problems = scan(source, "chat_template")
-        if problems:
-            continue
-        defaulted = {p.name for p in placeholders if p.default}
-        names |= {p.name for p in placeholders if not (p.default or p.optional) and p.name not in defaulted}
-    return sorted(names - RUNTIME_NAMES)

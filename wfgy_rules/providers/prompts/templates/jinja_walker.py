@@ -1,6 +1,6 @@
 """Placeholders of a Jinja template (``jinja2`` and ``chat_template`` syntaxes), with positions.
 
-``scan_jinja(text)`` parses ``text`` (``\\n`` line ends: `wfgy_rules.providers.templates.placeholders.scan`
+``scan_jinja(text)`` parses ``text`` (``\\n`` line ends: `wfgy_rules.providers.prompts.templates.placeholders.scan`
 normalises them) with Jinja's own parser, never rendering it or following an include, and
 walks the tree, keeping track of the names bound so far. It returns ``(placeholders,
 problems)`` in no particular order, like every scanner that ``scan`` dispatches to:
@@ -42,7 +42,7 @@ lexer records the raw tokens it yields, and the k-th occurrence of a name on a l
 tree is matched with the k-th name token of that line in the text.
 
 Text of 4096 characters or more is first reduced to its skeleton
-(`wfgy_rules.providers.templates.jinja_skeleton`): results and positions are those of the
+(`wfgy_rules.providers.prompts.templates.jinja_skeleton`): results and positions are those of the
 full text.
 
 jinja2 is imported on the first scan, never when this module is imported.
@@ -56,14 +56,14 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
-from wfgy_rules.providers.templates.jinja_extension import generation_block
-from wfgy_rules.providers.templates.jinja_scopes import (
+from wfgy_rules.providers.prompts.templates.jinja_extension import generation_block
+from wfgy_rules.providers.prompts.templates.jinja_scopes import (
     DEFAULT_FILTERS,
     FileScope,
     descendants,
 )
-from wfgy_rules.providers.templates.jinja_skeleton import skeleton
-from wfgy_rules.providers.templates.scan_results import (
+from wfgy_rules.providers.prompts.templates.jinja_skeleton import skeleton
+from wfgy_rules.providers.prompts.templates.scan_results import (
     Locator,
     Placeholder,
     SyntaxProblem,

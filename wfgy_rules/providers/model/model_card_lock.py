@@ -34,7 +34,7 @@ from typing import Any
 
 from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import ProviderError, UsageError
-from wfgy_rules.providers.hfmodel import describe_model_dir
+from wfgy_rules.providers.model.hfmodel import describe_model_dir
 from wfgy_rules.providers.runtime import compiled_cuda, package_versions, torch_build
 
 # The card keys a model directory gives; lock replaces or removes all of them together.

@@ -79,10 +79,10 @@ from typing import Any
 
 from wfgy_rules.documents.yamlio import load_stream, max_file_bytes, read_text
 from wfgy_rules.errors import PolicyError, ProviderError
-from wfgy_rules.providers import k8s_workloads
+from wfgy_rules.providers.kubernetes import workloads as k8s_workloads
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.env import CONFIG_SCHEMA as ENV_SCHEMA
-from wfgy_rules.providers.env import EnvProvider, looks_secret, value_kind
+from wfgy_rules.providers.env.env import CONFIG_SCHEMA as ENV_SCHEMA
+from wfgy_rules.providers.env.env import EnvProvider, looks_secret, value_kind
 from wfgy_rules.providers.file_globs import matched_files
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

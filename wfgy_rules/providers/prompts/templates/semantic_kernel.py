@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from wfgy_rules.providers.templates.scan_results import (
+from wfgy_rules.providers.prompts.templates.scan_results import (
     Locator,
     Placeholder,
     SyntaxProblem,

@@ -42,27 +42,27 @@ Problems are template syntax errors: Jinja's own parse errors (column unknown: n
 unclosed or mismatched Mustache tags. ``dollar`` and ``format`` text never has problems
 (a stray brace is just text). Jinja templates are parsed, never rendered; includes are not
 followed. Jinja is imported on first use. How the Jinja scanner binds names and finds
-positions is documented in `wfgy_rules.providers.templates.jinja_walker`; the result types are in
-`wfgy_rules.providers.templates.scan_results`.
+positions is documented in `wfgy_rules.providers.prompts.templates.jinja_walker`; the result types are in
+`wfgy_rules.providers.prompts.templates.scan_results`.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from wfgy_rules.providers.templates.chat_templates import (
+from wfgy_rules.providers.prompts.templates.chat_templates import (
     RUNTIME_NAMES as CHAT_RUNTIME_NAMES,
 )
-from wfgy_rules.providers.templates.jinja_walker import scan_jinja
-from wfgy_rules.providers.templates.scan_results import (
+from wfgy_rules.providers.prompts.templates.jinja_walker import scan_jinja
+from wfgy_rules.providers.prompts.templates.scan_results import (
     Locator,
     Placeholder,
     SyntaxProblem,
 )
-from wfgy_rules.providers.templates.semantic_kernel import scan_semantic_kernel
+from wfgy_rules.providers.prompts.templates.semantic_kernel import scan_semantic_kernel
 
 # Names a chat template receives from its runtime (see `chat_templates`).
 RUNTIME_NAMES: dict[str, frozenset[str]] = {"chat_template": CHAT_RUNTIME_NAMES}
@@ -249,3 +249,19 @@ SCANNERS: dict[str, tuple[tuple[str, ...], Scanner]] = {
     "semantic_kernel": (("{{",), scan_semantic_kernel),
 }
 SYNTAXES: tuple[str, ...] = tuple(SCANNERS)
+
+
+def chat_template_undeclared(templates: Sequence[tuple[str | None, str]]) -> list[str]:
+    """The names the ``(name, source)`` chat templates need that no runtime supplies, sorted.
+
+    Judged as the ``prompts`` provider judges a ``chat_template`` file: defaults anywhere in
+    the template, optional switches and runtime names are not undeclared. A template that does
+    not parse has none (its syntax error is reported on its own)."""
+    names: set[str] = set()
+    for _, source in templates:
+        placeholders, problems = scan(source, "chat_template")
+        if problems:
+            continue
+        defaulted = {p.name for p in placeholders if p.default}
+        names |= {p.name for p in placeholders if not (p.default or p.optional) and p.name not in defaulted}
+    return sorted(names - CHAT_RUNTIME_NAMES)

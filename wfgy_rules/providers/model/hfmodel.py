@@ -14,7 +14,7 @@ template is parsed (never rendered) with jinja2, imported on first use.
       pad_token_id: null
       model_type: llama
       transformers_version: 4.44.2
-    tokenizer:                      # the tokenizer files (`wfgy_rules.providers.tokenizer_files`)
+    tokenizer:                      # the tokenizer files (`wfgy_rules.providers.model.tokenizer_files`)
       present: true                 # some vocabulary file exists (readable or not: see error)
       format: tokenizer.json        # tokenizer.json | tekken | sentencepiece | gpt2-bpe | wordpiece | null
       files: [tokenizer.json, tokenizer.model, tokenizer_config.json, special_tokens_map.json]   # what sha256 covers
@@ -37,7 +37,7 @@ template is parsed (never rendered) with jinja2, imported on first use.
         error: {line: 3, message: "unexpected '}'"}   # line within the template
     generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], bos_token_id: 128000}
     checkpoint: {present: true, files: […], tensors: 291, sha256: 5c2e…, embedding_tensor: model.embed_tokens.weight,
-                 embedding_rows: 128256, error: null}   # `wfgy_rules.providers.checkpoint_files`
+                 embedding_rows: 128256, error: null}   # `wfgy_rules.providers.model.checkpoint_files`
 
 A missing config.json or generation_config.json gives ``present: false`` and null values
 (empty lists for ``eos_token_ids``); without a vocabulary file the tokenizer's special tokens,
@@ -66,10 +66,10 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.errors import ProviderError
-from wfgy_rules.providers.checkpoint_files import checkpoint_facts
-from wfgy_rules.providers.model_files import canonical_sha256, read_json, read_text
-from wfgy_rules.providers.templates.jinja_extension import generation_block
-from wfgy_rules.providers.tokenizer_files import read_tokenizer_files
+from wfgy_rules.providers.model.checkpoint_files import checkpoint_facts
+from wfgy_rules.providers.model.model_files import canonical_sha256, read_json, read_text
+from wfgy_rules.providers.prompts.templates.jinja_extension import generation_block
+from wfgy_rules.providers.model.tokenizer_files import read_tokenizer_files
 
 
 def describe_model_dir(path: Path) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def _chat_template_facts(path: Path, tokenizer_config: dict[str, Any]) -> dict[s
     templates, source = _chat_templates(path, tokenizer_config)
     if not templates:
         return {"present": False, "source": None, "sha256": None, "parseable": None, "error": None, "undeclared": []}
-    from wfgy_rules.providers.templates.chat_templates import chat_template_undeclared
+    from wfgy_rules.providers.prompts.templates.placeholders import chat_template_undeclared
 
     error = _first_syntax_error(templates)
     fingerprint = canonical_sha256([[name, text] for name, text in templates])

@@ -5,7 +5,7 @@
 syntax errors are ``problems`` (blocking). Otherwise:
 
 * ``.prompty``, ``.yaml`` / ``.yml`` / ``.json``: the templates inside the document
-  (`wfgy_rules.providers.templates.embedded`), each with the syntax its document names
+  (`wfgy_rules.providers.prompts.templates.embedded`), each with the syntax its document names
   (scanned for that only) or sniffed; names the document declares are ``declared``;
 * any other file is **sniffed**, and scanned for every syntax whose markers it holds:
 
@@ -33,14 +33,14 @@ import os
 import re
 from dataclasses import dataclass
 
-from wfgy_rules.providers.templates.chat_templates import is_chat_template
-from wfgy_rules.providers.templates.embedded import (
+from wfgy_rules.providers.prompts.templates.chat_templates import is_chat_template
+from wfgy_rules.providers.prompts.templates.embedded import (
     Piece,
     document_pieces,
     prompty_pieces,
 )
-from wfgy_rules.providers.templates.placeholders import may_contain, scan
-from wfgy_rules.providers.templates.scan_results import Placeholder, SyntaxProblem
+from wfgy_rules.providers.prompts.templates.placeholders import may_contain, scan
+from wfgy_rules.providers.prompts.templates.scan_results import Placeholder, SyntaxProblem
 
 _DOCUMENTS = frozenset({".yaml", ".yml", ".json"})
 _FORMAT_FIELD = re.compile(r"(?<![\w\\$}{])\{[A-Za-z_]\w*(?:\.\w+|\[[^\]{}]*\])*\}(?!\})")

@@ -43,7 +43,7 @@ from typing import Any
 
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.dotenv import parse_env_file
+from wfgy_rules.providers.env.dotenv import parse_env_file
 
 SECRET_NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"  # also a safe file name: no '/', no '..'
 DEFAULT_SOURCES: tuple[Mapping[str, str], ...] = ({"type": "env"},)

@@ -20,14 +20,14 @@ A file's syntax is the first matching ``syntax`` glob, else its name:
 ``chat_template``) -> ``chat_template``; ``.jinja``/``.j2``/``.jinja2`` -> ``jinja2``;
 ``.mustache``/``.hbs``/``.handlebars`` -> ``mustache``. A syntax from config or name is the
 only one scanned, and its syntax errors are ``errors``. Any other file is read by
-`wfgy_rules.providers.templates.prompt_files`: ``.prompty`` bodies and the templates inside
+`wfgy_rules.providers.prompts.templates.prompt_files`: ``.prompty`` bodies and the templates inside
 ``.yaml``/``.json`` documents (with the names those files declare), else the text is
 **sniffed** and scanned for every syntax whose markers it holds (``{{$`` Semantic Kernel,
 ``{{``/``{%`` Jinja, ``${`` dollar, lone ``{name}`` fields); a sniffed text that does not
 parse as Jinja is a ``notes`` entry, never an error. A Jinja template that iterates or indexes
 ``messages`` is a ``chat_template``. What each syntax counts as a placeholder is documented in
-`wfgy_rules.providers.templates.placeholders`; the Jinja scope analysis (defaults, optional
-switches) in `wfgy_rules.providers.templates.jinja_walker`.
+`wfgy_rules.providers.prompts.templates.placeholders`; the Jinja scope analysis (defaults, optional
+switches) in `wfgy_rules.providers.prompts.templates.jinja_walker`.
 
 ``prompt_vars.yaml`` (schema ``schemas/prompt-vars.schema.json``)::
 
@@ -73,7 +73,7 @@ An occurrence is resolved by a default of its name anywhere in its file (``defau
 on any occurrence), by a resolved declaration, by a declaration in the file itself (PyRIT
 ``parameters``, ``input_variables``, prompty / promptflow ``inputs``, a Semantic Kernel
 ``config.json`` beside ``skprompt.txt``), or by being a runtime name: of a ``chat_template``
-(`wfgy_rules.providers.templates.chat_templates`: ``messages``, ``bos_token``,
+(`wfgy_rules.providers.prompts.templates.chat_templates`: ``messages``, ``bos_token``,
 ``add_generation_prompt``, …) or of a VS Code ``*.prompt.md`` (``${file}``, ``${selection}``).
 An unresolved name whose every unresolved occurrence is ``optional`` (only tested) is listed in
 ``optional``, not ``undeclared``. ``errors`` holds template syntax errors and
@@ -111,13 +111,13 @@ from wfgy_rules.providers.file_globs import (
     matched_files,
     shown_under,
 )
-from wfgy_rules.providers.templates.chat_templates import named_chat_template
-from wfgy_rules.providers.templates.placeholders import (
+from wfgy_rules.providers.prompts.templates.chat_templates import named_chat_template
+from wfgy_rules.providers.prompts.templates.placeholders import (
     RUNTIME_NAMES,
     SYNTAXES,
     may_contain,
 )
-from wfgy_rules.providers.templates.prompt_files import FileScan, analyse
+from wfgy_rules.providers.prompts.templates.prompt_files import FileScan, analyse
 
 DEFAULT_PATHS = ("prompts/**/*",)
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024

@@ -15,7 +15,7 @@ is hashed (so that re-serialising the same tokenizer keeps the fingerprint):
 |---|---|---|---|
 | tokenizer.json | tokenizer.json | the JSON, ``truncation`` and ``padding`` nulled | max id + 1 |
 | tekken.json (Mistral) | tekken | the JSON, ``token_str`` dropped from ``vocab`` (it is derived from ``token_bytes``) | ``config.default_vocab_size`` |
-| tokenizer.model, tokenizer.model.v*, spiece.model, sentencepiece.bpe.model | sentencepiece | pieces [piece, score, type], the encoding fields of the trainer spec, the normalizer and denormalizer specs (`wfgy_rules.providers.sentencepiece_model`) | number of pieces |
+| tokenizer.model, tokenizer.model.v*, spiece.model, sentencepiece.bpe.model | sentencepiece | pieces [piece, score, type], the encoding fields of the trainer spec, the normalizer and denormalizer specs (`wfgy_rules.providers.model.sentencepiece_model`) | number of pieces |
 | vocab.json + merges.txt (GPT-2) | gpt2-bpe | the vocab object and the merges in order (``#version`` lines, blank lines and line endings dropped) | max id + 1 |
 | vocab.txt (BERT) | wordpiece | the tokens, one a line, as transformers reads them (id = line number) | number of lines |
 
@@ -51,13 +51,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.providers.model_files import (
+from wfgy_rules.providers.model.model_files import (
     canonical_sha256,
     read_bytes,
     read_json,
     read_text,
 )
-from wfgy_rules.providers.sentencepiece_model import SentencePieceError, read_model
+from wfgy_rules.providers.model.sentencepiece_model import SentencePieceError, read_model
 
 SENTENCEPIECE_FILES = ("tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
 NON_ID_CONFIG_KEYS = frozenset({

@@ -12,7 +12,7 @@ Config (``providers.env`` in ``wfgy.yaml``)::
         expose: [LOG_LEVEL]             # the only variables whose values may appear in facts
         detect_kinds: true              # classify values (``kinds``, ``keys``); default true
 
-The declared file follows the ``.env.example`` convention (`wfgy_rules.providers.dotenv`):
+The declared file follows the ``.env.example`` convention (`wfgy_rules.providers.env.dotenv`):
 one ``NAME=``, ``NAME=example`` or bare ``NAME`` per line, ``#`` comments; a trailing comment
 that starts with the words ``secret`` and/or ``optional`` marks the entry; every other entry
 is required and not secret::
@@ -81,7 +81,7 @@ is set. Neither a value nor a URL or host name ever appears in the facts.
 
 The tables behind all of this (real variable names with their readers, the aliases, key
 shapes, key variables with their base URLs and official hosts) are data, with the source of
-every row: ``wfgy_rules/providers/env_names.yaml``, shipped inside the package.
+every row: ``wfgy_rules/providers/env/env_names.yaml``, shipped inside the package.
 
 Exposing a variable declared ``secret``, one whose name looks like a credential (ends in
 ``_KEY``, ``_TOKEN``, ``_SECRET``, ``_PASSWORD``, …) or one whose value looks like one (an
@@ -103,7 +103,7 @@ from urllib.parse import urlsplit
 from wfgy_rules.documents.yamlio import load_file
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.dotenv import parse_env_file
+from wfgy_rules.providers.env.dotenv import parse_env_file
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SIMILARITY_CUTOFF = 0.8

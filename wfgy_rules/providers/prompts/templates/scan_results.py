@@ -1,8 +1,8 @@
 """What a placeholder scanner returns, and the offset -> position map every scanner shares.
 
-`Placeholder` and `SyntaxProblem` are the values of `wfgy_rules.providers.templates.placeholders.scan`; they live
-here so that the table-driven scanners (`wfgy_rules.providers.templates.placeholders`) and the Jinja walker
-(`wfgy_rules.providers.templates.jinja_walker`) both depend on this module and never on each other's.
+`Placeholder` and `SyntaxProblem` are the values of `wfgy_rules.providers.prompts.templates.placeholders.scan`; they live
+here so that the table-driven scanners (`wfgy_rules.providers.prompts.templates.placeholders`) and the Jinja walker
+(`wfgy_rules.providers.prompts.templates.jinja_walker`) both depend on this module and never on each other's.
 """
 
 from __future__ import annotations

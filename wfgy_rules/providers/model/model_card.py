@@ -27,7 +27,7 @@ Facts (``model_card.*``)::
 A missing card is a fact, not an error: rules decide whether a card is required. A card that
 is not valid JSON, or that breaks the schema, raises `ProviderError` with every problem,
 ``FILE:LINE:COL: json.path: message`` (``…/model-card.json:3:12: torch: expected string, got
-2.1 (number)``), so no rule compares against a half-read card. `wfgy_rules.providers.model_card_lock`
+2.1 (number)``), so no rule compares against a half-read card. `wfgy_rules.providers.model.model_card_lock`
 writes a card from what is really installed.
 """
 

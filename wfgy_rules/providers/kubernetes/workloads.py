@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wfgy_rules.providers.env import looks_secret
+from wfgy_rules.providers.env.env import looks_secret
 
 JsonPath = tuple
 Locate = Callable[[JsonPath], tuple[int | None, int | None]]

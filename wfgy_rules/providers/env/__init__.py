@@ -1,0 +1,1 @@
+"""The environment: declared and effective variables, .env files, secrets and the table of real names."""

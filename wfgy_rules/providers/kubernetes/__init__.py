@@ -1,0 +1,1 @@
+"""Kubernetes manifests: workloads, their containers, env and secrets."""
