@@ -29,6 +29,20 @@ CASES = [
     ("sum(`[1.5, 2]`)", 3.5),
     ("avg(`[1, 3]`)", 2.0),
     ("starts_with(`\"abc\"`, `\"ab\"`)", True),
+    # arithmetic for fit rules: exact where it can be, floats otherwise
+    ("multiply(`32`, `8`)", 256),
+    ("multiply(`0.9`, `24`)", 21.6),
+    ("divide(`8`, `2`)", 4),
+    ("divide(`1`, `4`)", 0.25),
+    ("add(`1`, `2`)", 3),
+    ("subtract(`2`, `5`)", -3),
+    ("mod(`28`, `8`)", 4),
+    ("mod(`-1`, `8`)", 7),
+    ("round(`3.14159`, `2`)", 3.14),
+    ("round(`2.5`, `0`)", 2),
+    # Llama-3-8B's KV cache per token in bf16: 2 × layers × KV heads × head_dim × 2 bytes
+    ("multiply(multiply(multiply(`2`, `32`), multiply(`8`, `128`)), `2`)", 131072),
+    ("divide(`28`, `4`) == `7`", True),
 ]
 
 ERRORS = [
@@ -45,6 +59,16 @@ ERRORS = [
     "to_number(`\"nan\"`)",
     "sum(`[1e308, 1e308]`)",
     "avg(`[1e308, 1e308]`)",
+    "multiply(`\"4\"`, `4`)",
+    "multiply(`true`, `2`)",
+    "add(`null`, `1`)",
+    "divide(`1`, `0`)",
+    "divide(`1.5`, `0.0`)",
+    "mod(`7`, `0`)",
+    "multiply(`1e308`, `10`)",
+    "round(`1`, `1.5`)",
+    "round(`1`, `-1`)",
+    "round(`1`, `13`)",
 ]
 
 

@@ -6,7 +6,18 @@
 ``version_drift(a, b)``                ``"none" | "patch" | "minor" | "major"``
 ``regex_match(pattern, s)``            whether ``pattern`` matches anywhere in ``s``
 ``close_matches(name, candidates)``    candidates within difflib ratio 0.8 of ``name``
+``add(a, b)`` ``subtract(a, b)``       arithmetic on two numbers (JMESPath has none)
+``multiply(a, b)`` ``divide(a, b)``    ``divide`` is exact: ``divide(`8`, `2`)`` is ``4``,
+``mod(a, b)``                          ``divide(`1`, `4`)`` is ``0.25``; ``mod`` takes the
+                                       sign of ``b`` (Python's ``%``)
+``round(n, digits)``                   ``n`` rounded to ``digits`` decimals (0–12; half to even)
 =====================================  ==================================================
+
+The arithmetic is type-strict like the rest of the dialect: a string, boolean or null
+argument is an ``error`` result naming the function (``multiply`` of ``"4"`` is not 16), and
+so is a division or ``mod`` by zero. A fit rule reads, for example::
+
+    assert: "multiply(serving.launch.tensor_parallel_size, serving.launch.pipeline_parallel_size) <= serving.gpus.visible_count"
 
 A non-version argument to a ``version_*`` function makes the rule an ``error`` result, and
 so does a number that is not finite: ``to_number('1e999')``, ``to_number('nan')`` or a
@@ -26,6 +37,8 @@ from wfgy_rules.policy import versions
 from wfgy_rules.policy.regexes import search as regex_search
 
 _VERSIONISH = {"types": ["string", "number"]}
+_NUMBER = {"types": ["number"]}
+MAX_ROUND_DIGITS = 12
 
 
 class WfgyFunctions(functions.Functions):
@@ -69,6 +82,46 @@ class WfgyFunctions(functions.Functions):
     @functions.signature({"types": ["array-number"]})
     def _func_avg(self, values):
         return _finite("avg", lambda: super(WfgyFunctions, self)._func_avg(values))
+
+
+    @functions.signature(_NUMBER, _NUMBER)
+    def _func_add(self, a, b):
+        return _finite("add", lambda: _exact(a + b))
+
+    @functions.signature(_NUMBER, _NUMBER)
+    def _func_subtract(self, a, b):
+        return _finite("subtract", lambda: _exact(a - b))
+
+    @functions.signature(_NUMBER, _NUMBER)
+    def _func_multiply(self, a, b):
+        return _finite("multiply", lambda: _exact(a * b))
+
+    @functions.signature(_NUMBER, _NUMBER)
+    def _func_divide(self, a, b):
+        if b == 0:
+            raise EvaluationError(f"divide({a}, 0): division by zero")
+        if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+            return a // b
+        return _finite("divide", lambda: a / b)
+
+    @functions.signature(_NUMBER, _NUMBER)
+    def _func_mod(self, a, b):
+        if b == 0:
+            raise EvaluationError(f"mod({a}, 0): division by zero")
+        return _finite("mod", lambda: a % b)
+
+    @functions.signature(_NUMBER, _NUMBER)
+    def _func_round(self, value, digits):
+        if not isinstance(digits, int) or not 0 <= digits <= MAX_ROUND_DIGITS:
+            raise EvaluationError(f"round(): digits must be a whole number from 0 to {MAX_ROUND_DIGITS}, got {digits}")
+        return _finite("round", lambda: _exact(round(value, digits)))
+
+
+def _exact(value):
+    """An integral float (``4.0``) as the int it is, so ``divide(`8`, `2`) == `4``` holds."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def _finite(name: str, value):
