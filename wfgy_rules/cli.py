@@ -262,14 +262,18 @@ def init_command() -> int:
     return init.run()
 
 
-@app.command("verify-attestation", epilog="Exit codes: 0 the signature verifies and the statement is a verdict (whatever the verdict) · 1 tampered, another key, not a verdict statement, or (--require-pass) a failing or forced verdict · 2 missing file or unreadable key · 3 internal error.")
+@app.command("verify-attestation", epilog="Exit codes: 0 the signature verifies, the statement is a verdict, and the options accept it · 1 tampered, another key, not a verdict statement, a pinned --policy-digest or --stage that differs, or (--require-pass) a failing or forced verdict, one that judged no rule, or one narrowed by --only/--skip · 2 missing file, unreadable key or bad option · 3 internal error.")
 def verify_attestation_command(path: Annotated[str, typer.Argument(metavar="FILE", help="A DSSE envelope written by --attest FILE --sign-key PEM.")],
                                key: Annotated[str, typer.Option("--key", metavar="PUB", help="The signer's public key (PEM, ed25519 or ECDSA P-256).")],
-                               require_pass: Annotated[bool, typer.Option("--require-pass", help="Also exit 1 when the verdict inside is a failure or was forced.")] = False) -> int:
+                               require_pass: Annotated[bool, typer.Option("--require-pass", help="Also exit 1 when the verdict is a failure, was forced, judged no rule, or came from a run narrowed by --only/--skip.")] = False,
+                               allow_selection: Annotated[bool, typer.Option("--allow-selection", help="With --require-pass: accept a pass of a run narrowed by --only/--skip.")] = False,
+                               policy_digest: Annotated[Optional[str], typer.Option("--policy-digest", metavar="sha256:HEX", help="Exit 1 unless the verdict is over this policy digest (a report's policy_digest).")] = None,
+                               stage: Annotated[Optional[str], typer.Option("--stage", metavar="STAGE", help="Exit 1 unless the verdict's rules were chosen by this --stage: ci, deploy or all.")] = None) -> int:
     """Check an attestation's signature (DSSE, PAE) and its in-toto Statement; print the verdict it carries."""
+    from wfgy_rules.attest.verify import Wants
     from wfgy_rules.commands import verify_attestation
 
-    return verify_attestation.run(path, key, require_pass)
+    return verify_attestation.run(path, key, Wants(require_pass, allow_selection, policy_digest, stage))
 
 
 @app.command("merge", epilog="Exit codes: 0 the merged run passed (or was forced) · 1 it failed · 2 not the jsonl reports of all shards of one run, or unreadable.")

@@ -77,7 +77,9 @@ def test_an_envelope_signed_by_securesystemslib_verifies_here(tmp_path, kind):
     pem, pub, private = write_keys(tmp_path, kind)
     statement = {"_type": "https://in-toto.io/Statement/v1", "subject": [{"name": "app", "digest": {"sha256": "ab" * 32}}],
                  "predicateType": "https://wfgy-rules.dev/attestation/verdict/v1",
-                 "predicate": {"outcome": "pass", "forced": False, "policy_digest": "sha256:x", "facts_digest": "sha256:y", "failing": [], "waived": []}}
+                 "predicate": {"outcome": "pass", "forced": False, "policy_digest": "sha256:x", "facts_digest": "sha256:y", "stage": "ci",
+                               "selection": {"only": [], "skip": [], "disabled": []}, "judged": {"team.max-len": "pass"},
+                               "failing": [], "waived": []}}
     envelope = Envelope(json.dumps(statement).encode(), PAYLOAD_TYPE, {})
     envelope.sign(CryptoSigner(private, SSlibKey.from_crypto(private.public_key(), keyid=key_id(private.public_key()))))
     path = tmp_path / "theirs.json"

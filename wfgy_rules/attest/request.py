@@ -1,6 +1,6 @@
 """``--attest FILE [--subject NAME@sha256:HEX]… [--sign-key PEM]`` on ``eval`` and
 ``preflight``: checked before anything runs (a bad key or subject is exit 2 up front), fed
-the bundles as they are judged, written atomically after the report."""
+the bundle as it is gathered, written atomically after the report."""
 
 from __future__ import annotations
 
@@ -43,20 +43,22 @@ class Attestation:
 
             self.key = load_private_key(options.sign_key)
         self.first: Bundle | None = None
-        self.count = 0
 
     def watch(self, bundles: Iterable[Bundle]) -> Iterator[Bundle]:
-        """The bundles, unchanged; the first is kept for the default subjects."""
+        """The bundles, unchanged; the first is kept for the default subjects of gathered facts."""
         for bundle in bundles:
             if self.first is None:
                 self.first = bundle
-            self.count += 1
             yield bundle
 
-    def write(self, report: Any, model_card_file: Path | None, facts_name: str) -> None:
-        facts = self.first.facts if self.first is not None and self.count == 1 else None
-        subjects = self.subjects or default_subjects(facts, model_card_file, facts_name, report.facts_digest)
-        payload = (json.dumps(build_statement(report, subjects), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    def write(self, report: Any, options: Any, config: Any) -> None:
+        """Write the statement of ``report``; ``options``: the run's `wfgy_rules.run.session.RunOptions`
+        (its ``--facts``, ``--only`` and ``--skip``), ``config``: its `Config`."""
+        read = Path(options.facts) if options.facts else None
+        subjects = self.subjects or default_subjects(None if read or self.first is None else self.first.facts,
+                                                     None if read else _model_card_file(config), read, report.facts_digest)
+        statement = build_statement(report, subjects, options.only, options.skip)
+        payload = (json.dumps(statement, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         if self.key is None:
             write_atomic(Path(self.path), payload.decode())
             return
@@ -65,9 +67,7 @@ class Attestation:
         write_atomic(Path(self.path), json.dumps(seal(payload, self.key), indent=2) + "\n")
 
 
-def model_card_file(config: Any, gathered: bool) -> Path | None:
-    """The model card the facts were gathered from (None when judging a bundle from elsewhere)."""
-    if not gathered:
-        return None
+def _model_card_file(config: Any) -> Path:
+    """The model card the facts were gathered from."""
     settings = config.providers.get("model_card") or {}
     return config.base_dir / settings.get("path", "model-card.json")

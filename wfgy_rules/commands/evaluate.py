@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wfgy_rules.attest.request import Attestation, AttestOptions, model_card_file
+from wfgy_rules.attest.request import Attestation, AttestOptions
 from wfgy_rules.errors import UsageError
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.emit import check_color, check_format, emit, parse_reports
@@ -46,12 +46,8 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None, attes
     report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, color=color)
     if attestation.path:
-        attestation.write(report, model_card_file(session.config, gathered=not options.facts), _facts_name(options.facts))
+        attestation.write(report, options, session.config)
     return outcome.exit_code
-
-
-def _facts_name(facts: str | None) -> str:
-    return Path(facts).name if facts else "facts.json"
 
 
 
@@ -94,6 +90,5 @@ def _fleet(session, options: RunOptions, fleet, extra, color: str, root_dir, att
                     stage=session.stage, bundles=bundles)
     emit(report, options.format, options.output, extra, color=color)
     if attestation.path:
-        attestation.count = len(bundles)
-        attestation.write(report, model_card_file(session.config, gathered=False), _facts_name(options.facts))
+        attestation.write(report, options, session.config)
     return outcome.exit_code

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from wfgy_rules.attest.request import Attestation, AttestOptions, model_card_file
+from wfgy_rules.attest.request import Attestation, AttestOptions
 from wfgy_rules.errors import UsageError, WfgyError
 from wfgy_rules.exit_codes import ExitCode
 from wfgy_rules.model import Result, Rule, Status
@@ -85,9 +85,9 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
         bundle = next(collect_facts(session, options.facts))
         results = evaluate(rules, bundle)
     else:
-        bundle = gather_now(session, session.providers)
+        bundle = gather_now(session, session.providers, command)
         results, bundle = wait_for_blocking(
-            rules, evaluate(rules, bundle), bundle, lambda names: gather_now(session, names),
+            rules, evaluate(rules, bundle), bundle, lambda names: gather_now(session, names, command),
             default_timeout=session.config.secret_timeout, pending=_worth_waiting_for(session, today), progress=Progress(sys.stderr),
         )
     outcome = conclude(session, results, options.force, today)
@@ -97,9 +97,8 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
                     config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, stream=sys.stderr, color=color)
     if attestation.path:  # before exec: the verdict is on disk before the service starts
-        attestation.first, attestation.count = bundle, 1
-        attestation.write(report, model_card_file(session.config, gathered=not options.facts),
-                          Path(options.facts).name if options.facts else "facts.json")
+        attestation.first = bundle
+        attestation.write(report, options, session.config)
     if not proceed:
         write_termination_log(failure_reason(outcome))
         return outcome.exit_code
