@@ -34,8 +34,8 @@ def test_wheel_contains_resources_and_finds_them_from_elsewhere(tmp_path):
     rules_dir, schema_found = done.stdout.split()
     assert Path(rules_dir) == unpacked / "wfgy_rules" / "rules" and schema_found == "True"
     # The env provider's tables (real variable names, aliases, key shapes) load from the wheel.
-    probe = ("from wfgy_rules.providers.env import env; t = env.tables(); "
-             "print(env.TABLES_PATH.is_relative_to(%r), t.readers['HUGGING_FACE_HUB_TOKEN'][0], env.value_kind('gsk_x'))" % str(unpacked))
+    probe = ("from wfgy_rules.providers.env import env, env_tables; t = env.tables(); "
+             "print(env_tables.TABLES_PATH.is_relative_to(%r), t.readers['HUGGING_FACE_HUB_TOKEN'][0], env.value_kind('gsk_x'))" % str(unpacked))
     done = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(unpacked)}, check=True)
     assert done.stdout.split() == ["True", "huggingface_hub", "groq_key"]

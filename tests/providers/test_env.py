@@ -10,7 +10,7 @@ import yaml
 
 from tests.helpers import cli_command, run_cli
 from wfgy_rules.errors import ProviderError
-from wfgy_rules.providers.env import env as env_module
+from wfgy_rules.providers.env import env_tables
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.env.dotenv import parse_env_file
 from wfgy_rules.providers.env.env import EnvProvider, value_kind
@@ -328,7 +328,7 @@ def test_unterminated_quoted_value(tmp_path):
 
 
 def test_the_shipped_tables_are_consistent_and_cite_a_source():
-    data = yaml.safe_load(env_module.TABLES_PATH.read_text(encoding="utf-8"))
+    data = yaml.safe_load(env_tables.TABLES_PATH.read_text(encoding="utf-8"))
     known = {row["name"] for row in data["names"]}
     assert all(row["readers"] and row["source"] for row in data["names"])
     assert all(row["source"] for table in ("aliases", "key_kinds") for row in data[table])

@@ -13,7 +13,8 @@ import pytest
 
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
-from wfgy_rules.providers.env.env import EnvProvider, looks_secret, value_kind
+from wfgy_rules.providers.env.credentials import looks_secret
+from wfgy_rules.providers.env.env import EnvProvider, value_kind
 
 
 def collect(config, environ):

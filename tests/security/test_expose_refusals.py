@@ -1,8 +1,11 @@
-"""``env.expose`` never publishes a secret: not a name the same config declares a secret, not
-a value shaped like another service's credential (shapes from gitleaks' documented rules,
-listed with their sources in ``wfgy_rules/providers/env/env_names.yaml``)."""
+"""``env.expose`` and ``kubernetes.expose`` never publish a secret: not a name the same config
+declares a secret, not a value shaped like another service's credential (shapes from gitleaks'
+documented rules, listed with their sources in ``wfgy_rules/providers/env/env_names.yaml``).
+Both providers use one test (``wfgy_rules/providers/env/credentials.py``)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -50,3 +53,64 @@ def test_an_ordinary_value_is_still_exposed(tmp_path):
     (tmp_path / "wfgy.yaml").write_text("apiVersion: wfgy-rules/v1\nkind: Config\nproviders: {env: {expose: [SETTING]}}\n")
     done = run_cli("facts", "-c", "wfgy.yaml", "--provider", "env", cwd=tmp_path, env={"SETTING": "https://example.com/v1"})
     assert done.returncode == 0 and '"SETTING": "https://example.com/v1"' in done.stdout
+
+
+# One credential test for every provider that can expose a value: what `env.expose` refuses,
+# `kubernetes.expose` refuses too, and the other way round.
+LEAKED_BEFORE = [  # values the kubernetes provider printed before it shared the env test
+    "postgres://admin:PASSCANARY@db/prod",                              # a URL with user info
+    "ghp_" + "C" * 30 + "CANARY",                                       # GitHub token
+    "gsk_CANARY1234567890",                                             # Groq key
+    "AIzaCANARY1234567890",                                             # Google key
+    "Server=db;User Id=app;Password=CANARY",                            # a password assignment
+    "--header=Authorization: Bearer sk-or-v1-CANARY",                   # an embedded OpenRouter key
+    "xoxb-1234567890-CANARY",                                           # Slack bot token
+]
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: llm}
+spec:
+  template:
+    spec:
+      containers:
+        - name: server
+          image: vllm/vllm-openai:v0.6.3
+          env:
+            - {name: LOG_LEVEL, value: info}
+            - {name: SETTING, value: %s}
+"""
+K8S_CONFIG = """\
+apiVersion: wfgy-rules/v1
+kind: Config
+policies: [builtin]
+providers:
+  kubernetes: {paths: [deploy.yaml], expose: [LOG_LEVEL, SETTING]}
+"""
+
+
+@pytest.mark.parametrize("value", LEAKED_BEFORE)
+def test_kubernetes_refuses_what_env_refuses(tmp_path, value):
+    (tmp_path / "wfgy.yaml").write_text(K8S_CONFIG)
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % json.dumps(value))
+    for args in (["facts", "--provider", "kubernetes"], ["query", "kubernetes.workloads[].containers[].env[]"], ["eval", "-f", "json"]):
+        done = run_cli(*args, cwd=tmp_path)
+        assert "refusing to expose secret variable SETTING" in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+        assert "CANARY" not in done.stdout + done.stderr, args
+    (tmp_path / "wfgy.yaml").write_text("apiVersion: wfgy-rules/v1\nkind: Config\nproviders: {env: {expose: [SETTING]}}\n")
+    done = run_cli("facts", "--provider", "env", cwd=tmp_path, env={"SETTING": value})
+    assert "refusing to expose secret variable SETTING" in done.stdout and "CANARY" not in done.stdout + done.stderr
+
+
+def test_kubernetes_refuses_a_name_the_declared_env_marks_secret(tmp_path):
+    (tmp_path / "wfgy.yaml").write_text(K8S_CONFIG.replace("expose:", "declared_env: [{name: SETTING, secret: true}], expose:"))
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % "plain-CANARY")
+    done = run_cli("facts", "--provider", "kubernetes", cwd=tmp_path)
+    assert "refusing to expose secret variable SETTING" in done.stdout and "CANARY" not in done.stdout + done.stderr
+
+
+def test_kubernetes_still_exposes_an_ordinary_value(tmp_path):
+    (tmp_path / "wfgy.yaml").write_text(K8S_CONFIG)
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % "https://db.example.com/v1")
+    done = run_cli("query", "kubernetes.workloads[0].containers[0].env[].value", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout) == ["info", "https://db.example.com/v1"]

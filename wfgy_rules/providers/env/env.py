@@ -84,78 +84,28 @@ shapes, key variables with their base URLs and official hosts) are data, with th
 every row: ``wfgy_rules/providers/env/env_names.yaml``, shipped inside the package.
 
 Exposing a variable declared ``secret``, one whose name looks like a credential (ends in
-``_KEY``, ``_TOKEN``, ``_SECRET``, ``_PASSWORD``, …) or one whose value looks like one (an
-API key, a URL with ``user:password@``) raises `ProviderError` ("refusing to expose secret
-variable NAME"): the run reports the provider's rules as errors and shows no value.
+``_KEY``, ``_TOKEN``, ``_SECRET``, ``_PASSWORD``, …) or one whose value holds one (an API
+key of any known shape, anywhere in the value; a URL with ``user:password@``; a
+``password=…`` assignment) raises `ProviderError` ("refusing to expose secret variable
+NAME"): the run reports the provider's rules as errors and shows no value. The test is
+`wfgy_rules.providers.env.credentials`, the same for every provider that can expose a value.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from wfgy_rules.documents.yamlio import load_file
-from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.env.credentials import check_exposable, kind_providers, value_kind
 from wfgy_rules.providers.env.dotenv import parse_env_file
+from wfgy_rules.providers.env.env_tables import KeyVariable, tables
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SIMILARITY_CUTOFF = 0.8
-TABLES_PATH = Path(__file__).with_name("env_names.yaml")
-
-SECRET_NAME = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.I)
-URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
-URL_WITH_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]+@")  # postgres://u:p@db
-
-
-@dataclass(frozen=True)
-class KeyVariable:
-    """A variable that holds one provider's key, and where its base URL may point instead."""
-
-    name: str
-    provider: str
-    base_urls: tuple[str, ...]
-    hosts: tuple[str, ...]  # official hosts; ".example.com" matches its subdomains
-
-
-@dataclass(frozen=True)
-class Tables:
-    """``env_names.yaml``: real variable names, aliases, key shapes and key variables."""
-
-    readers: Mapping[str, tuple[str, ...]]  # known name -> the tools that read it
-    aliases: Mapping[str, str]  # wrong name -> the name the tool reads
-    key_kinds: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (kind, prefixes, providers)
-    key_variables: tuple[KeyVariable, ...]
-    credential_shapes: re.Pattern[str]  # any other service's credential, by shape
-
-    @property
-    def credential_prefixes(self) -> tuple[str, ...]:
-        return tuple(p for _, prefixes, _ in self.key_kinds for p in prefixes)
-
-
-@functools.lru_cache(maxsize=1)
-def tables() -> Tables:
-    """The shipped tables, read once (a broken file is a packaging bug: it raises)."""
-    data = load_file(TABLES_PATH).data
-    return Tables(
-        readers={row["name"]: tuple(row["readers"]) for row in data["names"]},
-        aliases={row["found"]: row["means"] for row in data["aliases"]},
-        key_kinds=tuple(
-            (row["kind"], tuple(row["prefixes"]), tuple(row["providers"])) for row in data["key_kinds"]
-        ),
-        key_variables=tuple(
-            KeyVariable(row["name"], row["provider"], tuple(row["base_urls"]), tuple(row["hosts"]))
-            for row in data["key_variables"]
-        ),
-        credential_shapes=re.compile("|".join(f"(?:{row['pattern']})" for row in data["credential_shapes"]), re.ASCII),
-    )
-
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -263,27 +213,6 @@ class EnvProvider:
         }
 
 
-def value_kind(value: str) -> str:
-    """The shape of a value (``openai_key``, ``url``, …); the value itself is not kept."""
-    stripped = value.strip()
-    if not stripped:
-        return "empty"
-    for kind, prefixes, _ in tables().key_kinds:  # first match wins: sk-ant- before sk-
-        if stripped.startswith(prefixes):
-            return kind
-    return "url" if URL.match(stripped) else "other"
-
-
-def kind_providers(kind: str) -> list[str]:
-    """The providers that issue keys of a kind (``[]`` for ``url``, ``other``, …)."""
-    return next((list(providers) for k, _, providers in tables().key_kinds if k == kind), [])
-
-
-def looks_secret(name: str) -> bool:
-    """Whether a variable's name says it holds a credential (``*_KEY``, ``*_TOKEN``, …)."""
-    return bool(SECRET_NAME.search(name))
-
-
 def _declared(spec: str | list[Any] | None, ctx: ProviderContext) -> list[Declared]:
     if spec is None:
         return []
@@ -297,6 +226,11 @@ def _declared(spec: str | list[Any] | None, ctx: ProviderContext) -> list[Declar
     return list(by_name.values())
 
 
+def declared_secret_names(spec: str | list[Any] | None, ctx: ProviderContext) -> frozenset[str]:
+    """The names a declared env (``env.declared``, ``kubernetes.declared_env``) marks secret."""
+    return frozenset(d.name for d in _declared(spec, ctx) if d.secret)
+
+
 def _from_mapping(item: Mapping[str, Any]) -> Declared:
     return Declared(item["name"], item.get("required", True), item.get("secret", False))
 
@@ -306,26 +240,8 @@ def _exposed_values(
 ) -> dict[str, str | None]:
     secret = {d.name for d in declared if d.secret} | secret_names
     for name in expose:
-        value = environ.get(name, "")
-        if name in secret or looks_secret(name) or _holds_credential(value):
-            raise ProviderError(f"refusing to expose secret variable {name}")
+        check_exposable(name, environ.get(name, ""), secret)
     return {name: environ.get(name) for name in expose}
-
-
-def _holds_credential(value: str) -> bool:
-    return (
-        bool(kind_providers(value_kind(value)))
-        or bool(URL_WITH_USERINFO.match(value.strip()))
-        or bool(_embedded_credential().search(value))
-        or bool(tables().credential_shapes.search(value))
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _embedded_credential() -> re.Pattern[str]:
-    """A key anywhere in a value ("Bearer sk-ant-…", "token=hf_…") is still a key."""
-    prefixes = "|".join(re.escape(p) for p in tables().credential_prefixes)
-    return re.compile(rf"(?:^|[^A-Za-z0-9])(?:{prefixes})[A-Za-z0-9]")
 
 
 def _keys(environ: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -63,8 +63,10 @@ Facts (``kubernetes.*``)::
 A Secret is *declared* when these manifests hold it (kind: Secret) or ``secrets`` names it;
 only then can a reference to a key it lacks be judged (``key_declared: false``).
 
-Values never become facts: literal env values only for names in ``expose`` (a name that
-looks like a credential, or a credential-shaped value, is refused), no Secret data, and no
+Values never become facts: literal env values only for names in ``expose`` (refused, as in
+the ``env`` provider and by the same test, `wfgy_rules.providers.env.credentials`: a name
+declared secret in ``declared_env`` or that looks like a credential, a value that holds one
+anywhere: any known key shape, a URL with ``user:password@``), no Secret data, and no
 ``command``/``args`` (they can hold ``--api-key sk-…``): only ``runs_preflight`` and
 ``serving`` are derived from them.
 """
@@ -81,8 +83,9 @@ from wfgy_rules.documents.yamlio import load_stream, max_file_bytes, read_text
 from wfgy_rules.errors import PolicyError, ProviderError
 from wfgy_rules.providers.kubernetes import workloads as k8s_workloads
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.env.credentials import check_exposable
 from wfgy_rules.providers.env.env import CONFIG_SCHEMA as ENV_SCHEMA
-from wfgy_rules.providers.env.env import EnvProvider, looks_secret, value_kind
+from wfgy_rules.providers.env.env import EnvProvider, declared_secret_names
 from wfgy_rules.providers.file_globs import matched_files
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -91,7 +94,6 @@ DEFAULT_SERVING_PATTERN = (
     r"(?i)(?:^|[^a-z0-9])(?:vllm|text-generation-(?:inference|launcher)|tgi|sglang|tritonserver|lmdeploy"
     r"|llama[.-]?cpp|llama-server|ollama|tensorrt[-_]llm|trtllm|aphrodite|lorax)(?:[^a-z0-9]|$)"
 )
-CREDENTIAL_KINDS = frozenset({"openai_key", "anthropic_key", "hf_token"})
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "title": "kubernetes provider",
@@ -185,14 +187,15 @@ def facts_from_documents(documents: list[Any], config: Mapping[str, Any], ctx: P
 
 
 def _settings(config: Mapping[str, Any], ctx: ProviderContext) -> k8s_workloads.Settings:
-    for name in config.get("expose") or []:
-        if looks_secret(name) or name in ctx.secret_names:
-            raise ProviderError(f"refusing to expose secret variable {name}")
+    expose = frozenset(config.get("expose") or [])
+    secret = declared_secret_names(config.get("declared_env"), ctx) | ctx.secret_names if expose else frozenset()
+    for name in sorted(expose):
+        check_exposable(name, secret_names=secret)
     try:
         serving = re.compile(config.get("serving_pattern") or DEFAULT_SERVING_PATTERN)
     except re.error as exc:
         raise ProviderError(f"serving_pattern is not a valid regular expression: {exc}") from None
-    return k8s_workloads.Settings(frozenset(config.get("expose") or []), serving)
+    return k8s_workloads.Settings(expose, serving)
 
 
 def _judged(w: dict[str, Any], declared: Mapping[str, dict[str, Any]], required: list[str], near: _NearMisses) -> dict[str, Any]:
@@ -206,8 +209,6 @@ def _judged(w: dict[str, Any], declared: Mapping[str, dict[str, Any]], required:
             if e["source"] == "secret":
                 refs.append(_ref(e["secret"], e["key"], "env", e, declared))
                 provided.add(e["name"])
-            elif e["source"] == "literal" and "value" in e and value_kind(e["value"]) in CREDENTIAL_KINDS:
-                raise ProviderError(f"refusing to expose secret variable {e['name']}")
         for e in c["env_from"]:
             if e["source"] != "secret":
                 continue

@@ -5,7 +5,8 @@ pod templates unwrapped, ``List`` kinds unwrapped) and the keys (never the value
 Secret. Every entry carries ``path``/``line``/``column`` so results point into the manifest.
 
 Values are kept out on purpose: an env var's literal value appears only when its name is in
-``expose`` (the rest say ``empty: true|false``); ``command`` and ``args`` are not facts at
+``expose`` and the value holds no credential (`wfgy_rules.providers.env.credentials`; the
+rest say ``empty: true|false``); ``command`` and ``args`` are not facts at
 all (they can carry ``--api-key sk-…``): only what rules need is derived from them
 (``runs_preflight``, and the workload's ``serving`` flag). A Secret contributes its name and
 its keys (``data`` and ``stringData``), never its data.
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wfgy_rules.providers.env.env import looks_secret
+from wfgy_rules.providers.env.credentials import check_exposable, looks_secret
 
 JsonPath = tuple
 Locate = Callable[[JsonPath], tuple[int | None, int | None]]
@@ -194,6 +195,7 @@ def _env(e: Any, where: JsonPath, owner: dict[str, str], pos: _Positions, settin
         text = "" if value is None else str(value)
         entry.update(source="literal", empty=not text.strip())
         if name in settings.expose:
+            check_exposable(name, text)  # a credential in an exposed variable: the provider fails
             entry["value"] = text
     return entry
 
