@@ -210,14 +210,15 @@ def serve_command(cert: Annotated[str, typer.Option("--cert", metavar="FILE", he
                   config: ConfigOpt = None,
                   host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
                   port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8443,
-                  timeout: Annotated[float, typer.Option("--timeout", help="Seconds to answer a review in (keep it below the webhook's timeoutSeconds); a connection that has not sent a whole request head by then is closed.")] = 8.0,
+                  timeout: Annotated[float, typer.Option("--timeout", help="Seconds to answer a review in (keep it below the webhook's timeoutSeconds); a connection that has not finished its TLS handshake and sent a whole request head by then is closed.")] = 8.0,
                   failure_mode: Annotated[str, typer.Option("--failure-mode", help="On an internal error or a missed deadline: fail (deny) or ignore (admit, with a warning).")] = "fail",
                   max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes.")] = 3 * 1024 * 1024,
-                  reload_interval: Annotated[float, typer.Option("--reload-interval", help="Seconds between checks of the cert and key files.")] = 10.0) -> int:
+                  reload_interval: Annotated[float, typer.Option("--reload-interval", help="Seconds between checks of the cert and key files.")] = 10.0,
+                  max_connections: Annotated[int, typer.Option("--max-connections", help="Connections held at once, TLS handshakes included; more are closed at once.")] = 256) -> int:
     """Validating admission webhook (AdmissionReview v1 at /validate; /healthz, /readyz) judging pods with the kubernetes pack."""
     from wfgy_rules.commands import serve
 
-    return serve.run(cert, key, config, host, port, timeout, failure_mode, max_body, reload_interval)
+    return serve.run(cert, key, config, host, port, timeout, failure_mode, max_body, reload_interval, max_connections)
 
 
 @app.command("diff", epilog="Exit codes: 0 compared (--exit-code: 1 when something drifted or is missing) · 2 invalid input · 3 internal error.")

@@ -92,7 +92,7 @@ def _serve(work: Callable[[int, int], Any], ranges: list[tuple[int, int]], write
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler the caller installed
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM that came since the fork ends it now
-        _die_with_parent()
+        die_with_parent()
         for fd in unused:  # the caller's read ends, copied by the fork
             os.close(fd)
         for start, stop in ranges:
@@ -110,7 +110,9 @@ def _serve(work: Callable[[int, int], Any], ranges: list[tuple[int, int]], write
         os._exit(code)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """In a forked process: the kernel kills it when its parent dies (Linux); it exits at
+    once when the parent is already gone."""
     parent = os.getppid()
     if sys.platform.startswith("linux"):
         try:

@@ -1,10 +1,12 @@
-"""The ASGI app in process: the failure mode on internal errors and missed deadlines."""
+"""The ASGI app in process (its judges forked from the test): the failure mode on internal
+errors and missed deadlines, and a judge past its deadline is stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import os
 import time
 
 import pytest
@@ -32,6 +34,7 @@ class Refusing:
 
 
 def call(app: WebhookApp, body: bytes, path: str = "/validate") -> tuple[int, dict]:
+    """One request between the app's lifespan startup and shutdown."""
     sent = []
     messages = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -42,8 +45,26 @@ def call(app: WebhookApp, body: bytes, path: str = "/validate") -> tuple[int, di
         sent.append(message)
 
     scope = {"type": "http", "path": path, "method": "POST", "headers": [(b"content-length", str(len(body)).encode())]}
-    asyncio.run(app(scope, receive, send))
+    asyncio.run(_within_lifespan(app, app(scope, receive, send)))
     return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+async def _within_lifespan(app: WebhookApp, request) -> None:
+    events = asyncio.Queue()
+    await events.put({"type": "lifespan.startup"})
+    done = []
+
+    async def send(message):
+        done.append(message["type"])
+
+    lifespan = asyncio.create_task(app({"type": "lifespan"}, events.get, send))
+    while "lifespan.startup.complete" not in done:
+        await asyncio.sleep(0.01)
+    try:
+        await request
+    finally:
+        await events.put({"type": "lifespan.shutdown"})
+        await lifespan
 
 
 @pytest.mark.parametrize("reviewer,reason", [(Raising(), "internal error: RuntimeError"), (Slow(), "deadline exceeded")])
@@ -53,6 +74,50 @@ def test_failure_mode_fail_denies(reviewer, reason):
     assert status == 200
     assert body["response"] == {"uid": "u-1", "allowed": False, "status": {"code": 403, "message": f"wfgy-rules webhook: {reason}; failure mode fail"}}
     assert json.loads(log.getvalue())["outcome"] == "failure_mode"
+
+
+def test_a_judge_past_the_deadline_is_killed_and_replaced():
+    app = WebhookApp(Slow(), timeout=0.3, log=io.StringIO(), judges=1)
+    pids = []
+
+    async def twice():
+        await app.judges.start()
+        try:
+            for _ in range(2):
+                pids.append(app.judges.pids())
+                started = time.monotonic()
+                await _review(app)
+                assert time.monotonic() - started < 0.9  # answered at the deadline, not after the judge's second
+        finally:
+            app.judges.stop()
+
+    asyncio.run(twice())
+    (first,), (second,) = pids
+    assert first != second  # the judge that overran was replaced
+    for pid in (first, second):
+        assert not _alive(pid)  # killed and reaped: nothing judges on after the answer
+
+
+async def _review(app: WebhookApp) -> None:
+    messages = [{"type": "http.request", "body": json.dumps(REVIEW).encode(), "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await app({"type": "http", "path": "/validate", "method": "POST", "headers": []}, receive, send)
+    assert json.loads(sent[1]["body"])["response"]["status"]["message"].startswith("wfgy-rules webhook: deadline exceeded")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_failure_mode_ignore_admits_with_a_warning():

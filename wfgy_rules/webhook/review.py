@@ -11,6 +11,9 @@ A failing result that blocks (SPEC §6) denies the object; ``status.message`` li
 blocking rule as ``rule-id: message``. Failing results that do not block come back as
 ``warnings`` (kubectl prints them). Nothing from the object is echoed but names: the facts
 never hold a value (see the provider), and neither does the answer or the log record.
+
+An object with more containers or env entries than `wfgy_rules.webhook.bounds` allows is
+denied without judging; warnings are capped as kube-apiserver keeps them (same module).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from datetime import date
 from typing import Any
 
 from wfgy_rules.documents.yamlio import Document
-from wfgy_rules.errors import WfgyError
 from wfgy_rules.model import Bundle, Result
 from wfgy_rules.policy.loader import load_policies
 from wfgy_rules.providers.base import ProviderContext
@@ -32,16 +34,12 @@ from wfgy_rules.run.gather import gather
 from wfgy_rules.run.outcome import decide
 from wfgy_rules.run.rule_selection import apply_config
 from wfgy_rules.run.waivers import apply_waivers
+from wfgy_rules.webhook.bounds import BadReview, capped_warnings, cut, excess
 
 API_VERSION = "admission.k8s.io/v1"
 KUBERNETES_PACK = "builtin:kubernetes"
 DECLARED_FACTS = frozenset({"kubernetes", "model_card", "file"})
-MAX_WARNING = 256  # characters per warning, as kube-apiserver truncates them
 MAX_MESSAGE = 4096
-
-
-class BadReview(WfgyError):
-    """The request is not an AdmissionReview this webhook can answer (HTTP 400)."""
 
 
 @dataclass(frozen=True)
@@ -71,14 +69,18 @@ class Reviewer:
         record = _describe(request)
         if not isinstance(obj, dict):  # DELETE and CONNECT carry no object: nothing to judge
             return Verdict(answer(uid, True), {**record, "allowed": True, "denied_by": [], "warnings": 0})
+        beyond = excess(obj)
+        if beyond is not None:
+            message = f"denied by wfgy-rules: {record['resource']} has {beyond}"
+            return Verdict(answer(uid, False, message), {**record, "allowed": False, "denied_by": [], "warnings": 0, "reason": beyond})
         results = self.judge(obj, record["resource"], today)
         outcome = decide(results, self.config.fail_on, force=False)
         blocking = [r for r in outcome.results if r.blocking]
         advisory = [r for r in outcome.results if r.status.failing and not r.blocking]
         allowed = not blocking
         message = "; ".join(f"{r.rule_id}: {r.message or r.title}" for r in blocking)
-        warnings = [_cut(f"{r.rule_id}: {r.message or r.title}", MAX_WARNING) for r in advisory]
-        response = answer(uid, allowed, _cut(f"denied by wfgy-rules: {message}", MAX_MESSAGE) if blocking else None, warnings)
+        warnings = [f"{r.rule_id}: {r.message or r.title}" for r in advisory]
+        response = answer(uid, allowed, cut(f"denied by wfgy-rules: {message}", MAX_MESSAGE) if blocking else None, capped_warnings(warnings))
         return Verdict(response, {**record, "allowed": allowed, "denied_by": sorted({r.rule_id for r in blocking}), "warnings": len(warnings)})
 
     def judge(self, obj: Mapping[str, Any], shown: str, today: date | None = None) -> list[Result]:
@@ -97,6 +99,13 @@ def answer(uid: str, allowed: bool, message: str | None = None, warnings: list[s
     if warnings:
         response["warnings"] = warnings
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": response}
+
+
+def uid_of(body: Any) -> str:
+    """The request's uid, or "" (what a fall-back answer carries when judging never ended)."""
+    request = body.get("request") if isinstance(body, dict) else None
+    uid = request.get("uid") if isinstance(request, dict) else None
+    return uid if isinstance(uid, str) else ""
 
 
 def _request(body: Any) -> dict[str, Any]:
@@ -135,7 +144,3 @@ def _text(value: Any) -> str:
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -4,57 +4,64 @@ Routes: ``POST /validate`` (an AdmissionReview v1), ``GET /healthz`` (the proces
 ``GET /readyz`` (200 while serving, 503 once shutting down). Everything else is 404/405.
 
 Each review runs under a deadline (``timeout``, below the webhook's ``timeoutSeconds``):
-reading the body and judging it together. A body over ``max_body`` bytes is refused (413)
-before it is read in full; a body that is not an AdmissionReview gets 400; a client too slow
-to send its body gets 408, and one that has not sent a whole request head (the request line
-and headers) ``timeout`` seconds after connecting, or after starting its next request on a
-kept-alive connection, is disconnected: an idle or trickling client cannot hold one of the
-``max_connections`` slots. When judging raises or runs past the deadline, the answer follows
-``failure_mode``: ``fail`` denies, ``ignore`` admits with a warning, matching the
-ValidatingWebhookConfiguration's ``failurePolicy``. ``dryRun`` requests are judged like any
-other (the webhook has no side effects) and logged with ``dry_run: true``.
+reading the body, waiting for a judge and judging together. A body over ``max_body`` bytes
+is refused (413) before it is read in full, and the bodies held at once (read, or waiting
+for a judge) share ``BODIES_HELD`` × ``max_body`` bytes: a reader past that waits, within
+its deadline. A body that is not an AdmissionReview, not JSON, nested too deep or holding
+too many values gets 400 (`wfgy_rules.webhook.bounds`); a client too slow to send its body
+gets 408. Judging happens in forked judge processes (`wfgy_rules.webhook.judges`): past the
+deadline the judge is killed, so nothing judges on after the answer. When judging raises or
+runs past the deadline, the answer follows ``failure_mode``: ``fail`` denies, ``ignore``
+admits with a warning, matching the ValidatingWebhookConfiguration's ``failurePolicy``.
+``dryRun`` requests are judged like any other (the webhook has no side effects) and logged
+with ``dry_run: true``.
 
 One JSON line per review goes to the log stream: time, uid, kind, namespace, name, operation,
 dry_run, allowed, denied_by (rule ids), warnings (a count), outcome, duration_ms. No message
 and no value from the object.
 
-TLS comes from the mounted cert and key files; they are checked every ``reload_interval``
-seconds and, when changed (cert-manager renewing a Secret), loaded into the live
-``SSLContext``: new connections get the new certificate without a restart.
+TLS and connections (`wfgy_rules.webhook.tls`): the cert and key are checked every
+``reload_interval`` seconds and a renewed pair is served to new connections once it loads
+whole; a connection counts against ``max_connections`` from its TCP accept, and one without
+a finished TLS handshake and a whole request head ``timeout`` seconds after connecting is
+closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import ssl
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from wfgy_rules.webhook.review import BadReview, Reviewer, answer
+from wfgy_rules.webhook.judges import DEFAULT_JUDGES, Broken, Judges, Overrun
+from wfgy_rules.webhook.review import Reviewer, answer
+from wfgy_rules.webhook.tls import CertReloader, guarded_protocol
 
 DEFAULT_TIMEOUT = 8.0  # seconds; kube-apiserver waits timeoutSeconds (default 10) per webhook
 DEFAULT_MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's own request size limit
+DEFAULT_MAX_CONNECTIONS = 256
+BODIES_HELD = 4  # bodies of max_body bytes held at once, all reviews together
 FAILURE_MODES = ("fail", "ignore")
 
 
 class WebhookApp:
-    """The ASGI application (``uvicorn.run(WebhookApp(...))``)."""
+    """The ASGI application (``uvicorn.run(WebhookApp(...))``); its lifespan starts and stops
+    the judges and the certificate watch."""
 
     def __init__(self, reviewer: Reviewer, timeout: float = DEFAULT_TIMEOUT, failure_mode: str = "fail",
                  max_body: int = DEFAULT_MAX_BODY, log: TextIO | None = None, tls: CertReloader | None = None,
-                 workers: int = 8):
+                 judges: int = DEFAULT_JUDGES):
         if failure_mode not in FAILURE_MODES:
             raise ValueError(f"failure mode {failure_mode!r} is not one of {FAILURE_MODES}")
-        self.reviewer, self.timeout, self.failure_mode, self.max_body = reviewer, timeout, failure_mode, max_body
+        self.timeout, self.failure_mode, self.max_body = timeout, failure_mode, max_body
         self.log = log or sys.stderr
         self.tls = tls
         self.ready = False
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review")
+        self.judges = Judges(reviewer, judges)
+        self.bodies = _Budget(BODIES_HELD * max_body)
         self._reload_task: asyncio.Task | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
@@ -67,6 +74,7 @@ class WebhookApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.judges.start()
                 if self.tls is not None:
                     self._reload_task = asyncio.create_task(self.tls.watch())
                 self.ready = True
@@ -75,7 +83,7 @@ class WebhookApp:
                 self.ready = False
                 if self._reload_task is not None:
                     self._reload_task.cancel()
-                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.judges.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -100,8 +108,15 @@ class WebhookApp:
             self._log({"outcome": "refused", "reason": "body too large", "status": 413}, started)
             await _send(send, 413, {"error": f"body over {self.max_body} bytes"})
             return
+        held = [0]  # bytes of this body counted against the shared budget
         try:
-            body = await asyncio.wait_for(self._body(receive), timeout=max(0.0, deadline - time.monotonic()))
+            await self._judged(receive, send, started, deadline, held)
+        finally:
+            self.bodies.give(held[0])
+
+    async def _judged(self, receive: Callable, send: Callable, started: float, deadline: float, held: list[int]) -> None:
+        try:
+            body = await asyncio.wait_for(self._body(receive, held), timeout=max(0.0, deadline - time.monotonic()))
         except _TooLarge:
             self._log({"outcome": "refused", "reason": "body too large", "status": 413}, started)
             await _send(send, 413, {"error": f"body over {self.max_body} bytes"})
@@ -113,28 +128,22 @@ class WebhookApp:
         except _Disconnected:
             return
         try:
-            review = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            self._log({"outcome": "refused", "reason": "body is not JSON", "status": 400}, started)
-            await _send(send, 400, {"error": "body is not JSON"})
+            frame = await self.judges.judge(body, deadline)
+        except Overrun as exc:
+            await self._fall_back(send, exc.uid, "deadline exceeded", started)
             return
-        uid = _uid(review)
-        loop = asyncio.get_running_loop()
-        try:
-            verdict = await asyncio.wait_for(loop.run_in_executor(self.pool, self.reviewer.review, review),
-                                             timeout=max(0.0, deadline - time.monotonic()))
-        except BadReview as exc:
-            self._log({"outcome": "refused", "reason": str(exc), "status": 400}, started)
-            await _send(send, 400, {"error": str(exc)})
+        except Broken as exc:
+            await self._fall_back(send, exc.uid, "internal error: the judge process ended", started)
             return
-        except asyncio.TimeoutError:
-            await self._fall_back(send, uid, "deadline exceeded", started)
-            return
-        except Exception as exc:  # judging must never take the server down; the failure mode decides
-            await self._fall_back(send, uid, f"internal error: {type(exc).__name__}", started)
-            return
-        self._log({**verdict.record, "outcome": "allowed" if verdict.response["response"]["allowed"] else "denied"}, started)
-        await _send(send, 200, verdict.response)
+        if frame["kind"] == "bad":
+            self._log({"outcome": "refused", "reason": frame["reason"], "status": 400}, started)
+            await _send(send, 400, {"error": frame["reason"]})
+        elif frame["kind"] == "error":  # judging must never take the server down; the failure mode decides
+            await self._fall_back(send, frame["uid"], f"internal error: {frame['error']}", started)
+        else:
+            response = frame["verdict"]
+            self._log({**frame["record"], "outcome": "allowed" if response["response"]["allowed"] else "denied"}, started)
+            await _send(send, 200, response)
 
     async def _fall_back(self, send: Callable, uid: str, reason: str, started: float) -> None:
         allowed = self.failure_mode == "ignore"
@@ -143,7 +152,7 @@ class WebhookApp:
         self._log({"uid": uid, "allowed": allowed, "outcome": "failure_mode", "reason": reason}, started)
         await _send(send, 200, response)
 
-    async def _body(self, receive: Callable) -> bytes:
+    async def _body(self, receive: Callable, held: list[int]) -> bytes:
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -153,6 +162,8 @@ class WebhookApp:
             size += len(chunk)
             if size > self.max_body:
                 raise _TooLarge
+            await self.bodies.take(len(chunk))
+            held[0] += len(chunk)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -168,44 +179,28 @@ class WebhookApp:
             pass
 
 
-class CertReloader:
-    """Loads the cert and key again into the live ``SSLContext`` when either file changes."""
+class _Budget:
+    """Bytes that the bodies held at once may take, all reviews together."""
 
-    def __init__(self, context: ssl.SSLContext, certfile: str, keyfile: str, interval: float = 10.0, log: TextIO | None = None):
-        self.context, self.certfile, self.keyfile, self.interval = context, certfile, keyfile, interval
-        self.log = log or sys.stderr
-        self.stamp = self._stamp()
-        self.reloads = 0
+    def __init__(self, size: int):
+        self.free = size
+        self._waiting: list[asyncio.Future] = []
 
-    def _stamp(self) -> tuple:
-        stamps = []
-        for path in (self.certfile, self.keyfile):
+    async def take(self, size: int) -> None:
+        while self.free < size:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
             try:
-                st = os.stat(path)  # follows the ..data symlink a Secret volume swaps
-                stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
-            except OSError:
-                stamps.append(None)
-        return tuple(stamps)
+                await waiter
+            finally:
+                self._waiting.remove(waiter)
+        self.free -= size
 
-    def check(self) -> bool:
-        """Reload when the files changed; a half-written or mismatched pair keeps the old one."""
-        stamp = self._stamp()
-        if stamp == self.stamp or None in stamp:
-            return False
-        try:
-            self.context.load_cert_chain(self.certfile, self.keyfile)
-        except (OSError, ssl.SSLError) as exc:
-            self.log.write(json.dumps({"msg": "TLS reload failed; keeping the current certificate", "error": type(exc).__name__}) + "\n")
-            return False
-        self.stamp = stamp
-        self.reloads += 1
-        self.log.write(json.dumps({"msg": "TLS certificate reloaded", "cert": self.certfile}) + "\n")
-        return True
-
-    async def watch(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            self.check()
+    def give(self, size: int) -> None:
+        self.free += size
+        for waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class _TooLarge(Exception):
@@ -214,12 +209,6 @@ class _TooLarge(Exception):
 
 class _Disconnected(Exception):
     pass
-
-
-def _uid(review: Any) -> str:
-    request = review.get("request") if isinstance(review, dict) else None
-    uid = request.get("uid") if isinstance(request, dict) else None
-    return uid if isinstance(uid, str) else ""
 
 
 async def _send(send: Callable, status: int, payload: dict[str, Any]) -> None:
@@ -231,54 +220,17 @@ async def _send(send: Callable, status: int, payload: dict[str, Any]) -> None:
 
 def serve(reviewer: Reviewer, certfile: str, keyfile: str, host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
           failure_mode: str = "fail", max_body: int = DEFAULT_MAX_BODY, reload_interval: float = 10.0,
-          max_connections: int = 256) -> None:
+          max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
     """Serve until SIGTERM/SIGINT (uvicorn handles both, finishing the reviews in flight)."""
     import uvicorn
 
-    app = WebhookApp(reviewer, timeout, failure_mode, max_body)
-    config = uvicorn.Config(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, lifespan="on",
-                            http=_head_deadline_protocol(timeout),
+    tls = CertReloader(certfile, keyfile, reload_interval)
+    app = WebhookApp(reviewer, timeout, failure_mode, max_body, tls=tls)
+    # TLS is the protocol's (from the TCP accept, so handshakes count and have a deadline),
+    # not uvicorn's; the asyncio loop, whose start_tls the protocol relies on.
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", loop="asyncio",
+                            http=guarded_protocol(tls, timeout, max_connections),
                             access_log=False, log_level="warning", limit_concurrency=max_connections,
                             timeout_keep_alive=5, timeout_graceful_shutdown=max(1, int(timeout) + 1),
                             server_header=False, date_header=False, proxy_headers=False)
-    config.load()
-    app.tls = CertReloader(config.ssl, certfile, keyfile, reload_interval)
     uvicorn.Server(config).run()
-
-
-def _head_deadline_protocol(seconds: float) -> type:
-    """uvicorn's h11 protocol, disconnecting a client whose request head is not complete
-    ``seconds`` after the connection opens or its next request begins (uvicorn bounds the
-    body through the app and the idle time between requests, not the head)."""
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class HeadDeadline(H11Protocol):
-        _head_timer: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def data_received(self, data: bytes) -> None:
-            if self._head_timer is None and self.conn.their_state is h11.IDLE:
-                self._arm()  # the first bytes of the next request on a kept-alive connection
-            super().data_received(data)
-            if self._head_timer is not None and self.conn.their_state is not h11.IDLE:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-            super().connection_lost(exc)
-
-        def _arm(self) -> None:
-            self._head_timer = self.loop.call_later(seconds, self._too_slow)
-
-        def _too_slow(self) -> None:
-            self._head_timer = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self.transport.close()
-
-    return HeadDeadline
