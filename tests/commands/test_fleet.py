@@ -16,41 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import (
-    REPLICAS_RULE,
-    TEAM_POLICY,
-    cli_command,
-    run_cli,
-    write_project,
-)
-
-WAIVERS = """\
-waivers:
-  - {rule: team.replicas, reason: single replica pools are being retired, expires: 2999-01-01, approved_by: sre}
-  - {rule: team.gone, reason: a rule that was removed, expires: 2999-01-01}
-"""
-
-
-def make_fleet(root: Path, count: int) -> Path:
-    """``root/fleet`` with ``count`` bundles: every 7th too long (fails), every 5th one replica (waived)."""
-    write_project(root, policy=TEAM_POLICY + REPLICAS_RULE)
-    with (root / "wfgy.yaml").open("a") as handle:
-        handle.write(WAIVERS)
-    fleet = root / "fleet"
-    fleet.mkdir()
-    for i in range(count):
-        serving = {"max_model_len": 9000 if i % 7 == 3 else 2048, "replicas": 1 if i % 5 == 0 else 2}
-        (fleet / f"node-{i:04d}.json").write_text(json.dumps({"file": {"serving": serving}}))
-    return root
+from tests.commands.fleets import lines, make_fleet
+from tests.helpers import cli_command, run_cli
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory) -> Path:
     return make_fleet(tmp_path_factory.mktemp("fleet"), 300)
-
-
-def lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def test_jsonl_streams_one_line_a_result_with_target_and_digest_then_a_closing_line(fleet):

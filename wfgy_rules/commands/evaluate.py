@@ -70,15 +70,17 @@ def _fleet(session, options: RunOptions, fleet, extra, color: str, root_dir, att
     from wfgy_rules.documents.fact_bundles import read_fleet_bundle
     from wfgy_rules.reporters import jsonl
     from wfgy_rules.reporters.stream import stream_fleet, streams
-    from wfgy_rules.run.fleet import Plan, fleet_files
+    from wfgy_rules.run.fleet import Plan, RunIdentity, fleet_listing
 
     jobs, shard = fleet
-    files = fleet_files(Path(options.facts), shard)
+    listing = fleet_listing(Path(options.facts), shard)
+    files = listing.files
     formats = [options.format, *(f for f, _ in extra)]
     if all(streams(f) for f in formats) and not attestation.path:
         plan = Plan.of(session.config, session.rules, session.all_rules)
         closing = jsonl.Closing(session.policy_set.digest, session.config.fail_on.name, stage=session.stage,
-                                shard=str(shard) if shard else None)
+                                shard=str(shard) if shard else None,
+                                run=RunIdentity.of(listing, session.config, options.only, options.skip, options.force) if shard else None)
         outputs = [Path(options.output) if options.output else None, *(path for _, path in extra)]
         failed, forced = stream_fleet(plan, files, read_fleet_bundle, jobs, options.force, closing, outputs)
         return 1 if failed and not forced else 0

@@ -11,14 +11,16 @@ with the fleet (`wfgy_rules.run.fleet`); what needs every result comes last.
   fleet report, after the results of a single bundle (the ``json`` report's order);
 * the **closing line**: ``version``, ``tool``, ``mode``, ``stage``, ``outcome``, ``forced``,
   ``fail_on``, ``policy_digest``, ``facts_digest``, ``summary``, ``bundles`` (how many were
-  judged), ``fallback_env``, and ``shard`` (``"I/N"``) in a shard's report. The ``json``
-  report's ``overridden`` list is left out: with ``forced``, the lines with ``blocking: true``
-  are the overridden results.
+  judged), ``fallback_env``, and in a shard's report ``shard`` (``"I/N"``) and ``run``, what
+  ties the shard to its run (`wfgy_rules.run.fleet.RunIdentity`: the listing of the directory,
+  the config, the selection, ``--force``). The ``json`` report's ``overridden`` list is left
+  out: with ``forced``, the lines with ``blocking: true`` are the overridden results.
 
 Lines come in the order of the ``json`` report's results, keys in a fixed order, nothing from
 the clock: the same inputs give byte-identical output, serially or with ``--jobs``, and
 `merge` of all N shard reports gives the report of the single run, byte for byte (the facts
-digest recomputed from the bundle digests, `wfgy_rules.run.fleet`).
+digest recomputed from the bundle digests, `wfgy_rules.run.fleet`), once each shard has been
+checked to add up and to belong to the same run (`wfgy_rules.reporters.shard_reports`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,16 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from wfgy_rules import __version__
-from wfgy_rules.errors import Problem, UsageError
-from wfgy_rules.model import Status
+from wfgy_rules.errors import UsageError
 from wfgy_rules.reporters import Report, result_json
-from wfgy_rules.run.fleet import Tally
+from wfgy_rules.reporters.shard_reports import bundle_groups, check_one_run, count, read_shard
+from wfgy_rules.run.fleet import RunIdentity, Tally
 from wfgy_rules.run.verdicts import Verdict
 from wfgy_rules.run.waivers import EXPIRED, UNMATCHED
 
@@ -106,6 +108,7 @@ class Closing:
     fallback_env: dict[str, str] = field(default_factory=dict)
     tool_version: str = __version__
     shard: str | None = None
+    run: RunIdentity | None = None  # with shard: what ties the shard to its run
 
 
 def closing_line(closing: Closing, counts: dict[str, int], failed: bool, forced: bool, facts_digest: str, bundles: int) -> str:
@@ -125,6 +128,7 @@ def closing_line(closing: Closing, counts: dict[str, int], failed: bool, forced:
     }
     if closing.shard:
         data["shard"] = closing.shard
+        data["run"] = closing.run.as_json()
     return _line(data)
 
 
@@ -147,134 +151,43 @@ def render(report: Report, color: bool = False) -> str:
 
 
 # merging shard reports ---------------------------------------------------------------------
-_SAME = ("version", "tool", "mode", "stage", "fail_on", "policy_digest", "fallback_env")
-
-
-@dataclass
-class _Shard:
-    path: str
-    closing: dict[str, Any]
-    warnings: list[str]
-    first_line: int  # where the bundle lines start
-
 
 def merge(paths: list[str], out: TextIO) -> int:
     """Write to ``out`` the report the single run would have written from the ``jsonl``
     reports of all N shards of one run (any order); `UsageError` (exit 2) when they are not
-    that: another format, a shard missing or given twice, different runs, a bundle in two
-    shards. Streams: memory does not grow with the fleet. Returns the merged run's exit code."""
-    shards = [_read_shard(path) for path in paths]
-    _check_complete(shards)
+    that (`wfgy_rules.reporters.shard_reports`: each line's shape, each shard recounted, the
+    shards of one run), or a bundle is in two shards. Every shard is checked before a line is
+    written; then the shards are read again and streamed: memory does not grow with the fleet.
+    The merged run is forced when the run asked for ``--force`` (every shard did) and failed.
+    Returns the merged run's exit code."""
+    shards = [read_shard(path) for path in paths]
+    check_one_run(shards)
     first = shards[0]
-    for shard in shards[1:]:
-        for key in _SAME:
-            if shard.closing.get(key) != first.closing.get(key):
-                raise UsageError(f"{shard.path}: not a shard of the same run as {first.path} ({key} differs)")
-        if shard.warnings != first.warnings:
-            raise UsageError(f"{shard.path}: not a shard of the same run as {first.path} (its waiver warnings differ)")
     tally = Tally()
-    forced_requested = any(s.closing["forced"] for s in shards)
-    out.write("".join(first.warnings))
+    out.write("".join(line.text for line in first.warnings))
     for line in first.warnings:
-        _count(tally, json.loads(line))
-    streams = [_bundle_lines(shard) for shard in shards]
+        count(tally, line.data)
     previous: str | None = None
-    for target, digest, lines in heapq.merge(*streams, key=lambda item: item[0]):
+    for target, digest, lines in heapq.merge(*map(bundle_groups, shards), key=lambda item: item[0]):
         if previous is not None and target <= previous:
-            raise UsageError(f"{target}: in more than one shard report (or out of order)")
+            raise UsageError(f"{target}: in more than one shard report")
         previous = target
         tally.add_bundle(target, digest)
         for line in lines:
-            data = json.loads(line)
-            if "rule_id" in data:
-                _count(tally, data)
-        out.write("".join(lines))
-    if tally.bundles != sum(s.closing["bundles"] for s in shards):
-        raise UsageError("the shard reports' bundle counts do not add up: a report was cut short")
-    forced = forced_requested and tally.failed
+            if line.kind == "result":
+                count(tally, line.data)
+        out.write("".join(line.text for line in lines))
+    expected = {status: sum(s.tally.counts[status] for s in shards) - (len(shards) - 1) * first.warned.counts[status]
+                for status in tally.counts}
+    if tally.bundles != sum(s.tally.bundles for s in shards) or tally.counts != expected:
+        raise UsageError("a shard report changed while it was merged: merge again")
+    forced = first.force and tally.failed
     closing = first.closing
     spec = Closing(closing["policy_digest"], closing["fail_on"], closing["mode"], closing["stage"], closing["fallback_env"],
                    closing["tool"]["version"])
-    digest = tally.facts_digest if tally.fleet else first.closing["facts_digest"]
+    digest = tally.facts_digest if tally.fleet else closing["facts_digest"]
     out.write(closing_line(spec, tally.counts, tally.failed, forced, digest, tally.bundles))
     return 1 if tally.failed and not forced else 0
-
-
-def _count(tally: Tally, data: dict[str, Any]) -> None:
-    tally.counts[Status(data["status"]).value] += 1
-    tally.failed = tally.failed or bool(data["blocking"])
-
-
-def _read_shard(path: str) -> _Shard:
-    warnings: list[str] = []
-    closing = None
-    first_line = 0
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if closing is not None:
-                    raise UsageError(f"{path}:{number}: a line after the closing line", [Problem(path, "a line after the closing line", number)])
-                data = _parse(path, number, line)
-                if "outcome" in data:
-                    closing = data
-                elif "target" not in data and not first_line:
-                    warnings.append(line)
-                elif not first_line:
-                    first_line = number
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read", [Problem(path, f"cannot read: {exc.strerror or exc}")]) from None
-    if closing is None:
-        raise UsageError(f"{path}: not a jsonl report (no closing line)", [Problem(path, "not a jsonl report (no closing line): write shard reports with --format jsonl")])
-    return _Shard(path, closing, warnings, first_line)
-
-
-def _parse(path: str, number: int, line: str) -> dict[str, Any]:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}:{number}: not a jsonl report line", [Problem(path, f"not a jsonl report line: {exc.msg}", number, exc.colno)]) from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}:{number}: not a jsonl report line", [Problem(path, "not a jsonl report line", number)])
-    return data
-
-
-def _check_complete(shards: list[_Shard]) -> None:
-    specs = [s.closing.get("shard") or "1/1" for s in shards]
-    counts = {spec.partition("/")[2] for spec in specs}
-    if len(counts) != 1:
-        raise UsageError(f"the reports are shards of different splits: {', '.join(sorted(set(specs)))}")
-    total = int(counts.pop())
-    present = sorted(int(spec.partition("/")[0]) for spec in specs)
-    if present != list(range(1, total + 1)):
-        missing = sorted(set(range(1, total + 1)) - set(present))
-        twice = sorted({i for i in present if present.count(i) > 1})
-        what = (f"missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}" if missing else "") + \
-               ("; " if missing and twice else "") + (f"shard(s) given twice: {', '.join(f'{i}/{total}' for i in twice)}" if twice else "")
-        raise UsageError(f"cannot merge: {what}")
-
-
-def _bundle_lines(shard: _Shard) -> Iterator[tuple[str, str, list[str]]]:
-    """(target, bundle digest, its lines) for each bundle of a shard report, in order."""
-    if not shard.first_line:
-        return
-    with open(shard.path, encoding="utf-8") as handle:
-        lines = itertools.islice(handle, shard.first_line - 1, None)
-        current: tuple[str, str] | None = None
-        group: list[str] = []
-        for line in lines:
-            data = json.loads(line)
-            if "outcome" in data:
-                break
-            key = (data.get("target"), data.get("bundle_digest"))
-            if key[0] is None or key[1] is None:
-                raise UsageError(f"{shard.path}: a result without target or bundle_digest: not a fleet shard report")
-            if key != current:
-                if current is not None:
-                    yield (*current, group)
-                current, group = key, []
-            group.append(line)
-        if current is not None:
-            yield (*current, group)
 
 
 def write_merged(paths: list[str], output: str | None, stream: TextIO) -> int:

@@ -18,16 +18,21 @@ bundle's ``sha256:…``. It can be recomputed from the per-bundle digests a ``js
 carries, which is what makes merging shard reports exact (`wfgy_rules.reporters.jsonl`).
 
 **Shards** (``--shard I/N``): a bundle belongs to shard ``1 + int(sha256(file name)[:16 hex]) mod N``:
-stable across re-runs and across bundles coming and going (only the file name decides).
+stable across re-runs and across bundles coming and going (only the file name decides). Each
+shard lists the whole directory to find its own bundles; its report carries what ties it to
+one run (`RunIdentity`: a digest of that listing, of the config, the selection, ``--force``),
+so that ``merge`` can refuse a shard of another run.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -73,11 +78,95 @@ def fleet_files(directory: Path, shard: Shard | None = None) -> list[str]:
     """The paths of the ``*.json`` bundles of ``directory`` in name order, only ``shard``'s
     when given (which may be none of them: an empty shard is a valid, empty report). Plain
     strings: a list of 100,000 `Path` objects costs a second to build and ~40 MB to hold."""
+    return fleet_listing(directory, shard).files
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The ``*.json`` bundles of ``--facts DIR``: the paths to judge (``--shard``'s only, when
+    given), how many the directory holds, and for a shard the digest of the whole listing."""
+
+    files: list[str]
+    count: int
+    digest: str | None = None
+
+
+def fleet_listing(directory: Path, shard: Shard | None = None) -> Listing:
+    """`fleet_files` with what ties a shard to its run: a shard lists every bundle to find its
+    own, and digests that listing (`listing_digest`)."""
     with os.scandir(directory) as entries:
         names = sorted(e.name for e in entries if e.name.endswith(".json") and e.name != ".json" and e.is_file())
     if not names:
         raise WfgyError("no bundles", [Problem(directory.as_posix(), "no *.json fact bundles in this directory")])
-    return [os.path.join(directory, name) for name in names if shard is None or shard.holds(name)]
+    files = [os.path.join(directory, name) for name in names if shard is None or shard.holds(name)]
+    return Listing(files, len(names), listing_digest(directory, names) if shard is not None else None)
+
+
+def listing_digest(directory: Path, names: list[str]) -> str:
+    """``sha256:`` + the sha256 of the lines ``NAME SIZE MTIME_NS\n``, one per bundle file in
+    name order: what every shard of one run sees in the directory when it starts. A bundle
+    gathered again (even to the same size) changes it, so a shard of yesterday's run does not
+    pass for one of today's; a copy of the directory must keep modification times (``rsync -a``,
+    ``cp -p``, ``tar``)."""
+    digest = hashlib.sha256()
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            found = os.stat(path)
+        except OSError as exc:
+            raise WfgyError("cannot list", [Problem(path, f"cannot read: {exc.strerror or exc}")]) from None
+        digest.update(f"{name} {found.st_size} {found.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return "sha256:" + digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What ties a shard's report to one run, in its closing line as ``run``: the listing of
+    ``--facts DIR`` (`listing_digest`, and how many bundles it holds), the config
+    (`config_digest`), the selection (``--only``, ``--skip``; the stage and the policy digest
+    are in the closing line already) and ``--force``. `merge` refuses shards that differ in
+    any of them (`wfgy_rules.reporters.shard_reports`)."""
+
+    listing_digest: str | None
+    listed_bundles: int
+    config_digest: str
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    force: bool = False
+
+    @classmethod
+    def of(cls, listing: Listing, config, only: Iterable[str], skip: Iterable[str], force: bool) -> RunIdentity:
+        return cls(listing.digest, listing.count, config_digest(config), tuple(sorted(set(only))), tuple(sorted(set(skip))), force)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"listing_digest": self.listing_digest, "listed_bundles": self.listed_bundles, "config_digest": self.config_digest,
+                "selection": {"only": list(self.only), "skip": list(self.skip)}, "force": self.force}
+
+
+_NOT_SETTINGS = ("path", "base_dir", "document")  # where the config was read from, not what it says
+
+
+def config_digest(config) -> str:
+    """``sha256:`` + the sha256 of the run's settings (every field of the `Config`, CLI flags
+    such as ``--fail-on`` and ``--policy`` applied) as canonical JSON: the same on every
+    machine that reads the same settings, wherever the file lies. Only the digest is written:
+    a value in the config never reaches a report."""
+    settings = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in _NOT_SETTINGS}
+    text = json.dumps(_canonical(settings), separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as JSON can hold it, mappings as sorted [key, value] pairs (keys of any type)."""
+    if isinstance(value, dict):
+        return sorted(([str(key), _canonical(item)] for key, item in value.items()), key=lambda pair: pair[0])
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.name
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True)
