@@ -94,9 +94,11 @@ def collect_facts(session: Session, facts_path: str | None) -> Iterator[Bundle]:
     return iter([gather_now(session, session.providers)])
 
 
-def gather_now(session: Session, names: list[str]) -> Bundle:
-    """Run the named providers now, with the session's provider settings and this process's env."""
-    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ), secret_names=session.config.secret_names)
+def gather_now(session: Session, names: list[str], command: list[str] | None = None) -> Bundle:
+    """Run the named providers now, with the session's provider settings and this process's env;
+    ``command`` is what ``preflight`` will start (the ``serving`` provider reads its launch)."""
+    ctx = ProviderContext(base_dir=session.config.base_dir, environ=dict(os.environ), secret_names=session.config.secret_names,
+                          command=tuple(command) if command else None, settings=session.config.providers)
     return gather(names, session.config.providers, ctx, session.config.provider_timeouts)
 
 
