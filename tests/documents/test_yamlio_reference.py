@@ -45,6 +45,8 @@ CASES = [
     "a: !!map {x: 1}\nb: !!seq [1]\nc: !!seq {x: 1}\n",
     "a: !!int ''\nb: 1\n",
     "a: !!float x\n",
+    "a: !!bool sk-proj-x\nb: !!bool 1\n",
+    "a: !sk-proj-x 1\n",
     "a: !!int 0x1F\nb: !!float '1.5'\nc: !!bool yes\nd: !!null ''\ne: !!str 12\n",
     "a: ! 12\nb: ! true\n",
     "a: .nan\n",

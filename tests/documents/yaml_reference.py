@@ -17,7 +17,10 @@ from wfgy_rules.documents.yamlio import (
     Document,
     JsonPath,
     _at,
+    _bad_scalar,
+    _bad_tag,
     _fail,
+    _not_finite,
     _Loader,
     _resolver,
     format_path,
@@ -144,10 +147,10 @@ class _Builder:
         self._check_tag(tag, event.start_mark, scalar=True)
         try:
             value = _CONSTRUCTED[tag](event.value)
-        except (ValueError, IndexError, yaml.YAMLError):  # IndexError: an empty !!int or !!float
-            raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}")]) from None
+        except (ValueError, IndexError, KeyError, yaml.YAMLError):  # IndexError: an empty !!int; KeyError: !!bool x
+            raise _bad_scalar(self.path, event.start_mark, tag) from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise PolicyError("bad scalar", [_at(self.path, event.start_mark, f"{event.value!r} is not a finite number (NaN and infinity are not JSON values)")])
+            raise _not_finite(self.path, event.start_mark)
         if event.anchor:
             self.anchors[event.anchor] = (value, 1)
         self._place(value, event.start_mark)
@@ -214,4 +217,4 @@ class _Builder:
     def _check_tag(self, tag: str | None, mark, scalar: bool) -> None:
         allowed = tag in _CONSTRUCTED or tag is None or tag == "!" if scalar else tag in _CONTAINER_TAGS
         if not allowed:
-            raise PolicyError("tag", [_at(self.path, mark, f"YAML tag {tag!r} is not allowed (only plain data: strings, numbers, booleans, null, lists, mappings)")])
+            raise _bad_tag(self.path, mark, tag)

@@ -6,6 +6,9 @@ recursion:
 * only the standard YAML types: strings, numbers, booleans, null, lists, mappings
   (timestamps stay strings; any other tag, e.g. ``!!python/object/apply``, is an error;
   ``.nan``, ``.inf`` and floats too large for a double are errors, as they are not JSON);
+  an error about a tagged scalar (``!!int sk-proj-…``, ``!!bool maybe``) names the tag and
+  the position, never the scalar's text, and a tag of the file's own (``!Ref``) is called
+  "a custom YAML tag" without its text;
 * no duplicate keys (a later key silently replacing an earlier one hides mistakes);
 * bounded size: files over ``WFGY_MAX_FILE_BYTES`` (default 10 MiB) are refused before
   parsing, nesting deeper than 256 levels and alias expansion past 1,000,000 nodes
@@ -172,6 +175,8 @@ def load_stream(text: str, path: str) -> list[Document]:
 
 _STR = "tag:yaml.org,2002:str"
 _FLOAT = "tag:yaml.org,2002:float"
+_YAML_ORG = "tag:yaml.org,2002:"
+_YAML_TYPES = frozenset({"null", "bool", "int", "float", "str", "timestamp", "binary", "map", "seq", "omap", "pairs", "set", "merge", "value", "yaml"})
 
 
 class _Builder:
@@ -256,10 +261,10 @@ class _Builder:
                         raise _bad_tag(path, mark, tag)
                     try:
                         value = constructed[tag](text)
-                    except (ValueError, IndexError, yaml.YAMLError):  # IndexError: an empty !!int or !!float
-                        raise PolicyError("bad scalar", [_at(path, mark, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}")]) from None
+                    except (ValueError, IndexError, KeyError, yaml.YAMLError):  # IndexError: an empty !!int; KeyError: !!bool x
+                        raise _bad_scalar(path, mark, tag) from None
                     if tag == _FLOAT and not math.isfinite(value):
-                        raise PolicyError("bad scalar", [_at(path, mark, f"{text!r} is not a finite number (NaN and infinity are not JSON values)")])
+                        raise _not_finite(path, mark)
                 if event.anchor:
                     anchors[event.anchor] = (value, 1)
             elif kind is mapping_start or kind is sequence_start:
@@ -358,7 +363,30 @@ def _too_large(path: str, mark) -> PolicyError:
 
 
 def _bad_tag(path: str, mark, tag: str | None) -> PolicyError:
-    return PolicyError("tag", [_at(path, mark, f"YAML tag {tag!r} is not allowed (only plain data: strings, numbers, booleans, null, lists, mappings)")])
+    label = _tag_label(tag)
+    which = f"YAML tag {label}" if label else "a custom YAML tag"
+    return PolicyError("tag", [_at(path, mark, f"{which} is not allowed (only plain data: strings, numbers, booleans, null, lists, mappings)")])
+
+
+def _bad_scalar(path: str, mark, tag: str) -> PolicyError:
+    """A scalar its tag cannot read (``!!int sk-…``, ``!!bool maybe``): the tag and the place,
+    never the text, which may be the secret the tag was wrongly put on."""
+    name = tag[len(_YAML_ORG):]
+    return PolicyError("bad scalar", [_at(path, mark, f"value tagged !!{name} is not a valid {name} (value not shown)")])
+
+
+def _not_finite(path: str, mark) -> PolicyError:
+    return PolicyError("bad scalar", [_at(path, mark, "value is not a finite number (NaN and infinity are not JSON values)")])
+
+
+def _tag_label(tag: str | None) -> str | None:
+    """A tag as an error names it: a YAML type as ``!!binary``, the Python family as
+    ``!!python/…``; None for any other tag, which is text the file chose (``!sk-proj-…`` is a
+    tag too) and is only called a custom tag."""
+    name = tag[len(_YAML_ORG):] if tag and tag.startswith(_YAML_ORG) else ""
+    if name in _YAML_TYPES:
+        return f"!!{name}"
+    return "!!python/…" if name.startswith("python/") else None
 
 
 def _at(path: str, mark, message: str) -> Problem:
