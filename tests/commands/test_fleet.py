@@ -103,7 +103,7 @@ def test_merge_refuses_what_is_not_all_shards_of_one_run(fleet, tmp_path):
 
 
 def test_shard_and_jobs_are_checked(fleet):
-    for args, expected in [(["--shard", "0/2"], "expected I/N with 1 <= I <= N"), (["--shard", "3/2"], "expected I/N"),
+    for args, expected in [(["--shard", "0/2"], "expected I/N with 1 <= I <= N"), (["--shard", "3/2"], "expected I/N"), (["--shard", "²/2"], "expected I/N"),
                            (["--jobs", "0"], "--jobs 0: expected 1 or more"),
                            (["--shard", "1/2", "-f", "json"], "use --format jsonl")]:
         done = run_cli("eval", "--facts", "fleet", *args, cwd=fleet)

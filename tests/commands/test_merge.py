@@ -149,3 +149,26 @@ def test_a_malformed_shard_report_is_exit_2_with_file_and_line(fleet, tmp_path, 
     done = run_cli("merge", str(bad), str(shard(fleet, "2/2", tmp_path / "s2.jsonl")), cwd=fleet)
     refused(done, f"{bad}:{number}:", key)
 
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[" * 100_000, "nested deeper than"),
+    ('{"rule_id": "team.max-len", "status": "fail", "status": "pass", "blocking": false}', "duplicate key 'status'"),
+    ("7", "not a jsonl report line: a number, expected an object"),
+    ('{"rule": "team.max-len"}', "neither a result"),
+])
+def test_a_line_that_is_not_a_report_line_is_exit_2_with_file_and_line(fleet, tmp_path, text, expected):
+    rows = shard(fleet, "1/2", tmp_path / "s1.jsonl").read_text().splitlines(keepends=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(rows[:2]) + text + "\n" + "".join(rows[2:]))
+    done = run_cli("merge", str(bad), str(shard(fleet, "2/2", tmp_path / "s2.jsonl")), cwd=fleet)
+    refused(done, f"{bad}:3:", expected)
+
+
+def test_empty_shards_merge_into_the_single_run(tmp_path):
+    root = make_fleet(tmp_path, 3)
+    single = run_cli("eval", "--facts", "fleet", "-f", "jsonl", cwd=root)
+    shards = [shard(root, f"{i}/7", tmp_path / f"s{i}.jsonl") for i in range(1, 8)]
+    assert sum(lines(s.read_text())[-1]["bundles"] == 0 for s in shards) >= 4
+    done = run_cli("merge", *map(str, shards), cwd=root)
+    assert done.returncode == single.returncode and done.stdout == single.stdout, done.stderr

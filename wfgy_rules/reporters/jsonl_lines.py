@@ -54,7 +54,8 @@ FLAG = (lambda value: isinstance(value, bool), "true or false")
 COUNT = (lambda value: type(value) is int and value >= 0, "a whole number, 0 or more")
 STRINGS = (lambda value: isinstance(value, list) and all(isinstance(item, str) for item in value), "an array of strings")
 ENV = (lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()), "an object of strings")
-STATUS = (_one_of(*(status.value for status in Status)), "one of " + ", ".join(status.value for status in Status))
+_STATUSES = frozenset(status.value for status in Status)
+STATUS = (_one_of(*_STATUSES), "one of " + ", ".join(status.value for status in Status))
 
 RESULT = {"rule_id": TEXT, "status": STATUS, "blocking": FLAG}  # what merge reads of a result; the rest passes through
 IN_A_FLEET = {"target": TEXT, "bundle_digest": TEXT}
@@ -102,6 +103,8 @@ def _kind_and_problem(data: dict[str, Any]) -> tuple[str, tuple[str, str] | None
             wrong = ("run" if "shard" in data else "shard", "missing: a shard's closing line has both shard and run")
         return "closing", wrong
     if "rule_id" in data:
+        if _a_fleet_result(data):
+            return "result", None
         wrong = _fields(data, {**RESULT, **IN_A_FLEET} if "target" in data else RESULT)
         if not wrong and "bundle_digest" in data:  # a single bundle's results carry its digest too
             wrong = _check(data["bundle_digest"], TEXT, "bundle_digest")
@@ -109,6 +112,14 @@ def _kind_and_problem(data: dict[str, Any]) -> tuple[str, tuple[str, str] | None
     if "target" in data:
         return "bundle", _exactly(data, IN_A_FLEET, "")
     return "", ("", "not a jsonl report line: neither a result (rule_id), a bundle (target) nor the closing line (outcome)")
+
+
+def _a_fleet_result(data: dict[str, Any]) -> bool:
+    """Whether ``data`` is a well-formed result line of a fleet: the common case, checked at
+    once (`_fields` finds what is wrong otherwise)."""
+    status = data.get("status")
+    return (type(data["rule_id"]) is str and type(status) is str and status in _STATUSES and type(data.get("blocking")) is bool
+            and type(data.get("target")) is str and type(data.get("bundle_digest")) is str)
 
 
 def _fields(data: dict[str, Any], shape: dict[str, Any], where: str = "") -> tuple[str, str] | None:

@@ -58,7 +58,7 @@ class Shard:
     @classmethod
     def parse(cls, spec: str) -> Shard:
         index, sep, count = spec.partition("/")
-        if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        if not (sep and all(part.isascii() and part.isdigit() for part in (index, count)) and 1 <= int(index) <= int(count)):
             raise UsageError(f"--shard {spec!r}: expected I/N with 1 <= I <= N, e.g. 1/4")
         return cls(int(index), int(count))
 
