@@ -20,6 +20,7 @@ with the fleet. A report without ``shard`` (a whole run) merges alone, as ``1/1`
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
@@ -32,6 +33,8 @@ from wfgy_rules.documents.yamlio import max_file_bytes
 from wfgy_rules.errors import Problem, UsageError
 from wfgy_rules.reporters.jsonl_lines import Line, read_line, refused
 from wfgy_rules.run.fleet import Tally
+
+SHOWN = 10  # missing shards named in a message, at most
 
 # What must be the same in every shard of one run, with how a message names it.
 SAME_RUN = (
@@ -85,6 +88,7 @@ def read_shard(path: str) -> ShardReport:
     warnings: list[Line] = []
     closing: Line | None = None
     bundle: tuple[str, str] | None = None
+    alone = False  # the bundle read last gave no result: its one line is all it has
     for line in report_lines(path):
         if closing is not None:
             raise refused(path, line.number, "a line after the closing line")
@@ -97,11 +101,12 @@ def read_shard(path: str) -> ShardReport:
                 raise refused(path, line.number, "a result without target after the bundle lines: not a fleet shard report line")
             warnings.append(line)
             count(warned, line.data)
-        elif (target, line.data["bundle_digest"]) != bundle:
+        elif alone or line.kind == "bundle" or (target, line.data["bundle_digest"]) != bundle:
             if bundle is not None and target <= bundle[0]:
                 raise refused(path, line.number, f"bundle {target} comes after {bundle[0]}: out of order, or given twice")
             bundle = (target, line.data["bundle_digest"])
             tally.add_bundle(*bundle)
+        alone = line.kind == "bundle"
         if line.kind == "result":
             count(tally, line.data)
     if closing is None:
@@ -150,7 +155,7 @@ def check_one_run(shards: list[ShardReport]) -> None:
     agree = Counter(shard.identity for shard in shards)
     reference = max(shards, key=lambda shard: agree[shard.identity])  # the first of the most that agree
     for shard in shards:
-        for (keys, what), mine, theirs in zip(SAME_RUN, shard.identity, reference.identity):
+        for (_, what), mine, theirs in zip(SAME_RUN, shard.identity, reference.identity):
             if mine != theirs:
                 raise refused(shard.path, shard.closing_number, f"not a shard of the same run as {reference.path}: {what} differs")
         if [w.text for w in shard.warnings] != [w.text for w in reference.warnings]:
@@ -164,17 +169,19 @@ def check_one_run(shards: list[ShardReport]) -> None:
 
 def _check_complete(shards: list[ShardReport]) -> None:
     specs = [shard.spec for shard in shards]
-    splits = {count for _, count in specs}
+    splits = {n for _, n in specs}
     if len(splits) != 1:
         raise UsageError(f"the reports are shards of different splits: {', '.join(sorted({f'{i}/{n}' for i, n in specs}))}")
     total = splits.pop()
-    present = sorted(index for index, _ in specs)
-    if present != list(range(1, total + 1)):
-        missing = sorted(set(range(1, total + 1)) - set(present))
-        twice = sorted({i for i in present if present.count(i) > 1})
-        what = [f"missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}"] if missing else []
-        what += [f"shard(s) given twice: {', '.join(f'{i}/{total}' for i in twice)}"] if twice else []
-        raise UsageError(f"cannot merge: {'; '.join(what)}")
+    present = Counter(index for index, _ in specs)
+    if len(present) == total and max(present.values()) == 1:
+        return
+    missing = list(itertools.islice((i for i in range(1, total + 1) if i not in present), SHOWN))  # N may be huge
+    more = total - len(present) - len(missing)
+    twice = sorted(i for i, times in present.items() if times > 1)
+    what = [f"missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}{f' and {more} more' if more else ''}"] if missing else []
+    what += [f"shard(s) given twice: {', '.join(f'{i}/{total}' for i in twice)}"] if twice else []
+    raise UsageError(f"cannot merge: {'; '.join(what)}")
 
 
 def bundle_groups(shard: ShardReport) -> Iterator[tuple[str, str, list[Line]]]:
