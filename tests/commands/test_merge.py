@@ -6,6 +6,7 @@ all shards is the single run, byte for byte, is in ``test_fleet.py``."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,14 @@ def test_a_shard_of_another_directory_is_refused(tmp_path):
     second = shard(today, "2/2", tmp_path / "today-2.jsonl")
     done = run_cli("merge", str(first), str(second), cwd=tmp_path)
     refused(done, f"{second}:", f"not a shard of the same run as {first}", "bundle listing")
+
+
+def test_shards_judged_on_two_copies_that_keep_modification_times_merge(fleet, tmp_path):
+    copy = Path(shutil.copytree(fleet, tmp_path / "elsewhere"))  # copy2: times kept, the config in another directory
+    first, second = shard(fleet, "1/2", tmp_path / "s1.jsonl"), shard(copy, "2/2", tmp_path / "s2.jsonl")
+    single = run_cli("eval", "--facts", "fleet", "-f", "jsonl", cwd=fleet)
+    done = run_cli("merge", str(second), str(first), cwd=tmp_path)
+    assert done.returncode == single.returncode == 1 and done.stdout == single.stdout, done.stderr
 
 
 @pytest.mark.parametrize(("args", "what"), [
