@@ -102,7 +102,7 @@ def _tensors(path: Path, files: list[str]) -> dict[str, dict[str, Any]]:
 
 def _entries(file: Path) -> dict[str, dict[str, Any]]:
     """The tensor entries of a safetensors header (``__metadata__`` left out)."""
-    header = _safetensors_header(file)
+    header = safetensors_header(file)
     entries = {name: entry for name, entry in header.items() if name != "__metadata__"}
     for name, entry in entries.items():
         if not isinstance(entry, dict):
@@ -119,7 +119,7 @@ def _embedding_name(tensors: Iterable[str]) -> str | None:
     return None
 
 
-def _safetensors_header(file: Path) -> dict[str, Any]:
+def safetensors_header(file: Path) -> dict[str, Any]:
     """The JSON header of a safetensors file: an 8-byte little-endian length, then the JSON."""
     try:
         with file.open("rb") as stream:
