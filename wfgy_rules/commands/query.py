@@ -8,6 +8,10 @@ every provider the policies read) plus ``params``
 functions (``version_drift``, ``regex_match`` …) work as in policies; facts never hold a
 secret value, so neither can the answer.
 
+An expression has the limits it has in a policy (`wfgy_rules.policy.expressions`): at most
+10,000 characters and 100 levels of nesting (parentheses, brackets, operators, pipes, ``!``);
+past them it is an invalid expression.
+
 Exit 0 printed · 1 the expression failed on these facts (an ``error`` in a rule) · 2
 invalid expression, unknown name or rule, bad input.
 """

@@ -5,6 +5,11 @@ can reject ``modle_card.x`` (a name no provider gives) and ``verison_cmp(...)`` 
 function) before anything runs. Evaluation errors (a type error in a function, a
 non-version) surface as `EvaluationError`, which the engine turns into an ``error`` result.
 
+One expression is at most ``MAX_EXPRESSION_CHARS`` characters and nests at most
+``MAX_EXPRESSION_DEPTH`` levels (parentheses and brackets; each operator, pipe, ``!`` and
+projection; a literal's own nesting): past that it is an `ExpressionSyntaxError`, in a
+policy (exit 2, ``FILE:LINE``) and in ``query`` alike, before anything recurses over it.
+
 The AST is compiled once more, into nested closures (`wfgy_rules.policy.jmespath_closures`), so that a
 search is one plain call; an AST the closure compiler does not accept runs on jmespath's
 tree interpreter, with the same results.
@@ -31,6 +36,15 @@ from wfgy_rules.policy.jmespath_closures import compile_ast
 _INTERPRETER = TreeInterpreter(Options(custom_functions=FUNCTIONS))
 # Children evaluated against the *current* value (not a projected element or a piped result).
 _LEFT_ONLY = frozenset({"subexpression", "index_expression", "projection", "value_projection", "filter_projection", "pipe", "flatten"})
+
+
+# Limits on one expression, in a policy and in ``query`` alike: checked before anything walks
+# the expression recursively, so a hostile one is invalid input (exit 2), never a crash.
+MAX_EXPRESSION_CHARS = 10_000
+MAX_EXPRESSION_DEPTH = 100  # nesting levels: brackets, and each operator, pipe, ``!`` or projection
+_TOO_DEEP = f"expression nests deeper than {MAX_EXPRESSION_DEPTH} levels (parentheses, brackets, operators, pipes, !)"
+_QUOTED = re.compile(r"`(?:[^`\\]|\\.)*`|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.S)
+_BRACKETS = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
 class ExpressionSyntaxError(ValueError):
@@ -81,17 +95,52 @@ def compile_expr(text: str, asts: dict[str, dict] | None = None) -> Expr:
     here are added to it."""
     ast = asts.get(text) if asts is not None else None
     if ast is None:
+        _check_text(text)
         try:
             ast = jmespath_tokens.parse(text).parsed
         except jp_errors.JMESPathError as exc:
             raise ExpressionSyntaxError(f"invalid JMESPath {text!r}: {_one_line(exc)}") from None
-        if asts is not None:
-            asts[text] = ast
+        except RecursionError:  # the parser recursed past Python's limit: far past MAX_EXPRESSION_DEPTH
+            raise ExpressionSyntaxError(_TOO_DEEP) from None
+    _check_depth(ast)
+    if asts is not None:
+        asts[text] = ast
     roots: set[str] = set()
     names: set[str] = set()
     _walk(ast, roots, names, at_root=True)
     evaluate = compile_ast(ast, FUNCTIONS) or partial(_INTERPRETER.visit, ast)
     return Expr(text, ast, frozenset(roots), frozenset(names), evaluate)
+
+
+def _check_text(text: str) -> None:
+    """The limits seen in the text: its length, and how deep its brackets nest (parentheses
+    leave no trace in the AST). Quoted text and literals do not count."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionSyntaxError(f"expression of {len(text)} characters is over the {MAX_EXPRESSION_CHARS}-character limit")
+    bare = _QUOTED.sub("", text)
+    if sum(bare.count(c) for c in "([{") <= MAX_EXPRESSION_DEPTH:
+        return  # the common case: too few brackets to nest too deep
+    depth = 0
+    for char in bare:
+        depth += _BRACKETS.get(char, 0)
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionSyntaxError(_TOO_DEEP)
+
+
+def _check_depth(ast: dict) -> None:
+    """The nesting of the parsed expression, literal values included, without recursion
+    (``!`` and pipe chains, projections and operators each add a level)."""
+    stack: list[tuple[Any, int, bool]] = [(ast, 1, True)]  # (node or literal value, depth, is an AST node)
+    while stack:
+        node, depth, is_ast = stack.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionSyntaxError(_TOO_DEEP)
+        if is_ast and node["type"] == "literal":
+            stack.append((node["value"], depth + 1, False))
+        elif is_ast:
+            stack.extend((child, depth + 1, True) for child in node.get("children", ()) if isinstance(child, dict))
+        elif isinstance(node, (dict, list)):
+            stack.extend((value, depth + 1, False) for value in (node.values() if isinstance(node, dict) else node))
 
 
 def _walk(node: dict, roots: set[str], functions: set[str], at_root: bool) -> None:
