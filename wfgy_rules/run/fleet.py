@@ -103,7 +103,7 @@ def fleet_listing(directory: Path, shard: Shard | None = None) -> Listing:
 
 
 def listing_digest(directory: Path, names: list[str]) -> str:
-    """``sha256:`` + the sha256 of the lines ``NAME SIZE MTIME_NS\n``, one per bundle file in
+    """``sha256:`` + the sha256 of the lines ``NAME SIZE MTIME_NS\\n``, one per bundle file in
     name order: what every shard of one run sees in the directory when it starts. A bundle
     gathered again (even to the same size) changes it, so a shard of yesterday's run does not
     pass for one of today's; a copy of the directory must keep modification times (``rsync -a``,
