@@ -21,7 +21,8 @@ greater than the derived max_model_len (max_position_embeddings=8192 …)") unle
    ``max_position_embeddings`` is already the scaled length: ``llama3``, ``longrope`` (``su``),
    ``yarn``, ``deepseek_yarn``, ``deepseek_llama_scaling``; ``linear``, ``dynamic`` and any other
    type with a factor are multiplied. Gemma 3 (a ``gemma3`` model type) is never multiplied.
-   Older vLLM releases (up to 0.10) did multiply ``yarn``: original length × factor.
+   vLLM 0.8.5 still multiplied ``yarn``, from ``original_max_position_embeddings`` (Qwen2.5 with
+   YaRN factor 4 derived 131072 there, 32768 here), and started longrope models at the full length.
 5. **Sliding window** does not shorten it (only ``--disable-sliding-window`` does).
 
 ``default_context`` is the length vLLM then runs with: the derived one, except for ``longrope``
@@ -155,7 +156,7 @@ def _rope_factor(model_type: Any, sets: list[Mapping[str, Any]]) -> tuple[float,
         factor = params.get("factor", factor)
     number = factor if isinstance(factor, (int, float)) and not isinstance(factor, bool) else 1.0
     if number != 1:
-        return float(number), f"× rope factor {_show(number)} ({_rope_type(sets[-1])})"
+        return float(number), f"x rope factor {_show(number)} ({_rope_type(sets[-1])})"
     return 1.0, "; ".join(skipped)
 
 
