@@ -2,28 +2,47 @@
 
 Writes ``wfgy.yaml``, ``policies/team.yaml``, ``policies/team.test.yaml`` and
 ``prompt_vars.yaml`` (`wfgy_rules.documents.starter_project` says what it detects). When
-any of them exists nothing is written and the command exits 2.
+anything is already at one of those names — a file, a directory, a symbolic link (a
+dangling one too) — or ``policies`` is a link or not a directory, nothing is written and
+the command exits 2. It never writes through a link, so nothing outside the directory is
+touched (`wfgy_rules.documents.atomic_write.write_new`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from wfgy_rules.documents.atomic_write import write_atomic
+from wfgy_rules.documents.atomic_write import write_new
 from wfgy_rules.documents.starter_project import FILES, starter_files
 from wfgy_rules.errors import Problem, UsageError
 
 
 def run() -> int:
     root = Path.cwd()
-    existing = [name for name in FILES if (root / name).exists()]
-    if existing:
-        raise UsageError("refusing to overwrite", [Problem(name, "already exists; wfgy-rules init writes nothing (move it away to start over)") for name in existing])
+    in_the_way = _in_the_way(root)
+    if in_the_way:
+        raise UsageError("refusing to overwrite", [Problem(name, f"{why}; wfgy-rules init writes nothing (move it away to start over)") for name, why in in_the_way.items()])
     files = starter_files(root)
     for name in FILES:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(root / name, files[name])
+        write_new(root, name, files[name])
         print(f"wrote {name}", file=sys.stderr)
     print("next: wfgy-rules validate && wfgy-rules test && wfgy-rules diff && wfgy-rules eval", file=sys.stderr)
     return 0
+
+
+def _in_the_way(root: Path) -> dict[str, str]:
+    """Name → why, for every entry that stops init: any entry where a file goes, a link or a
+    non-directory where a directory goes (in the order of `FILES`)."""
+    found: dict[str, str] = {}
+    for name in FILES:
+        for directory in reversed(PurePosixPath(name).parents[:-1]):
+            path = root / directory
+            if path.is_symlink():
+                found[str(directory)] = "is a symbolic link"
+            elif os.path.lexists(path) and not path.is_dir():
+                found[str(directory)] = "is not a directory"
+        if os.path.lexists(root / name):
+            found[name] = "is a symbolic link" if (root / name).is_symlink() else "already exists"
+    return found

@@ -10,11 +10,20 @@ What `write_atomic(path, text)` does depends on what ``path`` is, as shell redir
 * ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``: appended to that stream;
 * a character device (``/dev/null``, a terminal) or a FIFO: written through, in place; its
   type, owner and permissions are left as they were.
+
+`write_new(root, name, text)` is for files that must be new (``wfgy-rules init``): it
+creates ``root/name`` and the directories on the way, and never writes through a link. Any
+entry already at ``name`` (a dangling symlink included) is refused, and so is a directory on
+the way that is a link (``policies -> /elsewhere``); each directory is opened without
+following links and the file is linked into place only if the name is still free, so a link
+planted while it writes cannot redirect it either.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -76,6 +85,50 @@ def open_atomic(path: Path, mode: int | None = None) -> Iterator[TextIO]:
         if isinstance(exc, OSError):
             raise _cannot_write(path, exc) from None
         raise
+
+
+def write_new(root: Path, name: str, text: str, mode: int = 0o666) -> None:
+    """Create ``root/name`` holding ``text`` (see the module docstring); `UsageError` naming
+    ``name`` when something is in the way or it cannot be written. ``mode`` less the umask."""
+    *directories, leaf = Path(name).parts
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in directories:
+                child = _enter(fd, part)
+                os.close(fd)
+                fd = child
+            _create(fd, leaf, text.encode("utf-8", UNENCODABLE), mode)
+        finally:
+            os.close(fd)
+    except FileExistsError:
+        raise UsageError(f"{name}: already exists", [Problem(name, "already exists; refusing to overwrite it")]) from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UsageError(f"{name}: a link or file is in the way", [Problem(name, "a directory on the way is a symbolic link or a file; refusing to write through it")]) from None
+        raise _cannot_write(Path(name), exc) from None
+
+
+def _enter(parent: int, name: str) -> int:
+    """The directory ``name`` in ``parent`` (made when missing), opened without following a link."""
+    try:
+        os.mkdir(name, 0o777, dir_fd=parent)
+    except FileExistsError:
+        pass
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+
+
+def _create(directory: int, name: str, data: bytes, mode: int) -> None:
+    """Write a temporary file in ``directory`` and hard-link it to ``name``: the link fails with
+    `FileExistsError` when anything (a dangling symlink too) holds the name."""
+    temp = f".{name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.link(temp, name, src_dir_fd=directory, dst_dir_fd=directory, follow_symlinks=False)
+    finally:
+        os.unlink(temp, dir_fd=directory)
 
 
 def _stat(path: Path) -> os.stat_result | None:
