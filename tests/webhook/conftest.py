@@ -6,6 +6,8 @@ import datetime
 import http.client
 import ipaddress
 import json
+import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -48,7 +50,17 @@ def make_ca(name: str) -> tuple:
 
 
 def issue(ca: tuple, directory: Path, cn: str = "wfgy-webhook.wfgy-system.svc") -> None:
-    """cert.pem / key.pem for 127.0.0.1 and the Service's DNS name, signed by ``ca``."""
+    """cert.pem / key.pem for 127.0.0.1 and the Service's DNS name, signed by ``ca`` (the key
+    replaced first, then the certificate)."""
+    key_pem, cert_pem = pair(ca, cn)
+    (directory / "key.pem.tmp").write_bytes(key_pem)
+    (directory / "cert.pem.tmp").write_bytes(cert_pem)
+    (directory / "key.pem.tmp").replace(directory / "key.pem")
+    (directory / "cert.pem.tmp").replace(directory / "cert.pem")
+
+
+def pair(ca: tuple, cn: str = "wfgy-webhook.wfgy-system.svc") -> tuple[bytes, bytes]:
+    """A new private key and its certificate (PEM) for 127.0.0.1 and ``cn``, signed by ``ca``."""
     ca_cert, ca_key = ca
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -58,10 +70,7 @@ def issue(ca: tuple, directory: Path, cn: str = "wfgy-webhook.wfgy-system.svc") 
             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName(cn)]), critical=False)
             .sign(ca_key, hashes.SHA256()))
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    (directory / "key.pem.tmp").write_bytes(key_pem)
-    (directory / "cert.pem.tmp").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "key.pem.tmp").replace(directory / "key.pem")
-    (directory / "cert.pem.tmp").replace(directory / "cert.pem")
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
 def pem(cert) -> str:
@@ -124,12 +133,15 @@ def admission_review(obj: dict, dry_run: bool = False, uid: str = "705ab4f5-6393
     }
 
 
-def start(directory: Path, *extra: str) -> Server:
+def start(directory: Path, *extra: str, config: str = CONFIG, files: dict[str, str] | None = None) -> Server:
+    """``wfgy-rules serve EXTRA…`` in ``directory`` with ``config`` (and ``files`` beside it)."""
     ca = make_ca("wfgy test CA")
     issue(ca, directory)
-    (directory / "wfgy.yaml").write_text(CONFIG)
+    (directory / "wfgy.yaml").write_text(config)
     (directory / "model-card.json").write_text(json.dumps({"model": "acme/support-llm-7b", "requires_gpu": True}))
     (directory / ".env.example").write_text("OPENAI_API_KEY=   # secret\nLOG_LEVEL=info   # optional\n")
+    for name, text in (files or {}).items():
+        (directory / name).write_text(text)
     port = free_port()
     log = open(directory / "serve.log", "w")
     process = subprocess.Popen([*cli_command(), "serve", "--cert", "cert.pem", "--key", "key.pem", "--config", "wfgy.yaml",
@@ -147,12 +159,50 @@ def start(directory: Path, *extra: str) -> Server:
 
 
 def stop(server: Server) -> None:
+    """SIGTERM, then check that no judge process outlived the server."""
+    judges = process_tree(server.process.pid)[1:]
     server.process.terminate()
     try:
         server.process.wait(10)
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(map(running, judges)):
+        time.sleep(0.05)
+    left = [pid for pid in judges if running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"judge processes {left} outlived the server"
+
+
+def process_tree(pid: int) -> list[int]:
+    """The server and its judge processes (its children)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *map(int, children)]
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A ``/proc/PID/status`` figure in KiB (VmRSS, VmHWM); 0 once the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 @pytest.fixture(scope="module")

@@ -132,3 +132,43 @@ def test_a_bad_review_is_a_400_whatever_the_failure_mode():
 def test_an_unknown_failure_mode_is_refused():
     with pytest.raises(ValueError):
         WebhookApp(Raising(), failure_mode="open")
+
+
+def test_large_bodies_share_a_budget_and_small_ones_never_wait_for_it():
+    """Four large bodies held (their clients never finish sending) take the whole budget: a
+    fifth large one gets 503 at its deadline, a small review is judged at once."""
+    app = WebhookApp(Refusing(), timeout=1.5, max_body=100_000, log=io.StringIO(), judges=1)
+    answers: dict[str, tuple[int, float]] = {}
+
+    async def request(name: str, length: int, finished: bool) -> None:
+        sent = []
+        first = [{"type": "http.request", "body": b"{}" if finished else b"{", "more_body": not finished}]
+
+        async def receive():
+            if first:
+                return first.pop(0)
+            await asyncio.Event().wait()  # a client that never sends the rest
+
+        async def send(message):
+            sent.append(message)
+
+        started = time.monotonic()
+        await app({"type": "http", "path": "/validate", "method": "POST",
+                   "headers": [(b"content-length", str(length).encode())]}, receive, send)
+        answers[name] = (sent[0]["status"], time.monotonic() - started)
+
+    async def scenario():
+        await app.judges.start()
+        try:
+            holders = [asyncio.create_task(request(f"held-{n}", 90_000, False)) for n in range(4)]
+            await asyncio.sleep(0.05)
+            app.timeout = 0.5  # the next requests' deadlines pass while the holders keep their shares
+            await asyncio.gather(request("fifth", 90_000, True), request("small", 2, True), *holders)
+        finally:
+            app.judges.stop()
+
+    asyncio.run(scenario())
+    assert answers["small"][0] == 400 and answers["small"][1] < 0.3  # read and judged (a 400 from the reviewer)
+    assert answers["fifth"][0] == 503 and 0.45 <= answers["fifth"][1] < 1
+    assert {answers[f"held-{n}"][0] for n in range(4)} == {408}
+    assert app.bodies.free == 4 * 100_000  # every share given back

@@ -96,6 +96,26 @@ def test_malformed_reviews_are_refused_cleanly(server, body, status):
     assert server.request("GET", "/healthz")[0] == 200
 
 
+def _nested(depth: int) -> dict:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "uid-deep", "object": {"kind": "Pod", "metadata": {"annotations": {"deep": value}}}}}
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 90_000 + b"]" * 90_000,  # deeper than the parser's recursion
+    b'{"a":' * 30_000 + b"1" + b"}" * 30_000,
+    json.dumps(_nested(600)).encode(),  # inside a review: deeper than fact bundles may nest
+], ids=["arrays", "objects", "in-a-review"])
+def test_a_deeply_nested_body_is_not_json(server, body):
+    status, answer = server.request("POST", "/validate", body)
+    assert (status, answer) == (400, {"error": "body is not JSON: nested deeper than 512 levels"})
+    assert "Traceback" not in (server.directory / "serve.log").read_text()
+    assert server.request("GET", "/healthz")[0] == 200
+
+
 def test_a_delete_has_no_object_and_is_admitted(server):
     review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
               "request": {"uid": "uid-del", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "DELETE", "object": None}}

@@ -5,9 +5,11 @@ Routes: ``POST /validate`` (an AdmissionReview v1), ``GET /healthz`` (the proces
 
 Each review runs under a deadline (``timeout``, below the webhook's ``timeoutSeconds``):
 reading the body, waiting for a judge and judging together. A body over ``max_body`` bytes
-is refused (413) before it is read in full, and the bodies held at once (read, or waiting
-for a judge) share ``BODIES_HELD`` × ``max_body`` bytes: a reader past that waits, within
-its deadline. A body that is not an AdmissionReview, not JSON, nested too deep or holding
+is refused (413) before it is read in full. Bodies over ``SMALL_BODY`` bytes (a review is
+usually a few KiB) share ``BODIES_HELD`` × ``max_body`` bytes: each reserves its whole
+length (``max_body`` when it comes chunked) before it is read, in arrival order, and one
+that cannot within its deadline gets 503 — a flood of large bodies costs bounded memory and
+never holds up the small ones. A body that is not an AdmissionReview, not JSON, nested too deep or holding
 too many values gets 400 (`wfgy_rules.webhook.bounds`); a client too slow to send its body
 gets 408. Judging happens in forked judge processes (`wfgy_rules.webhook.judges`): past the
 deadline the judge is killed, so nothing judges on after the answer. When judging raises or
@@ -33,6 +35,7 @@ import asyncio
 import json
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -43,7 +46,8 @@ from wfgy_rules.webhook.tls import CertReloader, guarded_protocol
 DEFAULT_TIMEOUT = 8.0  # seconds; kube-apiserver waits timeoutSeconds (default 10) per webhook
 DEFAULT_MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's own request size limit
 DEFAULT_MAX_CONNECTIONS = 256
-BODIES_HELD = 4  # bodies of max_body bytes held at once, all reviews together
+BODIES_HELD = 4  # large bodies of max_body bytes held at once, all reviews together
+SMALL_BODY = 64 * 1024  # bodies up to this size need no share of that budget
 FAILURE_MODES = ("fail", "ignore")
 
 
@@ -108,15 +112,23 @@ class WebhookApp:
             self._log({"outcome": "refused", "reason": "body too large", "status": 413}, started)
             await _send(send, 413, {"error": f"body over {self.max_body} bytes"})
             return
-        held = [0]  # bytes of this body counted against the shared budget
+        share = self.max_body if length is None else int(length)  # chunked: as large as allowed
+        share = 0 if share <= SMALL_BODY else share
         try:
-            await self._judged(receive, send, started, deadline, held)
+            if share:
+                await asyncio.wait_for(self.bodies.take(share), timeout=max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            self._log({"outcome": "refused", "reason": "too many large bodies at once", "status": 503}, started)
+            await _send(send, 503, {"error": "too many large review bodies at once; try again"})
+            return
+        try:
+            await self._judged(receive, send, started, deadline)
         finally:
-            self.bodies.give(held[0])
+            self.bodies.give(share)
 
-    async def _judged(self, receive: Callable, send: Callable, started: float, deadline: float, held: list[int]) -> None:
+    async def _judged(self, receive: Callable, send: Callable, started: float, deadline: float) -> None:
         try:
-            body = await asyncio.wait_for(self._body(receive, held), timeout=max(0.0, deadline - time.monotonic()))
+            body = await asyncio.wait_for(self._body(receive), timeout=max(0.0, deadline - time.monotonic()))
         except _TooLarge:
             self._log({"outcome": "refused", "reason": "body too large", "status": 413}, started)
             await _send(send, 413, {"error": f"body over {self.max_body} bytes"})
@@ -152,7 +164,7 @@ class WebhookApp:
         self._log({"uid": uid, "allowed": allowed, "outcome": "failure_mode", "reason": reason}, started)
         await _send(send, 200, response)
 
-    async def _body(self, receive: Callable, held: list[int]) -> bytes:
+    async def _body(self, receive: Callable) -> bytes:
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -162,8 +174,6 @@ class WebhookApp:
             size += len(chunk)
             if size > self.max_body:
                 raise _TooLarge
-            await self.bodies.take(len(chunk))
-            held[0] += len(chunk)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -180,27 +190,38 @@ class WebhookApp:
 
 
 class _Budget:
-    """Bytes that the bodies held at once may take, all reviews together."""
+    """Bytes that large bodies may take together; a share is granted whole, in arrival order
+    (no two readers each holding part of what both need)."""
 
     def __init__(self, size: int):
         self.free = size
-        self._waiting: list[asyncio.Future] = []
+        self._waiting: deque[tuple[int, asyncio.Future]] = deque()
 
     async def take(self, size: int) -> None:
-        while self.free < size:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiting.append(waiter)
-            try:
-                await waiter
-            finally:
-                self._waiting.remove(waiter)
-        self.free -= size
+        if not self._waiting and size <= self.free:
+            self.free -= size
+            return
+        entry = (size, asyncio.get_running_loop().create_future())
+        self._waiting.append(entry)
+        try:
+            await entry[1]
+        except BaseException:  # the deadline passed while waiting
+            if entry[1].done() and not entry[1].cancelled():
+                self.give(size)  # granted just as it was given up
+            else:
+                self._waiting.remove(entry)
+                self._grant()
+            raise
 
     def give(self, size: int) -> None:
         self.free += size
-        for waiter in self._waiting:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiting and self._waiting[0][0] <= self.free:
+            size, granted = self._waiting.popleft()
+            self.free -= size
+            granted.set_result(None)
 
 
 class _TooLarge(Exception):
