@@ -12,19 +12,23 @@ def test_a_config_is_checked_with_its_policies_prompt_vars_and_waivers(project):
     (project / "team.yaml").write_text(TEAM_POLICY.replace("severity: high", "severity: urgent").replace("<= params.context", "<= params.[context"))
     (project / "vars.yaml").write_text("apiVersion: wfgy-rules/v1\nkind: PromptVars\nvars: {name: {defualt: you}}\n")
     (project / "wfgy.yaml").write_text((project / "wfgy.yaml").read_text() + "  prompts: {vars: vars.yaml}\n" + WAIVER)
+    bad_vars = "vars.yaml:3:15: vars.name.defualt: unknown key 'defualt' (did you mean 'default'?)"
     expected = [
+        bad_vars,  # the config's documents first: eval stops there, before loading a policy
         "team.yaml:7:15: rules[0].severity: \"urgent\" (string) is not one of: info, low, medium, high, critical",
         "team.yaml:10:13: rules[0].assert: invalid JMESPath 'file.serving.max_model_len <= params.[context': Invalid jmespath expression: Incomplete expression: \"file.serving.max_model_len <= params.[context\" ^",
     ]
-    for args in (["validate", "wfgy.yaml"], ["validate"], ["eval"]):
+    for args in (["validate", "wfgy.yaml"], ["validate"]):
         done = run_cli(*args, cwd=project)
         assert (done.returncode, done.stderr.splitlines()) == (2, expected), args
+    done = run_cli("eval", cwd=project)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [bad_vars])
     (project / "team.yaml").write_text(TEAM_POLICY)
     done = run_cli("validate", "wfgy.yaml", cwd=project)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
+        bad_vars,
         "wfgy.yaml:8:12: waivers[0].rule: waiver for 'team.max-lenn' matches no loaded rule (did you mean 'team.max-len'?)",
-        "vars.yaml:3:15: vars.name.defualt: unknown key 'defualt' (did you mean 'default'?)",
     ]
     (project / "vars.yaml").write_text("apiVersion: wfgy-rules/v1\nkind: PromptVars\nvars: {name: {default: you}}\n")
     (project / "wfgy.yaml").write_text((project / "wfgy.yaml").read_text().replace("team.max-lenn", "team.max-len"))

@@ -34,7 +34,7 @@ CARD = {
     "requires_gpu": True,
     "min_gpu_memory_gib": 24,
     "vocab_size": 128256,
-    "owner": "ml-platform",  # teams may add their own keys
+    "custom": {"owner": "ml-platform"},  # a team's own keys
 }
 
 
@@ -196,7 +196,7 @@ def test_a_model_dir_that_cannot_be_fingerprinted_is_refused_unless_allowed(tmp_
 
 def test_lock_exits_2_on_an_unfingerprinted_model_dir_and_never_keeps_stale_fingerprints(tmp_path, hf_model_dir):
     card = hf_model_dir.parent / "model-card.json"
-    card.write_text(json.dumps({"model": "acme/tiny", "tokenizer_sha": "ad4c1b9", "chat_template_sha": "41c0a7e", "owner": "ml"}), encoding="utf-8")
+    card.write_text(json.dumps({"model": "acme/tiny", "tokenizer_sha": "ad4c1b9", "chat_template_sha": "41c0a7e", "custom": {"owner": "ml"}}), encoding="utf-8")
     (hf_model_dir / "tokenizer.json").unlink()
     refused = run_cli("lock", "--model-dir", str(hf_model_dir), "--output", str(card), cwd=tmp_path)
     assert refused.returncode == 2, refused.stderr
@@ -209,5 +209,5 @@ def test_lock_exits_2_on_an_unfingerprinted_model_dir_and_never_keeps_stale_fing
     assert allowed.returncode == 0, allowed.stderr
     written = json.loads(card.read_text(encoding="utf-8"))
     assert "tokenizer_sha" not in written and "chat_template_sha" not in written  # not left stale
-    assert (written["model"], written["owner"], len(written["checkpoint_sha"])) == ("acme/tiny", "ml", 64)
+    assert (written["model"], written["custom"], len(written["checkpoint_sha"])) == ("acme/tiny", {"owner": "ml"}, 64)
     assert "gives no tokenizer_sha" in allowed.stderr and "gives no chat_template_sha" in allowed.stderr

@@ -10,13 +10,17 @@ left alone. A file named explicitly must be one of the kinds above, unless
 leaves it alone as a directory would.
 
 Policies go through the very loader ``eval`` uses, cross-checked together (duplicate rule
-ids across files). A config is checked with everything it references, as ``eval`` would load
-it: the policies it names (cross-checked, with its per-rule overrides), its prompt variables
-file (``providers.prompts.vars``, when it exists), and the rule each waiver names (a waiver
-matching no loaded rule is an error here, with a hint; ``eval`` only warns about it). Every
-problem of every file is printed once as ``FILE:LINE:COL: path: message``; exit 2 on any.
-With no paths: the config (``--config`` or the nearest ``wfgy.yaml``, said on stderr) and
-everything it references.
+ids across files); a model card through the card's own loader (strict JSON, then its schema).
+A config is checked with everything it references, as ``eval`` would load it: its model card
+(``providers.model_card.path``, default ``model-card.json``) and prompt variables file
+(``providers.prompts.vars``) when they exist (`wfgy_rules.run.config_documents`: ``eval``
+refuses them with the same lines), the policies it names (cross-checked, with its per-rule
+overrides), the rule each waiver names (a waiver matching no loaded rule is an error here,
+with a hint; ``eval`` only warns about it), and the policy tests beside its own policies (the
+``PolicyTest`` files under a policy directory, ``NAME.test.yaml`` beside a policy file
+``NAME.yaml``). Every problem of every file is printed once as ``FILE:LINE:COL: path:
+message``; exit 2 on any. With no paths: the config (``--config`` or the nearest
+``wfgy.yaml``, said on stderr) and everything it references.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from pathlib import Path
 from wfgy_rules.documents.schema import validate
 from wfgy_rules.documents.yamlio import load_file
 from wfgy_rules.errors import PolicyError, Problem, WfgyError, did_you_mean
-from wfgy_rules.policy.loader import load_policies
+from wfgy_rules.policy.loader import BUILTIN, load_policies, policy_files
+from wfgy_rules.providers.model.model_card import load_model_card
 from wfgy_rules.run.config import DEFAULT_CONFIG, Config, load_config, locate_config
+from wfgy_rules.run.config_documents import document_problems
 from wfgy_rules.run.rule_selection import apply_config
 from wfgy_rules.shown_paths import shown_path
 
@@ -81,27 +87,27 @@ def check_config(path: Path | None) -> tuple[list[Problem], set[str]]:
     """Every problem of a config and of what it references (as `eval` loads them), and the
     (shown) paths of the referenced files that were checked."""
     try:
-        settings = load_config(path)
+        settings = load_config(path, documents=False)
     except WfgyError as exc:
         return exc.problems or [Problem(str(path), str(exc))], set()
-    problems: list[Problem] = []
+    problems, documents = document_problems(settings.providers, settings.base_dir)
+    referenced = set(documents)
     try:
         loaded = load_policies(settings.policies, settings.base_dir)
     except WfgyError as exc:
-        return exc.problems or [Problem(str(path), str(exc))], set()
+        return [*problems, *(exc.problems or [Problem(str(path), str(exc))])], referenced
     try:
         apply_config(loaded.rules, settings)
     except PolicyError as exc:
         problems.extend(exc.problems)
     problems.extend(_waiver_problems(settings, [rule.id for rule in loaded.rules]))
-    referenced = {policy.path for policy in loaded.policies}
-    vars_path = _prompt_vars(settings)
-    if vars_path is not None:
-        referenced.add(shown_path(vars_path))
+    referenced.update(policy.path for policy in loaded.policies)
+    for test in map(shown_path, _policy_tests(settings)):
+        referenced.add(test)
         try:
-            problems.extend(validate(load_file(vars_path, shown_path(vars_path)), "prompt-vars"))
+            _check_file(Path(test), ignore_unknown=False)
         except WfgyError as exc:
-            problems.extend(exc.problems or [Problem(shown_path(vars_path), str(exc))])
+            problems.extend(exc.problems or [Problem(test, str(exc))])
     return problems, referenced
 
 
@@ -116,13 +122,29 @@ def _waiver_problems(settings: Config, ids: list[str]) -> list[Problem]:
     return problems
 
 
-def _prompt_vars(settings: Config) -> Path | None:
-    prompts = settings.providers.get("prompts")
-    spec = prompts.get("vars") if isinstance(prompts, dict) else None
-    if not isinstance(spec, str):
+def _policy_tests(settings: Config) -> list[Path]:
+    """The policy tests beside the config's own policies (never the built-in packs' tests)."""
+    found = []
+    for source in settings.policies:
+        if source == BUILTIN or source.startswith(BUILTIN + ":"):
+            continue
+        path = Path(source) if Path(source).is_absolute() else settings.base_dir / source
+        if path.is_dir():
+            found.extend(p for p, _ in policy_files([str(path)], settings.base_dir) if _kind(p) == "PolicyTest")
+        else:
+            beside = path.with_name(f"{path.stem}.test.yaml")
+            found.extend([beside] if beside.is_file() else [])
+    return found
+
+
+def _kind(path: Path) -> str | None:
+    """A file's ``kind``; None when it has none or does not parse (the policy loader, which
+    reads every file of a policy directory, reports that)."""
+    try:
+        data = load_file(path).data
+    except WfgyError:
         return None
-    path = Path(spec) if Path(spec).is_absolute() else settings.base_dir / spec
-    return path if path.is_file() else None  # a missing vars file is a fact (vars.present: false)
+    return data.get("kind") if isinstance(data, dict) else None
 
 
 def _expand(paths: list[str], ignore_unknown: bool) -> list[Path]:
@@ -140,7 +162,7 @@ def _expand(paths: list[str], ignore_unknown: bool) -> list[Path]:
 def _ours(path: Path) -> bool:
     """Whether a file is a wfgy-rules file (a cheap look, before parsing)."""
     if path.suffix == ".json":
-        return "model-card" in path.name
+        return _is_model_card(path)
     if path.name == DEFAULT_CONFIG:
         return True
     try:
@@ -150,10 +172,18 @@ def _ours(path: Path) -> bool:
         return True  # let the loader report why it cannot be read
 
 
+def _is_model_card(path: Path) -> bool:
+    return path.suffix == ".json" and "model-card" in path.name
+
+
 def _check_file(path: Path, ignore_unknown: bool) -> str | None:
     """Check one file on its own; its kind (``Policy`` and ``Config`` are checked later, with
     what they reference), or None for a file ``--ignore-unknown`` leaves alone."""
-    document = load_file(path, path.as_posix())
+    shown = path.as_posix()
+    if _is_model_card(path):
+        load_model_card(path, shown)  # strict JSON, as the provider reads it
+        return "ModelCard"
+    document = load_file(path, shown)
     data = document.data
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind is None and path.name == DEFAULT_CONFIG:
@@ -162,9 +192,6 @@ def _check_file(path: Path, ignore_unknown: bool) -> str | None:
         return kind
     if kind in _SCHEMA_OF_KIND:
         _raise(validate(document, _SCHEMA_OF_KIND[kind]))
-    elif path.suffix == ".json" and "model-card" in path.name:
-        _raise(validate(document, "model-card"))
-        return "ModelCard"
     elif ignore_unknown and not (isinstance(data, dict) and str(data.get("apiVersion", "")).startswith("wfgy-rules/")):
         return None
     else:

@@ -32,6 +32,7 @@ from wfgy_rules.errors import PolicyError, Problem, UsageError
 from wfgy_rules.model import Severity
 from wfgy_rules.policy.durations import parse_duration
 from wfgy_rules.providers import registry
+from wfgy_rules.run.config_documents import document_problems
 
 DEFAULT_CONFIG = "wfgy.yaml"
 LOOKALIKES = ("wgfy.yaml", ".wfgy.yaml", "wfgy.yml", "wgfy.yml", ".wfgy.yml")  # never read: pointed out
@@ -110,13 +111,17 @@ def _ignored(lookalikes: list[Path], cwd: Path) -> str:
     return f"; {names} {'is' if len(lookalikes) == 1 else 'are'} not read: rename to {DEFAULT_CONFIG}"
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, documents: bool = True) -> Config:
     """Load and validate a config file (or the defaults when ``path`` is None); ``apiVersion``
-    and ``kind`` may be omitted in the file."""
-    if path is None:
-        return Config()
-    document = load_file(path)
-    return config_from_document(document, path.resolve().parent, require_header=False)
+    and ``kind`` may be omitted in the file. With ``documents`` the model card and prompt
+    variables it names are checked too (`wfgy_rules.run.config_documents`): one `PolicyError`
+    with their every problem."""
+    config = Config() if path is None else config_from_document(load_file(path), path.resolve().parent, require_header=False)
+    if documents:
+        problems, _ = document_problems(config.providers, config.base_dir)
+        if problems:
+            raise PolicyError("invalid documents named by the config", problems)
+    return config
 
 
 def config_from_document(document: Document, base_dir: Path, require_header: bool = True) -> Config:

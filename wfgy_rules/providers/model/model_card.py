@@ -23,12 +23,20 @@ Facts (``model_card.*``)::
       requires_gpu: true
       min_gpu_memory_gib: 24
       vocab_size: 128256              # compare with runtime.model_dir.config.vocab_size
+      context_length: 8192            # tokens the model serves (for custom rules)
+      custom: {owner: ml-platform}    # a team's own keys: any JSON, under custom only
 
-A missing card is a fact, not an error: rules decide whether a card is required. A card that
-is not valid JSON, or that breaks the schema, raises `ProviderError` with every problem,
-``FILE:LINE:COL: json.path: message`` (``…/model-card.json:3:12: torch: expected string, got
-2.1 (number)``), so no rule compares against a half-read card. `wfgy_rules.providers.model.model_card_lock`
-writes a card from what is really installed.
+A missing card is a fact, not an error: rules decide whether a card is required. The card is
+a document like ``wfgy.yaml``, checked when the config loads (`wfgy_rules.run.config_documents`):
+a key the schema does not know (``tokenizer_sha256``: ``unknown key 'tokenizer_sha256' (did you
+mean 'tokenizer_sha'?)``), a value of the wrong type (``"requires_gpu": "yes"``) or text that is
+not JSON stops ``validate``, ``eval``, ``preflight`` and ``facts`` alike with exit 2 and one
+``FILE:LINE:COL: json.path: message`` line per problem (``model-card.json:3:12: torch: expected
+string, got 2.1 (number)``), before any rule runs. A team's own keys go under ``custom``
+(``{"custom": {"owner": "ml-platform"}}``, read as ``model_card.declared.custom.owner``). Should
+the card change between that check and the gathering, the provider raises `ProviderError` with
+the same lines, so no rule compares against a half-read card.
+`wfgy_rules.providers.model.model_card_lock` writes a card from what is really installed.
 """
 
 from __future__ import annotations
@@ -81,14 +89,15 @@ class ModelCardProvider:
         return {"present": True, "path": configured, "declared": declared}
 
 
-def load_model_card(path: Path) -> dict[str, Any]:
-    """The parsed, schema-checked card; raises `PolicyError` listing every problem of the file.
+def load_model_card(path: Path, shown: str | None = None) -> dict[str, Any]:
+    """The parsed, schema-checked card; raises `PolicyError` listing every problem of the file,
+    each naming it ``shown`` (default: ``path`` as given).
 
     The card is strict JSON, as every other reader of it will parse it (no comments, no
     trailing commas, ``1e5`` is a number); the YAML reading of the same text only supplies
     the line and column of each value, and refuses duplicate keys.
     """
-    shown = str(path)
+    shown = shown or str(path)
     text = read_text(path, shown)
     try:
         data = json.loads(text)
@@ -97,5 +106,5 @@ def load_model_card(path: Path) -> dict[str, Any]:
     document = replace(load_text(text, shown), data=data)
     problems = validate(document, "model-card")
     if problems:
-        raise PolicyError(f"{path}: invalid model card", problems)
+        raise PolicyError(f"{shown}: invalid model card", problems)
     return document.data
