@@ -6,7 +6,7 @@ reads no tensor: a safetensors file costs one read of its header, so a 140 GB ch
 
     has_config: true
     formats: [safetensors]          # present ones, sorted: gguf | pytorch_bin | safetensors
-    weight_bytes: 16060522496       # the loaded tensors: dtype size x product of shape
+    weight_bytes: 16060522496       # the loaded tensors: dtype size x product of shape (null: incomplete)
     index_total_size: 16060522496   # model.safetensors.index.json metadata.total_size (null without)
     dtype_bytes: {BF16: 16060522496}
     files: 4                        # weight files of every format
@@ -22,14 +22,18 @@ loads: the ``consolidated*.safetensors`` files when there are any (Mistral's own
 ``consolidated.safetensors.index.json``), else every ``*.safetensors`` file, narrowed to those
 ``model.safetensors.index.json`` names when it exists (a directory holding both shards and a
 consolidated copy is counted once). Pickle weights (``pytorch_model*.bin``, ``*.pt``,
-``*.pth``) are a format only: their size is not read from them.
+``*.pth``, but not a trainer's ``optimizer.pt``, ``scheduler.pt``…) are a format only: their
+size is not read from them.
 
 **Completeness** (``complete: false`` and a problem naming the file): a file the index names is
 missing; a header cannot be read; a tensor the index places in a file is not in its header; a
 tensor's dtype is not a safetensors dtype, or its ``data_offsets`` do not span dtype x shape;
 a file's size is not 8 + header length + the end of its last tensor (a truncated download is
-shorter, and says so). The index's ``total_size`` differing from the headers' sum by more than
-1% is a problem too (both are kept), as is an index or JSON file that does not parse.
+shorter, and says so); the index does not parse. A complete checkpoint whose index
+``total_size`` differs from the headers' sum by more than 1% has that problem too (both sizes
+are kept). A config.json, tokenizer_config.json or adapter_config.json that does not parse is
+listed among the problems (its ``auto_map`` or base model is then unknown) without making the
+weights incomplete.
 
 **GGUF** (``*.gguf``, llama.cpp): ``weight_bytes`` is the file size (all parts of a split
 ``-00001-of-00003.gguf`` model); with several GGUF models in one directory the first by name
@@ -62,6 +66,9 @@ DTYPE_BITS = {
 }
 CONSOLIDATED_INDEX = "consolidated.safetensors.index.json"
 PICKLE_WEIGHTS = re.compile(r"pytorch_model.*\.bin|.*\.pt|.*\.pth")
+# Trainer state that vLLM's filter_files_not_needed_for_inference leaves out (and rng_state.pth).
+NOT_WEIGHTS = frozenset({"training_args.bin", "optimizer.bin", "optimizer.pt", "scheduler.pt", "scaler.pt",
+                         "rng_state.pth"})
 GGUF_SPLIT = re.compile(r"(.*)-\d{5}-of-\d{5}\.gguf")
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 TOTAL_SIZE_TOLERANCE = 0.01
@@ -77,7 +84,7 @@ def weight_facts(path: Path) -> dict[str, Any]:
     tokenizer_config = _json(path, "tokenizer_config.json", names, problems)
     adapter_config = _json(path, "adapter_config.json", names, problems)
     safetensors = sorted(name for name in names if name.endswith(".safetensors"))
-    pickles = sorted(name for name in names if PICKLE_WEIGHTS.fullmatch(name))
+    pickles = sorted(name for name in names if PICKLE_WEIGHTS.fullmatch(name) and name not in NOT_WEIGHTS)
     ggufs = sorted(name for name in names if name.endswith(".gguf"))
     formats = sorted(fmt for fmt, files in (("safetensors", safetensors), ("pytorch_bin", pickles), ("gguf", ggufs))
                      if files)
@@ -143,7 +150,7 @@ def _safetensors_facts(path: Path, names: set[str], safetensors: list[str], prob
     complete = len(problems) == before
     weight_bytes = sum(dtype_bytes.values())
     total_size = _total_size(index)
-    if total_size is not None and abs(total_size - weight_bytes) > TOTAL_SIZE_TOLERANCE * weight_bytes:
+    if complete and total_size is not None and abs(total_size - weight_bytes) > TOTAL_SIZE_TOLERANCE * weight_bytes:
         problems.append(f"{index_name} metadata.total_size is {total_size} bytes, the headers add up to "
                         f"{weight_bytes}")
     return {"weight_bytes": weight_bytes if complete else None, "index_total_size": total_size,
