@@ -138,11 +138,16 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
 def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
                   output: OutputOpt = None, policy: PolicyOpt = None,
-                  stage: StageOpt = None) -> int:
-    """Print the fact bundle as JSON (never a secret value); judge it later with 'eval --facts'."""
+                  stage: StageOpt = None, only: OnlyOpt = None, skip: SkipOpt = None) -> int:
+    """Print the fact bundle as JSON (never a secret value); judge it later with 'eval --facts'.
+
+    Only what the selected rules read is gathered (--stage, --only, --skip). To judge an
+    image in CI: docker run IMAGE wfgy-rules facts --stage deploy --only 'semvers.*' > facts.json,
+    then wfgy-rules eval --facts facts.json --only 'semvers.*'.
+    """
     from wfgy_rules.commands import facts as command
 
-    return command.run(config, provider or [], output, policy or [], stage or "all")
+    return command.run(config, provider or [], output, policy or [], stage or "all", only or [], skip or [])
 
 
 @app.command("validate", epilog="Exit codes: 0 every file is valid · 2 a file is invalid (FILE:LINE:COL errors on stderr).")

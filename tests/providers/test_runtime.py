@@ -44,6 +44,7 @@ def test_a_complete_model_dir(hf_model_dir):
     assert facts == {
         "present": True,
         "path": "model",
+        "error": None,
         "config": {
             "present": True,
             "vocab_size": 16,
@@ -412,11 +413,20 @@ def test_a_json_file_that_is_not_an_object(hf_model_dir):
 
 @pytest.mark.parametrize(
     ("configured", "expected"),
-    [(None, {"present": False, "path": None}), ("missing", {"present": False, "path": "missing"})],
+    [
+        (None, {"present": False, "path": None, "error": None}),
+        ("./models", {"present": False, "path": "./models", "error": "model_dir ./models does not exist (relative to wfgy.yaml)"}),
+        ("card.json", {"present": False, "path": "card.json", "error": "model_dir card.json is not a directory (relative to wfgy.yaml)"}),
+        ("/no/such/model", {"present": False, "path": "/no/such/model", "error": "model_dir /no/such/model does not exist"}),
+    ],
+    ids=["not-configured", "missing", "a-file", "absolute"],
 )
 def test_no_model_dir(tmp_path, configured, expected):
+    (tmp_path / "card.json").write_text("{}")
     config = {} if configured is None else {"model_dir": configured}
-    assert collect(tmp_path, **config)["model_dir"] == expected
+    facts = collect(tmp_path, **config)
+    assert facts["model_dir"] == expected
+    assert facts["packages"]["tokenizers"] is not None  # the other facts stay usable
 
 
 def test_python_and_packages(tmp_path):
@@ -424,10 +434,11 @@ def test_python_and_packages(tmp_path):
 
     facts = collect(tmp_path)
     assert facts["python"] == platform.python_version() == "{}.{}.{}".format(*sys.version_info[:3])
-    assert list(facts["packages"]) == ["torch", "transformers", "tokenizers"]
+    assert list(facts["packages"]) == ["torch", "transformers", "tokenizers", "vllm", "sglang", "text-generation-server"]
     assert facts["packages"]["tokenizers"] == tokenizers.__version__
-    chosen = collect(tmp_path, packages=["PyYAML", "wfgy-no-such-package"])["packages"]
-    assert chosen == {"PyYAML": yaml.__version__, "wfgy-no-such-package": None}
+    chosen = collect(tmp_path, packages=["PyYAML", "wfgy-no-such-package", "sglang"])["packages"]
+    assert chosen == {"PyYAML": yaml.__version__, "wfgy-no-such-package": None, "sglang": None, "vllm": None, "text-generation-server": None}
+    assert list(chosen)[:3] == ["PyYAML", "wfgy-no-such-package", "sglang"]  # the engines follow, each once
 
 
 TORCH_VERSION_PY = "from typing import Optional\n\n__version__ = '2.3.1+{build}'\ndebug = False\ncuda: Optional[str] = {cuda!r}\nhip: Optional[str] = None\n"

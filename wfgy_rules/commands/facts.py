@@ -1,9 +1,18 @@
 """``wfgy-rules facts``: gather the fact bundle and print it as JSON.
 
 The bundle holds only what providers report, and no provider reports a secret value.
-Providers that failed are listed under ``_errors``. ``--stage ci`` gathers only what the
-``ci`` and ``any`` rules read (no NVML, secrets or env on a CI runner). Write it with ``--output`` and judge it
-anywhere with ``wfgy-rules eval --facts FILE`` (or a directory of bundles: the fleet audit).
+Providers that failed are listed under ``_errors``. Only what the selected rules read is
+gathered: ``--stage ci`` the ``ci`` and ``any`` rules (no NVML, secrets or env on a CI
+runner), ``--only``/``--skip`` rule-id globs as ``eval`` takes them. Write it with
+``--output`` and judge it anywhere with ``wfgy-rules eval --facts FILE`` (or a directory of
+bundles: the fleet audit).
+
+Judging the image in CI: the installed packages, torch build and compiled CUDA are the
+image's (``deploy``-stage rules), so gather them inside it and judge the bundle on the runner::
+
+    docker run --rm --entrypoint wfgy-rules "$IMAGE" facts --config /app/wfgy.yaml \
+        --stage deploy --only 'semvers.*' > facts.json
+    wfgy-rules eval --facts facts.json --only 'semvers.*'
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ from wfgy_rules.providers import registry
 from wfgy_rules.run.session import gather_now, open_session
 
 
-def run(config: str | None, providers: list[str], output: str | None, policies: list[str], stage: str = "all") -> int:
-    session = open_session(config, policies, stage=stage)
+def run(config: str | None, providers: list[str], output: str | None, policies: list[str], stage: str = "all",
+        only: list[str] | None = None, skip: list[str] | None = None) -> int:
+    session = open_session(config, policies, only=only, skip=skip, stage=stage)
     if providers:
         unknown = sorted(set(providers) - registry.names())
         if unknown:

@@ -8,21 +8,27 @@ Config (``providers.runtime`` in ``wfgy.yaml``)::
 
     providers:
       runtime:
-        packages: [torch, transformers, tokenizers, vllm]   # default: torch, transformers, tokenizers
+        packages: [torch, transformers, tokenizers, accelerate]   # default: torch, transformers, tokenizers
         model_dir: ./model            # a Hugging Face model directory, relative to wfgy.yaml
+
+The serving engines (vLLM ``vllm``, SGLang ``sglang``, TGI's ``text-generation-server``) are
+always looked up too, after the configured packages: ``wfgy-rules lock`` records the one
+installed, and the SemVers Diff rules compare it.
 
 Facts (``runtime.*``)::
 
     python: "3.11.7"
-    packages: {torch: 2.3.1+cu121, transformers: 4.44.2, vllm: null}   # null: not installed
+    packages: {torch: 2.3.1+cu121, transformers: 4.44.2, tokenizers: 0.19.1, vllm: 0.6.3, sglang: null,
+               text-generation-server: null}   # null: not installed
     cuda: {compiled: "12.1", source: torch}   # source: torch | CUDA_VERSION | version.json | null
     torch_build:                      # torch/version.py of the torch `import torch` would load
       present: true                   # false, with nulls, when torch is not installed
       version: 2.3.1+cu121            # __version__
       git_version: d44533f9d073df13895333e70b66f81c513c1889   # the commit torch was built from; lock's pytorch_sha
     model_dir:
-      present: true                   # false, with only `path`, when not configured or missing
+      present: true                   # false, with only `path` (null: not configured) and `error`
       path: ./model                   # as configured
+      error: null                     # "model_dir ./models does not exist (relative to wfgy.yaml)"
       config: {present: true, vocab_size: 128256, eos_token_ids: [128001, 128009], …}
       tokenizer: {present: true, format: tokenizer.json, sha256: 9e7f02d…, vocab_size: 128256, chat_template: {sha256: …, …}, …}
       generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], …}
@@ -36,10 +42,14 @@ CUDA is read from the first source that exists: torch's build (a CPU build says
 ``compiled: null, source: torch``), then the container's ``CUDA_VERSION``, then the toolkit's
 ``/usr/local/cuda/version.json``; only major.minor is kept (``12.2.2`` → ``12.2``).
 
-A JSON file of the model directory that cannot be parsed raises `ProviderError`
-(``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``); a vocabulary file that
-is not of its format is reported in ``tokenizer.error``, a safetensors header that cannot be
-read in ``checkpoint.error``, and the other facts stay usable.
+A configured model directory that does not exist (a typo, an unmounted volume) or is not a
+directory is ``present: false`` with ``error`` saying so; rule ``semvers.model-dir-found``
+fails on it, while the package and CUDA facts stay usable. A file of the model directory that
+cannot be read is reported in its own section's ``error`` (a JSON file that does not parse:
+``…/model/config.json:3:18: invalid JSON: Expecting ',' delimiter``; a Git LFS pointer left in
+place of the file: ``…/model/tokenizer.json is a Git LFS pointer: run `git lfs pull`, or mount
+the real files``; a vocabulary file not of its format in ``tokenizer.error``; a safetensors
+header in ``checkpoint.error``), and the other facts stay usable.
 """
 
 from __future__ import annotations
@@ -55,9 +65,12 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.configured_paths import not_there
 from wfgy_rules.providers.model.hfmodel import describe_model_dir
 
 DEFAULT_PACKAGES = ("torch", "transformers", "tokenizers")
+# The serving engines' distributions, always looked up (TGI's Python server is text-generation-server).
+SERVING_ENGINES = ("vllm", "sglang", "text-generation-server")
 CUDA_VERSION_JSON = Path("/usr/local/cuda/version.json")
 _MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 
@@ -70,7 +83,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "packages": {
             "title": "Packages",
-            "description": "Distribution names whose installed versions become facts (null when not installed).",
+            "description": "Distribution names whose installed versions become facts (null when not installed); vllm, sglang and text-generation-server are always added.",
             "type": "array",
             "items": {"type": "string", "minLength": 1},
             "uniqueItems": True,
@@ -94,11 +107,17 @@ class RuntimeProvider:
     def collect(self, config: Mapping[str, Any], ctx: ProviderContext) -> dict[str, Any]:
         return {
             "python": platform.python_version(),
-            "packages": package_versions(config.get("packages", DEFAULT_PACKAGES)),
+            "packages": package_versions(looked_up(config.get("packages", DEFAULT_PACKAGES))),
             "cuda": compiled_cuda(ctx.environ),
             "torch_build": torch_build(),
             "model_dir": _model_dir_facts(config.get("model_dir"), ctx),
         }
+
+
+def looked_up(packages: Iterable[str]) -> list[str]:
+    """The configured packages, then the serving engines not among them."""
+    packages = list(packages)
+    return packages + [engine for engine in SERVING_ENGINES if engine not in packages]
 
 
 def package_versions(names: Iterable[str]) -> dict[str, str | None]:
@@ -183,8 +202,9 @@ def _major_minor(version: object) -> str | None:
 
 def _model_dir_facts(configured: str | None, ctx: ProviderContext) -> dict[str, Any]:
     if configured is None:
-        return {"present": False, "path": None}
+        return {"present": False, "path": None, "error": None}
     path = ctx.resolve(configured)
     if not path.is_dir():
-        return {"present": False, "path": configured}
-    return {"present": True, "path": configured, **describe_model_dir(path)}
+        problem = "is not a directory" if path.exists() else "does not exist"
+        return {"present": False, "path": configured, "error": not_there("model_dir", configured, problem)}
+    return {"present": True, "path": configured, "error": None, **describe_model_dir(path)}

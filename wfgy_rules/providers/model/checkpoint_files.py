@@ -23,7 +23,8 @@ same shapes keeps it (telling those apart needs the weights).
 
 The embedding tensor is the first name (sorted) that ends, on whole dotted components, in the
 earliest of `EMBEDDING_SUFFIXES`. A header that cannot be read, an index naming a shard that
-is not there, or a tensor missing from the shard the index names, is reported in ``error``
+is not there, a tensor missing from the shard the index names, or a Git LFS pointer in place of a
+safetensors file, is reported in ``error``
 (with null ``sha256`` and embedding), and the other model-directory facts stay usable.
 """
 
@@ -35,7 +36,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.providers.model.model_files import canonical_sha256, read_json
+from wfgy_rules.providers.model.model_files import LFS_POINTER, canonical_sha256, lfs_pointer_problem, read_json
 
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -126,6 +127,8 @@ def safetensors_header(file: Path) -> dict[str, Any]:
             prefix = stream.read(8)
             if len(prefix) < 8:
                 raise _Unreadable(f"{file.name}: shorter than the 8-byte header length")
+            if prefix == LFS_POINTER[:8] and prefix + stream.read(len(LFS_POINTER) - 8) == LFS_POINTER:
+                raise _Unreadable(lfs_pointer_problem(file.name))
             (size,) = struct.unpack("<Q", prefix)
             if size > MAX_SAFETENSORS_HEADER:
                 raise _Unreadable(f"{file.name}: header of {size} bytes is over the {MAX_SAFETENSORS_HEADER}-byte limit")

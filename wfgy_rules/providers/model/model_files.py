@@ -5,6 +5,14 @@ so they get their own limit, ``MAX_MODEL_FILE_BYTES``, checked before a byte is 
 that cannot be read, that is over the limit or (for JSON) does not parse raises
 `ProviderError` naming the file (and line and column for JSON).
 
+A Git LFS pointer (a clone without ``git lfs pull``, a volume of the repository's checkout)
+is a small text file starting ``version https://git-lfs.github.com/spec/v1`` where the model
+file should be; it is named as one, whatever file it stands in for::
+
+    …/model/tokenizer.json is a Git LFS pointer: run `git lfs pull`, or mount the real files
+
+rather than reported as invalid JSON or an absurd safetensors header length.
+
 ``canonical_sha256(value)`` is the one digest every fingerprint uses: sha256 of the JSON
 with sorted keys, compact separators and non-ASCII text kept as UTF-8 (lone surrogates,
 which some vocabularies hold, pass through), so key order and formatting never change it.
@@ -20,10 +28,17 @@ from typing import Any
 from wfgy_rules.errors import Problem, ProviderError
 
 MAX_MODEL_FILE_BYTES = 256 * 1024 * 1024
+# The first line of every Git LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md).
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+
+
+def lfs_pointer_problem(shown: object) -> str:
+    """What to say about a Git LFS pointer found where the model file ``shown`` should be."""
+    return f"{shown} is a Git LFS pointer: run `git lfs pull`, or mount the real files"
 
 
 def read_bytes(path: Path, limit: int = MAX_MODEL_FILE_BYTES) -> bytes | None:
-    """The file's bytes, or None when it does not exist."""
+    """The file's bytes, or None when it does not exist; a Git LFS pointer is a `ProviderError`."""
     try:
         with path.open("rb") as stream:
             data = stream.read(limit + 1)
@@ -33,6 +48,8 @@ def read_bytes(path: Path, limit: int = MAX_MODEL_FILE_BYTES) -> bytes | None:
         raise ProviderError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise ProviderError(f"{path}: over the {limit}-byte limit for a model file")
+    if data.startswith(LFS_POINTER):
+        raise ProviderError(lfs_pointer_problem(path))
     return data
 
 
