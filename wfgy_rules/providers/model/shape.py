@@ -26,7 +26,7 @@ know about the model without loading it. For Llama-3.1-8B-Instruct::
     text_config_used: false         # true: the layer facts come from a multimodal model's text_config
     derived_context: 131072         # the max_model_len vLLM derives when --max-model-len is not given
     default_context: 131072         # what vLLM runs with then (longrope: the original length)
-    derived_context_from: "max_position_embeddings 131072; rope type llama3: factor 8.0 not applied"
+    derived_context_from: "max_position_embeddings 131072; rope type llama3: factor 8 not applied"
 
 **Where each value comes from.** ``model_type`` and ``architectures`` are the top level's. The
 others come from the text part of a multimodal model (``text_config``, as transformers'
