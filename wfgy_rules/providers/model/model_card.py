@@ -6,6 +6,11 @@ Config (``providers.model_card`` in ``wfgy.yaml``)::
       model_card:
         path: model-card.json         # the default; relative to wfgy.yaml
 
+A card path named here that does not exist (a typo, a card not written yet) raises
+`ProviderError` (``model_card path deploy/card.json does not exist (relative to wfgy.yaml);
+write it with `wfgy-rules lock```): every rule that reads the card is an error, the others
+keep their results. Left to its default, an absent ``model-card.json`` is a fact.
+
 Facts (``model_card.*``)::
 
     present: true                     # false, with declared: null, when the file does not exist
@@ -51,6 +56,7 @@ from wfgy_rules.documents.schema import validate
 from wfgy_rules.documents.yamlio import load_text, read_text
 from wfgy_rules.errors import PolicyError, Problem, ProviderError
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.configured_paths import not_there
 
 DEFAULT_PATH = "model-card.json"
 
@@ -81,6 +87,8 @@ class ModelCardProvider:
         configured = config.get("path", DEFAULT_PATH)
         path = ctx.resolve(configured)
         if not path.exists():
+            if "path" in config:
+                raise ProviderError(not_there("model_card path", configured) + "; write it with `wfgy-rules lock`")
             return {"present": False, "path": configured, "declared": None}
         try:
             declared = load_model_card(path)
