@@ -40,6 +40,14 @@ def shape(**expected):
     }
 
 
+# What Llama 3.1 8B and 70B share: the vocabulary and the 128k context of llama3 RoPE.
+LLAMA_3_1 = {
+    "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 128256,
+    "max_position_embeddings": 131072, "rope_scaling": LLAMA3_ROPE, "derived_context": 131072,
+    "default_context": 131072,
+    "derived_context_from": "max_position_embeddings 131072; rope type llama3: factor 8 not applied",
+}
+
 EXPECTED = {
     "llama-3-8b": shape(
         model_type="llama", architectures=["LlamaForCausalLM"], num_hidden_layers=32,
@@ -47,17 +55,11 @@ EXPECTED = {
         intermediate_size=14336, max_position_embeddings=8192, derived_context=8192, default_context=8192,
         derived_context_from="max_position_embeddings 8192"),
     "llama-3.1-8b": shape(
-        model_type="llama", architectures=["LlamaForCausalLM"], num_hidden_layers=32,
-        num_attention_heads=32, num_key_value_heads=8, head_dim=128, hidden_size=4096, vocab_size=128256,
-        intermediate_size=14336, max_position_embeddings=131072, rope_scaling=LLAMA3_ROPE,
-        derived_context=131072, default_context=131072,
-        derived_context_from="max_position_embeddings 131072; rope type llama3: factor 8 not applied"),
+        **LLAMA_3_1, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8, head_dim=128,
+        hidden_size=4096, intermediate_size=14336),
     "llama-3.1-70b": shape(
-        model_type="llama", architectures=["LlamaForCausalLM"], num_hidden_layers=80,
-        num_attention_heads=64, num_key_value_heads=8, head_dim=128, hidden_size=8192, vocab_size=128256,
-        intermediate_size=28672, max_position_embeddings=131072, rope_scaling=LLAMA3_ROPE,
-        derived_context=131072, default_context=131072,
-        derived_context_from="max_position_embeddings 131072; rope type llama3: factor 8 not applied"),
+        **LLAMA_3_1, num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8, head_dim=128,
+        hidden_size=8192, intermediate_size=28672),
     "qwen2.5-7b-instruct": shape(
         model_type="qwen2", architectures=["Qwen2ForCausalLM"], num_hidden_layers=28,
         num_attention_heads=28, num_key_value_heads=4, head_dim=128, hidden_size=3584, vocab_size=152064,
