@@ -468,20 +468,20 @@ def test_templates_inside_yaml_and_prompty_are_located_in_the_file(tmp_path: Pat
 
 
 def test_auto_workers_share_the_scan_once_it_has_enough_files_or_text(tmp_path: Path, monkeypatch) -> None:
-    from wfgy_rules.providers.prompts import prompts
+    from wfgy_rules.providers.prompts import scanning
 
     write_tree(tmp_path, {f"prompts/p{i}.txt": "x" * 100 for i in range(10)})
     matched = [(f"prompts/p{i}.txt", str(tmp_path / f"prompts/p{i}.txt")) for i in range(10)]
-    monkeypatch.setattr(prompts.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert prompts._workers("auto", matched) == 1  # 10 small files: one process
-    assert prompts._workers(3, matched) == 3
-    monkeypatch.setattr(prompts, "PARALLEL_MIN_FILES", 10)
-    assert prompts._workers("auto", matched) == 2  # enough files
-    monkeypatch.setattr(prompts, "PARALLEL_MIN_FILES", 11)
-    monkeypatch.setattr(prompts, "PARALLEL_MIN_CHARS", 1000)
-    assert prompts._workers("auto", matched) == 2  # enough text (1,000 bytes)
-    monkeypatch.setattr(prompts, "PARALLEL_MIN_CHARS", 1001)
-    assert prompts._workers("auto", matched) == 1
+    monkeypatch.setattr(scanning.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert scanning.workers_for("auto", matched) == 1  # 10 small files: one process
+    assert scanning.workers_for(3, matched) == 3
+    monkeypatch.setattr(scanning, "PARALLEL_MIN_FILES", 10)
+    assert scanning.workers_for("auto", matched) == 2  # enough files
+    monkeypatch.setattr(scanning, "PARALLEL_MIN_FILES", 11)
+    monkeypatch.setattr(scanning, "PARALLEL_MIN_CHARS", 1000)
+    assert scanning.workers_for("auto", matched) == 2  # enough text (1,000 bytes)
+    monkeypatch.setattr(scanning, "PARALLEL_MIN_CHARS", 1001)
+    assert scanning.workers_for("auto", matched) == 1
 
 
 def test_a_file_past_the_first_read_is_read_whole_and_its_size_checked(tmp_path: Path) -> None:

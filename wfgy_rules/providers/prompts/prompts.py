@@ -13,7 +13,9 @@ Config (``providers.prompts`` in ``wfgy.yaml``; paths relative to ``wfgy.yaml``)
         workers: auto                  # or a number; 1 scans in this process
 
 Globs are matched as `wfgy_rules.providers.file_globs` documents: hidden names only when a
-pattern names them, regular files only, each directory entered once.
+pattern names them, regular files only, each directory entered once. A configured glob that
+matches no file is an ``errors`` entry (``prompts path promts/**/* matches no file (relative
+to wfgy.yaml)``); the default ``prompts/**/*`` may match nothing.
 
 A file's syntax is the first matching ``syntax`` glob, else its name:
 ``chat_template.jinja`` (any ``.jinja``/``.j2``/``.jinja2`` whose name holds
@@ -84,7 +86,7 @@ end. Paths are POSIX and relative to ``wfgy.yaml``'s directory (absolute when ou
 Each file is read, sniffed (most files hold no placeholder marker: they cost one read) and,
 when it may hold placeholders, parsed. With ``workers: auto`` that work is shared by one
 process per available core once the scan is big enough to pay for them (`PARALLEL_MIN_FILES`
-files, or `PARALLEL_MIN_CHARS` bytes of text); ``workers: N`` asks for N. The walk that
+files, or `PARALLEL_MIN_CHARS` bytes of text: `wfgy_rules.providers.prompts.scanning`); ``workers: N`` asks for N. The walk that
 finds the files stays in this process. The facts are identical, byte for byte and in order,
 whatever the number of workers.
 
@@ -96,11 +98,10 @@ line, not one traceback per worker); and a worker whose parent dies, even by SIG
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from wfgy_rules.errors import ProviderError, WfgyError
@@ -111,30 +112,12 @@ from wfgy_rules.providers.file_globs import (
     matched_files,
     shown_under,
 )
-from wfgy_rules.providers.prompts.templates.chat_templates import named_chat_template
-from wfgy_rules.providers.prompts.templates.placeholders import (
-    RUNTIME_NAMES,
-    SYNTAXES,
-    may_contain,
-)
-from wfgy_rules.providers.prompts.templates.prompt_files import FileScan, analyse
+from wfgy_rules.providers.prompts.scanning import ScannedFile, error_entry, scan_all, workers_for
+from wfgy_rules.providers.prompts.templates.placeholders import RUNTIME_NAMES, SYNTAXES
+from wfgy_rules.providers.prompts.templates.prompt_files import FileScan
 
 DEFAULT_PATHS = ("prompts/**/*",)
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
-# When a process pool pays for itself (it costs ~15 ms to start): past a megabyte or two of
-# template text (parsing runs at ~12 MB/s a core), or past a few thousand files (reading one
-# costs ~10 µs, mostly system calls, which run on every core as well).
-PARALLEL_MIN_CHARS = 2 * 1024 * 1024
-PARALLEL_MIN_FILES = 4096
-
-_BY_SUFFIX = {
-    ".jinja": "jinja2",
-    ".j2": "jinja2",
-    ".jinja2": "jinja2",
-    ".mustache": "mustache",
-    ".hbs": "mustache",
-    ".handlebars": "mustache",
-}
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -187,11 +170,12 @@ class PromptsProvider:
     def collect(self, config: Mapping[str, Any], ctx: ProviderContext) -> dict[str, Any]:
         vars_fact, resolved = _load_vars(config.get("vars"), ctx)
         walk_errors: list[dict[str, Any]] = []
-        matched = matched_files(config.get("paths", DEFAULT_PATHS), ctx, lambda shown, reason: walk_errors.append(_error(shown, reason)))
+        matched = matched_files(config.get("paths", DEFAULT_PATHS), ctx, lambda shown, reason: walk_errors.append(error_entry(shown, reason)),
+                                setting="prompts path" if "paths" in config else None)
         syntaxes = [(glob_regex(glob), syntax) for glob, syntax in config.get("syntax", {}).items()]
         limit = config.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
         work = [(path, shown, _configured(shown, syntaxes) if syntaxes else None, limit) for shown, path in matched]
-        with closing(_scan_all(work, _workers(config.get("workers", "auto"), matched), ctx.remaining())) as scanned:
+        with closing(scan_all(work, workers_for(config.get("workers", "auto"), matched), ctx.remaining())) as scanned:
             return _facts(scanned, walk_errors, vars_fact, resolved)
 
 
@@ -230,155 +214,11 @@ def _configured(shown: str, syntaxes: list[tuple[re.Pattern[str], str]]) -> str 
     return next((syntax for regex, syntax in syntaxes if regex.fullmatch(shown)), None)
 
 
-# --- reading and scanning ---------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _File:
-    path: str  # as shown in facts
-    syntax: str | None
-    text: str | None  # only when it may hold placeholders: the text still to scan
-    error: dict[str, Any] | None = None
-    declared: frozenset[str] = frozenset()  # by a Semantic Kernel config.json beside it
-
-
-class _Unreadable(Exception):
-    def __init__(self, message: str, line: int | None = None, column: int | None = None):
-        super().__init__(message)
-        self.message, self.line, self.column = message, line, column
-
-
-def _read_file(path: str, shown: str, syntax: str | None, limit: int) -> _File:
-    try:
-        data = _read_bytes(path, limit)
-        if syntax is None and b"{" not in data and data.isascii() and not _BY_SUFFIX.get(os.path.splitext(path)[1].lower()):
-            return _File(shown, None, None)  # plain ASCII without a brace: nothing to decode or scan
-        text = _decode(data)
-    except _Unreadable as exc:
-        return _File(shown, None, None, _error(shown, exc.message, exc.line, exc.column))
-    syntax = syntax or _detect(path)
-    keep = may_contain(text, syntax) if syntax else "{" in text
-    declared = _sk_config_inputs(path) if os.path.basename(path).lower() == "skprompt.txt" and keep else frozenset()
-    return _File(shown, syntax, text if keep else None, declared=declared)
-
-
-def _sk_config_inputs(path: str) -> frozenset[str]:
-    """The input variables a Semantic Kernel ``config.json`` beside ``skprompt.txt`` declares."""
-    import json
-
-    try:
-        with open(os.path.join(os.path.dirname(path), "config.json"), encoding="utf-8-sig") as handle:
-            config = json.load(handle)
-    except (OSError, ValueError):
-        return frozenset()
-    if not isinstance(config, dict):
-        return frozenset()
-    legacy = config.get("input")
-    items = [*(config.get("input_variables") or []), *((legacy.get("parameters") or []) if isinstance(legacy, dict) else [])]
-    return frozenset(i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str))
-
-
-_FIRST_READ = 64 * 1024
-
-
-def _read_bytes(path: str, limit: int) -> bytes:
-    """The file's bytes, as long as it was when opened (bytes appended meanwhile are not read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            data = os.read(fd, _FIRST_READ)  # most prompt files: whole, without asking their size
-            size = len(data) if len(data) < _FIRST_READ else os.fstat(fd).st_size
-            if size > limit:
-                raise _Unreadable(f"file too large ({size} bytes, max_file_bytes is {limit})")
-            if size > len(data):
-                data += os.read(fd, size - len(data))
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
-    if b"\0" in data:
-        raise _Unreadable("binary file (contains NUL bytes)")
-    return data
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise _Unreadable(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from None
-
-
-def _detect(path: str) -> str | None:
-    """The syntax a file's name gives; None: `analyse` reads or sniffs the content."""
-    stem, suffix = os.path.splitext(os.path.basename(path))
-    syntax = _BY_SUFFIX.get(suffix.lower())
-    return "chat_template" if syntax == "jinja2" and named_chat_template(stem) else syntax
-
-
-def _workers(setting: int | str, matched: list[tuple[str, str]]) -> int:
-    if setting != "auto":
-        return int(setting)
-    if len(matched) < PARALLEL_MIN_FILES and sum(_size(path) for _, path in matched) < PARALLEL_MIN_CHARS:
-        return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
-def _read_and_scan(path: str, shown: str, syntax: str | None, limit: int) -> tuple[_File, FileScan | None] | None:
-    """One file read and, when it may hold placeholders, analysed (its text is not kept);
-    None for a file with nothing in it to report (most files: little to send back)."""
-    file = _read_file(path, shown, syntax, limit)
-    if file.text is None:
-        return None if file.error is None and file.syntax is None else (file, None)
-    return _File(file.path, file.syntax, None, file.error, file.declared), analyse(file.path, file.text, file.syntax)
-
-
-def _scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> Iterator[tuple[str, tuple[_File, FileScan | None] | None]]:
-    """(shown path, what `_read_and_scan` found: None for nothing) for every (path, shown,
-    syntax, limit), in order; with several workers, in ranges per forked process (which
-    inherit ``work``: only what the files hold travels back, and this process builds the
-    facts of one range while the workers read the next), stopped (`ProviderError`) after
-    ``timeout`` seconds (None: no limit)."""
-    from wfgy_rules import workers as forked
-
-    if workers <= 1 or len(work) < 2 or not forked.available():
-        for item in work:
-            yield item[1], _read_and_scan(*item)
-        return
-    workers = min(workers, len(work))
-    step = max(1, min(256, len(work) // (workers * 4)))
-
-    def scan(start: int, stop: int) -> list:
-        return [_read_and_scan(*item) for item in work[start:stop]]
-
-    try:
-        with closing(forked.in_order(scan, len(work), step, workers, timeout)) as parts:
-            done = 0
-            for part in parts:
-                for one in part:
-                    yield work[done][1], one
-                    done += 1
-    except TimeoutError:
-        raise ProviderError(f"the scan did not finish within the provider's timeout ({len(work)} files)") from None
-
-
 # --- facts --------------------------------------------------------------------------------
 
 
-def _error(path: str, message: str, line: int | None = None, column: int | None = None) -> dict[str, Any]:
-    return {"path": path, "line": line, "column": column, "message": message}
-
-
 def _facts(
-    scanned: Iterable[tuple[str, tuple[_File, FileScan | None] | None]],
+    scanned: Iterable[tuple[str, tuple[ScannedFile, FileScan | None] | None]],
     walk_errors: list[dict[str, Any]],
     vars_fact: dict[str, Any],
     resolved: dict[str, bool],
@@ -397,8 +237,8 @@ def _facts(
             errors.append(file.error)
         if result is _NOTHING:
             continue
-        errors += [_error(file.path, p.message, p.line, p.column) for p in result.problems]
-        notes += [_error(file.path, p.message, p.line, p.column) for p in result.notes]
+        errors += [error_entry(file.path, p.message, p.line, p.column) for p in result.problems]
+        notes += [error_entry(file.path, p.message, p.line, p.column) for p in result.notes]
         if placeholders:
             needed, switches = _unresolved(file.path, placeholders, resolved, result, file.declared)
             undeclared += needed
