@@ -136,8 +136,11 @@ def test_a_broken_file_is_an_error_entry_and_the_others_are_read(project):
 
 
 def test_a_missing_path_is_an_error_entry(project):
-    facts = collect(project, paths=["k8s/vllm-deployment.yaml", "nowhere.yaml"])
-    assert facts["errors"] == [{"path": "nowhere.yaml", "line": None, "column": None, "message": "no such file or directory"}]
+    facts = collect(project, paths=["k8s/vllm-deployment.yaml", "nowhere.yaml", "k8s/**/*.yml"])
+    assert facts["errors"] == [
+        {"path": "nowhere.yaml", "line": None, "column": None, "message": "kubernetes path nowhere.yaml does not exist (relative to wfgy.yaml)"},
+        {"path": "k8s/**/*.yml", "line": None, "column": None, "message": "kubernetes path k8s/**/*.yml matches no file (relative to wfgy.yaml)"},
+    ]
 
 
 def test_only_exposed_literal_values_appear(project):

@@ -1,4 +1,4 @@
-"""Finding files by glob, for providers that read many files (``prompts``).
+"""Finding files by glob, for providers that read many files (``prompts``, ``kubernetes``).
 
 Patterns are POSIX globs relative to ``wfgy.yaml``'s directory: ``**`` is any depth, ``*``,
 ``?`` and ``[…]`` stay within one name. ``*`` and ``**`` do not match names that start with
@@ -18,23 +18,44 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from wfgy_rules.providers.base import ProviderContext
+from wfgy_rules.providers.configured_paths import not_there
+
+_WILDCARD = re.compile(r"[*?\[]")
 
 
-def matched_files(patterns: Iterable[str], ctx: ProviderContext, unlistable: Callable[[str, str], None]) -> list[tuple[str, str]]:
+def matched_files(patterns: Iterable[str], ctx: ProviderContext, problem: Callable[[str, str], None],
+                  setting: str | None = None) -> list[tuple[str, str]]:
     """(shown path, path) of every file matched by any pattern, sorted by shown path.
 
-    ``unlistable(shown directory, reason)`` is called for each directory that cannot be
-    listed; the walk goes on without it.
+    ``problem(shown, reason)`` is called for each directory that cannot be listed (the walk
+    goes on without it) and, when ``setting`` names where the patterns were configured, for
+    each pattern that matches no file (a typo, an unmounted volume: an input the user named
+    must not pass for an empty one), with the pattern as ``shown``:
+    ``prompts path promts/**/* matches no file (relative to wfgy.yaml)``, or ``… does not
+    exist`` for a path without wildcards.
     """
     base = base_prefix(ctx)
-    found = {shown_under(path, base): path for pattern in patterns for path in _expand(pattern, ctx, base, unlistable)}
+    found: dict[str, str] = {}
+    for pattern in patterns:
+        matched = False
+        for path in _expand(pattern, ctx, base, problem):
+            found[shown_under(path, base)] = path
+            matched = True
+        if not matched and setting is not None:
+            problem(pattern, _unmatched(setting, pattern, ctx))
     return sorted(found.items())
+
+
+def _unmatched(setting: str, pattern: str, ctx: ProviderContext) -> str:
+    if _WILDCARD.search(pattern) or ctx.resolve(pattern).exists():
+        return not_there(setting, pattern, "matches no file")
+    return not_there(setting, pattern)
 
 
 def _expand(pattern: str, ctx: ProviderContext, base: str, unlistable: Callable[[str, str], None]) -> Iterator[str]:
     """The files one glob matches: walk its wildcard-free leading directory, match the rest."""
     parts = pattern.split("/")
-    fixed = next((i for i, part in enumerate(parts) if re.search(r"[*?\[]", part)), len(parts))
+    fixed = next((i for i, part in enumerate(parts) if _WILDCARD.search(part)), len(parts))
     root = ctx.resolve("/".join(parts[:fixed]) or ".")
     rest = [part for part in parts[fixed:] if part]
     if not rest:

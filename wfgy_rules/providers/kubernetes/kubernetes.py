@@ -15,7 +15,8 @@ Config (``providers.kubernetes`` in ``wfgy.yaml``; paths relative to it)::
 Directories and globs contribute their ``.yaml``, ``.yml`` and ``.json`` files (a file named
 outright is read whatever its name). Files may hold several documents (``---``): the output of ``helm template`` and
 ``kustomize build`` is read as it is. A file that is not valid YAML is listed in ``errors``
-(with its line) and the other files are still read.
+(with its line) and the other files are still read; so is a path that matches no file
+(``kubernetes path deploy/**/*.yaml matches no file (relative to wfgy.yaml)``).
 
 Facts (``kubernetes.*``)::
 
@@ -283,16 +284,13 @@ def _sources(paths: list[str], ctx: ProviderContext, stdin: Any, errors: list[di
         yield STDIN, _read_stdin(stdin)
     unlistable = lambda shown, reason: errors.append({"path": shown, "line": None, "column": None, "message": reason})  # noqa: E731
     named = {str(ctx.resolve(p)) for p in patterns if ctx.resolve(p).is_file()}
-    for shown, path in matched_files(patterns, ctx, unlistable):
+    for shown, path in matched_files(patterns, ctx, unlistable, setting="kubernetes path"):
         if path not in named and Path(path).suffix not in (".yaml", ".yml", ".json"):
             continue
         try:
             yield shown, read_text(Path(path), shown)
         except PolicyError as exc:
             errors.extend({"path": p.path, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems)
-    for pattern in patterns:
-        if not any(ch in pattern for ch in "*?[") and not ctx.resolve(pattern).exists():
-            errors.append({"path": pattern, "line": None, "column": None, "message": "no such file or directory"})
 
 
 def _read_stdin(stream: Any) -> str:
