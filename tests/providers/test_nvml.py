@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import jsonschema
 import pynvml
 import pytest
 
+from tests.helpers import run_cli
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.gpu.nvml import NvmlProvider
 
@@ -300,3 +302,39 @@ def test_failed_shutdown_does_not_lose_facts(install, monkeypatch):
 
     monkeypatch.setattr(pynvml, "nvmlShutdown", broken_shutdown)
     assert collect()["available"] is True
+
+
+# --- through the CLI, with tests/gpus/pynvml.py standing in for libnvidia-ml -----------------------
+
+FAKE_NVML = Path(__file__).resolve().parent.parent / "gpus"
+
+
+def nvml_facts_in_a_container(tmp_path, **environ):
+    """``wfgy-rules facts --provider nvml`` with no libnvidia-ml (FAKE_GPUS=none) and ``environ``."""
+    (tmp_path / "wfgy.yaml").write_text("apiVersion: wfgy-rules/v1\nkind: Config\npolicies: [builtin]\nproviders: {nvml: {}}\n")
+    env = {"PYTHONPATH": str(FAKE_NVML), "FAKE_GPUS": "none", **environ}
+    done = run_cli("facts", "--provider", "nvml", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["nvml"]
+
+
+def test_a_container_that_asked_for_gpus_and_got_no_driver_says_so(tmp_path):
+    facts = nvml_facts_in_a_container(tmp_path, NVIDIA_VISIBLE_DEVICES="all")
+    assert (facts["available"], facts["error_kind"], facts["device_count"]) == (False, "driver_not_injected", 0)
+    assert facts["error"] == (
+        "NVIDIA_VISIBLE_DEVICES=all asks the NVIDIA container runtime for GPUs, but libnvidia-ml is not in the container: "
+        "the driver was not injected (run with --gpus or runtimeClassName: nvidia, on a node with the NVIDIA Container "
+        "Toolkit; set NVIDIA_VISIBLE_DEVICES=void for a CPU-only container) (NVML Shared Library Not Found)"
+    )
+
+
+@pytest.mark.parametrize("visible", [None, "", "void", "none", "VOID"])
+def test_no_library_where_no_gpu_was_asked_for_is_plain_absence(tmp_path, monkeypatch, visible):
+    monkeypatch.delenv("NVIDIA_VISIBLE_DEVICES", raising=False)  # run_cli passes this environment on
+    facts = nvml_facts_in_a_container(tmp_path, **({} if visible is None else {"NVIDIA_VISIBLE_DEVICES": visible}))
+    assert (facts["error_kind"], facts["error"]) == ("library_not_found", "NVML Shared Library Not Found")
+
+
+def test_a_driver_that_is_there_but_not_loaded_keeps_its_own_kind(tmp_path):
+    facts = nvml_facts_in_a_container(tmp_path, NVIDIA_VISIBLE_DEVICES="0", FAKE_GPUS="driver-not-loaded")
+    assert facts["error_kind"] == "driver_not_loaded"

@@ -26,8 +26,9 @@ On a host or container without NVIDIA (absence is a fact, not an error)::
 
     available: false
     error: NVML Shared Library Not Found
-    error_kind: library_not_found      # | driver_not_loaded | no_permission | not_supported
-                                       # | function_not_found | lib_rm_version_mismatch | unknown
+    error_kind: library_not_found      # | driver_not_injected | driver_not_loaded | no_permission
+                                       # | not_supported | function_not_found
+                                       # | lib_rm_version_mismatch | unknown
     driver_version: null
     cuda_driver_version: null
     device_count: 0
@@ -35,7 +36,16 @@ On a host or container without NVIDIA (absence is a fact, not an error)::
     max_memory_total_mib: null
     max_memory_total_gib: null
 
-``error`` is NVML's own text. A field one GPU cannot report (NVML "Not Supported", or a
+**No library is not always no GPU.** In a container whose ``NVIDIA_VISIBLE_DEVICES`` asks
+the NVIDIA container runtime for GPUs (set, and not ``void``, ``none`` or empty), a missing
+libnvidia-ml means the runtime did not inject the driver (no ``--gpus``, no ``runtimeClassName:
+nvidia``, no NVIDIA Container Toolkit on the node), not that the service can do without a GPU:
+``error_kind`` is ``driver_not_injected`` and ``error`` says so (NVML's text at its end), so a
+rule can refuse to start instead of hiding GPUs the service needs. The nvidia/cuda base images
+set ``NVIDIA_VISIBLE_DEVICES=all`` in their environment: a container of such an image meant to
+run without GPUs unsets it or sets it to ``void``.
+
+``error`` is NVML's own text (but for ``driver_not_injected``). A field one GPU cannot report (NVML "Not Supported", or a
 driver older than the bindings) is null; any other NVML failure after the driver answered
 makes ``available`` false, keeping what was already known. ``cuda_driver_version`` comes
 from ``nvmlSystemGetCudaDriverVersion_v2`` (falling back to the v1 call): 12020 -> "12.2".
@@ -71,6 +81,8 @@ ERROR_KINDS = {
     "NVML_ERROR_FUNCTION_NOT_FOUND": "function_not_found",
     "NVML_ERROR_LIB_RM_VERSION_MISMATCH": "lib_rm_version_mismatch",
 }
+# NVIDIA_VISIBLE_DEVICES values that ask the container runtime for no GPU (NVIDIA Container Toolkit docs).
+NO_GPUS_REQUESTED = frozenset({"", "void", "none"})
 # Kinds that mean "this GPU or driver cannot answer this question": the field is null.
 UNANSWERABLE = frozenset({"not_supported", "function_not_found"})
 CUDA_VERSION_CALLS = ("nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion")
@@ -88,7 +100,7 @@ class NvmlProvider:
         try:
             nvml.nvmlInit()
         except nvml.NVMLError as exc:
-            return {**facts, **_failure(nvml, exc)}
+            return {**facts, **_failure(nvml, exc), **_not_injected(nvml, exc, ctx.environ)}
         try:
             facts.update(_system(nvml))
             facts.update(_devices(nvml), available=True)
@@ -141,6 +153,19 @@ def _failure(nvml: ModuleType, exc: Exception) -> dict[str, Any]:
         "devices": [],
         "max_memory_total_mib": None,
         "max_memory_total_gib": None,
+    }
+
+
+def _not_injected(nvml: ModuleType, exc: Exception, environ: Mapping[str, str]) -> dict[str, Any]:
+    """``error``/``error_kind`` for a library NVIDIA_VISIBLE_DEVICES says should be there; else ``{}``."""
+    requested = environ.get("NVIDIA_VISIBLE_DEVICES")
+    if error_kind(nvml, exc) != "library_not_found" or requested is None or requested.strip().lower() in NO_GPUS_REQUESTED:
+        return {}
+    return {
+        "error_kind": "driver_not_injected",
+        "error": (f"NVIDIA_VISIBLE_DEVICES={requested} asks the NVIDIA container runtime for GPUs, but libnvidia-ml is not "
+                  "in the container: the driver was not injected (run with --gpus or runtimeClassName: nvidia, on a node "
+                  f"with the NVIDIA Container Toolkit; set NVIDIA_VISIBLE_DEVICES=void for a CPU-only container) ({exc})"),
     }
 
 
