@@ -100,6 +100,11 @@ def rule_line(rule_id: str) -> int:
     raise KeyError(rule_id)
 
 
+def serving_line(key: str) -> int:
+    """The line of ``KEY:`` in ``serving.yaml``: where a rule over ``file.serving.KEY`` points."""
+    return [line.split(":", 1)[0] for line in SERVING.splitlines()].index(key) + 1
+
+
 def report(project: Path, fmt: str, *args: str, env: dict[str, str] | None = None) -> str:
     """``wfgy-rules eval --format FMT ARGS`` in ``project``: its stdout (the run must judge, exit 0 or 1)."""
     done = run_cli("eval", "--format", fmt, *args, cwd=project, env=env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reporters.conftest import report, rule_line
+from tests.reporters.conftest import report, serving_line
 from wfgy_rules.model import Result, Severity, Status
 from wfgy_rules.reporters import Report
 from wfgy_rules.reporters.github import (
@@ -20,11 +20,11 @@ from wfgy_rules.run.outcome import decide
 def test_one_command_per_unwaived_failure(project):
     lines = report(project, "github").splitlines()
     assert lines == [
-        f"::error file=team.yaml,line={rule_line('team.max-len')},col=5,title=team.max-len%3A max length fits context::max_model_len 8192 > context 4096%0Ahint: Lower max_model_len.",
+        f"::error file=serving.yaml,line={serving_line('max_model_len')},col=1,title=team.max-len%3A max length fits context::max_model_len 8192 > context 4096%0Ahint: Lower max_model_len.",
         "::error file=prompts/new.txt,line=7,col=1,title=team.items%3A every item ok::./prompts/new.txt is not ok: 100%25, a|b: c%0Anext <b> & more%0Ahint: Fix the item.",
-        f"::warning file=team.yaml,line={rule_line('team.soft')},col=5,title=team.soft%3A images pinned::images pinned%0Ahint: Pin the image by digest.",
-        f"::notice file=team.yaml,line={rule_line('team.note')},col=5,title=team.note%3A many replicas::many replicas",
-        f"::error file=ops.yaml,line={rule_line('ops.port')},col=5,title=ops.port%3A port above 1000::file.serving.port > `1000`: TypeError: '>' not supported between instances of 'str' and 'int'",
+        f"::warning file=serving.yaml,line={serving_line('pinned')},col=1,title=team.soft%3A images pinned::images pinned%0Ahint: Pin the image by digest.",
+        f"::notice file=serving.yaml,line={serving_line('replicas')},col=1,title=team.note%3A many replicas::many replicas",
+        f"::error file=serving.yaml,line={serving_line('port')},col=1,title=ops.port%3A port above 1000::file.serving.port > `1000`: TypeError: '>' not supported between instances of 'str' and 'int'",
         "wfgy-rules: 1 passed, 4 failed, 1 errors, 1 skipped, 1 waived",
     ]
 

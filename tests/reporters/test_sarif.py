@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from tests.helpers import SHARED_EXTERNAL, run_cli
-from tests.reporters.conftest import CONFIG, DATA, TEAM, report, rule_line
+from tests.reporters.conftest import CONFIG, DATA, TEAM, report, rule_line, serving_line
 
 SARIF_SCHEMA = SHARED_EXTERNAL / "sarif-schema-2.1.0.json"
 
@@ -67,12 +67,12 @@ def test_results_are_failures_errors_and_waivers_with_locations(project):
         for r in run["results"]
     ]
     assert rows == [
-        ("team.max-len", 0, "error", "team.yaml", {"startLine": rule_line("team.max-len"), "startColumn": 5}, False),  # no item: the rule in its policy
+        ("team.max-len", 0, "error", "serving.yaml", {"startLine": serving_line("max_model_len"), "startColumn": 1}, False),  # the key it judged
         ("team.items", 2, "note", "prompts/legacy/a.txt", {"startLine": 3, "startColumn": 5}, True),  # waived: dismissed
         ("team.items", 2, "error", "prompts/new.txt", {"startLine": 7, "startColumn": 1}, False),  # ./ dropped
-        ("team.soft", 3, "warning", "team.yaml", {"startLine": rule_line("team.soft"), "startColumn": 5}, False),
-        ("team.note", 4, "note", "team.yaml", {"startLine": rule_line("team.note"), "startColumn": 5}, False),
-        ("ops.port", 5, "error", "ops.yaml", {"startLine": rule_line("ops.port"), "startColumn": 5}, False),  # could not be evaluated: fails closed
+        ("team.soft", 3, "warning", "serving.yaml", {"startLine": serving_line("pinned"), "startColumn": 1}, False),
+        ("team.note", 4, "note", "serving.yaml", {"startLine": serving_line("replicas"), "startColumn": 1}, False),
+        ("ops.port", 5, "error", "serving.yaml", {"startLine": serving_line("port"), "startColumn": 1}, False),  # could not be evaluated: fails closed
     ]
     waived = run["results"][1]
     assert waived["suppressions"] == [{"kind": "external", "justification": "legacy prompts, rewrite in Q1"}]
@@ -94,9 +94,12 @@ def test_a_line_without_a_column_and_paths_relative_to_the_repository(project, t
     assert locations == [
         {"artifactLocation": {"uri": "prompts/a.txt"}, "region": {"startLine": 4}},
         {"artifactLocation": {"uri": "prompts/b.txt"}, "region": {"startLine": 2, "startColumn": 3}},  # inside the repository
-        # outside the repository: GitHub could not show it; the rule that judged it instead
-        {"artifactLocation": {"uri": "team.yaml"}, "region": {"startLine": rule_line("team.items"), "startColumn": 5}},
+        # outside the repository: GitHub could not show it; the element in the file it came from instead
+        {"artifactLocation": {"uri": "data.yaml"}, "region": {"startLine": 1, "startColumn": (project / "data.yaml").read_text().index(json.dumps({"path": str(outside)})[:-1]) + 1}},
     ]
+    (project / "data.yaml").unlink()  # a judged file that is gone: the rule that judged it
+    results = [r for r in sarif(project)["runs"][0]["results"] if r["ruleId"] == "team.items"]
+    assert results[0]["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "team.yaml"}, "region": {"startLine": rule_line("team.items"), "startColumn": 5}}
 
 
 def test_fingerprints_are_stable_and_ignore_the_message(project):
@@ -172,9 +175,9 @@ def test_paths_are_relative_to_the_repository_root_not_the_working_directory(pro
     def uris(*args: str) -> list[str]:
         return [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif(service, *args)["runs"][0]["results"]]
 
-    assert uris()[:3] == ["services/bot/team.yaml", "services/bot/prompts/legacy/a.txt", "services/bot/prompts/new.txt"]
-    assert uris("--root", ".")[:3] == ["team.yaml", "prompts/legacy/a.txt", "prompts/new.txt"]
-    assert uris("--root", "..")[0] == "bot/team.yaml"
+    assert uris()[:3] == ["services/bot/serving.yaml", "services/bot/prompts/legacy/a.txt", "services/bot/prompts/new.txt"]
+    assert uris("--root", ".")[:3] == ["serving.yaml", "prompts/legacy/a.txt", "prompts/new.txt"]
+    assert uris("--root", "..")[0] == "bot/serving.yaml"
 
 
 def test_a_run_without_a_config_points_at_where_wfgy_yaml_would_be(tmp_path):

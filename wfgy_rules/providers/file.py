@@ -17,6 +17,11 @@ Guards over any config file, without Python::
 Files are read with the same safe loader as policies (no object tags, no duplicate keys,
 size-limited). A file that is missing or malformed makes every rule reading ``file`` an
 ``error`` result naming the file: a guard over a config that is not there fails closed.
+
+The facts are the files' data; their positions stay in the files. SARIF and GitHub
+annotations place a result of a rule over ``file.serving.max_model_len`` at
+``max_model_len:`` in ``deploy/serving.yaml`` (a ``for_each`` element at its entry), read
+again from where this config names the file (`wfgy_rules.reporters.locations`).
 """
 
 from __future__ import annotations

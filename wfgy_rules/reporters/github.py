@@ -11,9 +11,10 @@ One command per ``fail`` or ``error`` result that is not waived, named after the
 level (`wfgy_rules.reporters.levels`, the table every format shares): ``error`` when it
 fails the run, ``warning`` when it does not (warnings, fallbacks, results below
 ``--fail-on``), ``notice`` for ``info`` rules. The file and line are the ones SARIF shows
-(`wfgy_rules.reporters.locations`): the ``for_each`` element's, else the rule's in a team
-policy, else what the rule judged (the model card's key, the ``wfgy.yaml`` line configuring
-its provider), relative to the repository root (``--root``), as the runner expects whatever
+(`wfgy_rules.reporters.locations`): the ``for_each`` element's, else the key a rule over a
+``file`` fact judged in that file (``deploy/serving.yaml`` at ``max_model_len:``), else the
+rule's in a team policy, else what the rule judged (the model card's key, the ``wfgy.yaml``
+line configuring its provider), relative to the repository root (``--root``), as the runner expects whatever
 directory the step ran in. Text is escaped as the runner expects
 (`wfgy_rules.reporters.escaping`: ``%``, CR, LF, in properties ``:`` and ``,``) and every other
 control character is shown as ``\\x1b``, so a message can neither break the command, start

@@ -8,15 +8,23 @@ config's directory. A result points, in this order of preference, at:
 
 1. its own place, a ``for_each`` element's ``path``/``line``/``column``
    (``prompts/a.jinja:4:25``), when that is inside the repository;
-2. the rule in its policy file, for a team policy inside the repository (the packs shipped
+2. for a rule that reads ``file`` facts, when that file is in the repository: what it judged
+   there, the line of the ``for_each`` element (``file.serving.models`` → the element's
+   entry), else of the deepest key the rule reads that the file holds
+   (``file.serving.max_model_len`` → ``max_model_len:`` in ``deploy/serving.yaml``), else the
+   file's first line;
+3. the rule in its policy file, for a team policy inside the repository (the packs shipped
    with the tool live in the installed package, outside the repository);
-3. for a rule that reads ``model_card`` facts, when the card is in the repository: the line
+4. for a rule that reads ``model_card`` facts, when the card is in the repository: the line
    of the card's key the rule reads (``torch`` for ``model_card.declared.torch``), or the
    card's first line;
-4. the line of ``wfgy.yaml`` that configures a provider the rule reads
+5. the line of ``wfgy.yaml`` that configures a provider the rule reads
    (``providers: {runtime: …}``); for the tool's own waiver warnings, the waiver's entry;
-5. ``wfgy.yaml`` itself, line 1 (without a config: where ``wfgy.yaml`` would be, the file
+6. ``wfgy.yaml`` itself, line 1 (without a config: where ``wfgy.yaml`` would be, the file
    that configures, overrides or waives the rule).
+
+The judged files are read again, from where the config names them, only for their positions:
+with ``--facts`` the lines are those of the files in the working tree.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from wfgy_rules.model import AllOf, AnyOf, Compare, Not, Result, Rule, SourceLoc
 CONFIG_FILE = "wfgy.yaml"
 MODEL_CARD = "model_card"
 DEFAULT_MODEL_CARD = "model-card.json"
+FILE = "file"
 
 
 def repository_root(explicit: str | os.PathLike[str] | None = None, config_dir: Path | None = None, cwd: Path | None = None) -> Path:
@@ -65,6 +74,7 @@ class Locator:
         self.config = config  # a `wfgy_rules.run.config.Config`, or None
         self.document: Document | None = getattr(config, "document", None)
         self._card: Document | None | bool = False  # False: not loaded yet
+        self._files: dict[str, Document | None] = {}  # file provider fact name -> its document
 
     def locate(self, result: Result, rule: Rule | None) -> SourceLocation:
         """A location inside the repository, relative to its root; never None."""
@@ -88,6 +98,8 @@ class Locator:
     def _candidates(self, result: Result, rule: Rule | None) -> Iterator[SourceLocation | None]:
         if result.location is not None:
             yield self.relative(result.location.path, result.location.line, result.location.column)
+        if rule is not None and FILE in rule.facts:
+            yield self._judged_file_line(result, rule)
         if rule is not None and not rule.location.path.startswith("builtin:"):
             yield self.relative(rule.location.path, rule.location.line, rule.location.column)
         if rule is not None and MODEL_CARD in rule.facts:
@@ -126,6 +138,30 @@ class Locator:
                 return self.relative(card.path, line, column)
         return self.relative(card.path, 1, 1)
 
+    def _judged_file_line(self, result: Result, rule: Rule) -> SourceLocation | None:
+        ast = getattr(rule.for_each, "ast", None)
+        element = _dotted(ast) if isinstance(ast, dict) and result.index is not None else None
+        for chain in [*([(*element, result.index)] if element else []), *_chains(rule)]:
+            document = self._file(chain[1]) if len(chain) > 1 and chain[0] == FILE else None
+            if document is not None:
+                return self.relative(document.path, *_deepest(document, tuple(chain[2:])))
+        return None
+
+    def _file(self, name: str) -> Document | None:
+        """The document the ``file`` provider reads as ``file.<name>`` (None: not configured,
+        not a file, outside the repository or unreadable)."""
+        if name not in self._files:
+            self._files[name] = None
+            files = ((getattr(self.config, "providers", None) or {}).get(FILE) or {}).get("files") or {}
+            base = getattr(self.config, "base_dir", None) or self.cwd
+            path = (Path(base) / files[name]).resolve() if isinstance(files.get(name), str) else None
+            if path is not None and path.is_file() and self.relative(str(path)) is not None:
+                try:
+                    self._files[name] = load_file(path, str(path))
+                except WfgyError:  # a file that does not load: its rule's own place
+                    pass
+        return self._files[name]
+
     def _model_card(self) -> Document | None:
         if self._card is False:
             self._card = None
@@ -138,6 +174,16 @@ class Locator:
                 except WfgyError:  # an unreadable card: its first line
                     self._card = Document(str(path.resolve()), None)
         return self._card  # type: ignore[return-value]
+
+
+def _deepest(document: Document, where: tuple) -> tuple[int, int]:
+    """Line and column of the deepest part of ``where`` the document holds: a key's name, a
+    list element's value; the first line when it holds none."""
+    for end in range(len(where), 0, -1):
+        found = document.keys.get(where[:end]) or document.values.get(where[:end])
+        if found is not None:
+            return found
+    return 1, 1
 
 
 def _chains(rule: Rule) -> list[tuple[str, ...]]:
