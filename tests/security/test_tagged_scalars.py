@@ -12,6 +12,7 @@ import json
 import pytest
 
 from tests.helpers import run_cli
+from tests.security.test_expose_refusals import MANIFEST  # a Deployment whose env SETTING is %s
 
 SECRET = "sk-proj-CANARY0123456789"
 TAGS = {  # the tag written before the secret -> the message that must appear instead
@@ -53,20 +54,6 @@ kind: PromptVars
 vars:
   customer_name: {required: true}
   OPENAI_API_KEY: {default: %s}
-"""
-MANIFEST = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: llm}
-spec:
-  template:
-    spec:
-      containers:
-        - name: server
-          image: vllm/vllm-openai:v0.6.3
-          env:
-            - name: OPENAI_API_KEY
-              value: %s
 """
 
 
@@ -114,7 +101,7 @@ def test_manifests_and_prompt_vars_name_the_tag_in_every_report(tmp_path, tag, w
     if where.startswith("deploy"):
         facts = json.loads(run_cli("facts", "--provider", "kubernetes", cwd=root).stdout)
         (error,) = facts["kubernetes"]["errors"]
-        assert (error["path"], error["line"], error["column"]) == ("deploy.yaml", 12, 22) and error["message"].startswith(TAGS[tag])
+        assert (error["path"], error["line"], error["column"]) == ("deploy.yaml", 12, 38) and error["message"].startswith(TAGS[tag])
 
 
 def test_a_bool_tag_on_a_non_boolean_is_invalid_input_not_a_crash(tmp_path):
