@@ -86,8 +86,9 @@ end. Paths are POSIX and relative to ``wfgy.yaml``'s directory (absolute when ou
 Each file is read, sniffed (most files hold no placeholder marker: they cost one read) and,
 when it may hold placeholders, parsed. With ``workers: auto`` that work is shared by one
 process per available core once the scan is big enough to pay for them (`PARALLEL_MIN_FILES`
-files, or `PARALLEL_MIN_CHARS` bytes of text: `wfgy_rules.providers.prompts.scanning`); ``workers: N`` asks for N. The walk that
-finds the files stays in this process. The facts are identical, byte for byte and in order,
+files, or `PARALLEL_MIN_CHARS` bytes of text; reading and scanning live in
+`wfgy_rules.providers.prompts.scanning`); ``workers: N`` asks for N. The walk that finds the
+files stays in this process. The facts are identical, byte for byte and in order,
 whatever the number of workers.
 
 Worker processes never outlive the scan (`wfgy_rules.workers`): when the provider's timeout
