@@ -64,7 +64,8 @@ Facts (``prompts.*``)::
       - {name: order_id, path: prompts/support.j2, line: 7, column: 4, syntax: jinja2, declared: false}
     optional:                          # unresolved names only ever tested: switches (first occurrence)
       - {name: formal, path: prompts/support.j2, line: 6, column: 7, syntax: jinja2}
-    unused: [locale]                   # declared, used by no file (sorted)
+    unused: [locale]                   # declared, used by no file (sorted); a file with a syntax
+                                       # error uses every declared name its text mentions
     errors:                            # sorted by path, line
       - {path: prompts/broken.j2, line: 4, column: null, message: "unexpected '}'"}
       - {path: prompts/logo.png, line: null, column: null, message: binary file (contains NUL bytes)}
@@ -226,6 +227,7 @@ def _facts(
 ) -> dict[str, Any]:
     facts, errors, notes = [], list(walk_errors), []
     undeclared, optional = [], []
+    mentioned: set[str] = set()  # what the files that did not parse may use
     for shown, found in scanned:
         if found is None:  # most files: nothing in them
             facts.append({"path": shown, "syntax": None, "placeholders": []})
@@ -236,6 +238,7 @@ def _facts(
         facts.append({"path": file.path, "syntax": result.syntax or file.syntax, "placeholders": placeholders})
         if file.error:
             errors.append(file.error)
+        mentioned |= file.mentions
         if result is _NOTHING:
             continue
         errors += [error_entry(file.path, p.message, p.line, p.column) for p in result.problems]
@@ -244,7 +247,7 @@ def _facts(
             needed, switches = _unresolved(file.path, placeholders, resolved, result, file.declared)
             undeclared += needed
             optional += switches
-    used = {p["name"] for fact in facts for p in fact["placeholders"]}
+    used = {p["name"] for fact in facts for p in fact["placeholders"]} | mentioned
     return {
         "file_count": len(facts),
         "files": facts,

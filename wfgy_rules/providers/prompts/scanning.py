@@ -3,7 +3,9 @@
 Each matched file is read (up to ``max_file_bytes``; binary, non-UTF-8 and unreadable files
 become ``errors`` entries with the line and column of the first bad byte), sniffed (a file
 with no placeholder marker costs one read) and, when it may hold placeholders, analysed by
-`wfgy_rules.providers.prompts.templates.prompt_files.analyse`. With several workers the
+`wfgy_rules.providers.prompts.templates.prompt_files.analyse`. A file whose syntax error
+stops the scan keeps the names it mentions (``mentions``): its placeholders are unknown, and
+a declared variable it may use is not reported unused. With several workers the
 files are shared, in ranges, by forked processes (`wfgy_rules.workers`) once the scan is big
 enough to pay for them (`PARALLEL_MIN_FILES` files or `PARALLEL_MIN_CHARS` bytes); the
 results come back in the files' order, whatever the number of workers.
@@ -12,6 +14,7 @@ results come back in the files' order, whatever the number of workers.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -48,6 +51,7 @@ class ScannedFile:
     text: str | None  # only when it may hold placeholders: the text still to scan
     error: dict[str, Any] | None = None
     declared: frozenset[str] = frozenset()  # by a Semantic Kernel config.json beside it
+    mentions: frozenset[str] = frozenset()  # a file that did not parse: every name in its text
 
 
 class _Unreadable(Exception):
@@ -87,6 +91,8 @@ def _sk_config_inputs(path: str) -> frozenset[str]:
 
 
 _FIRST_READ = 64 * 1024
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what a placeholder may be named (prompt_vars.yaml allows "-")
+_HYPHENATED = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def _read_bytes(path: str, limit: int) -> bytes:
@@ -146,7 +152,9 @@ def read_and_scan(path: str, shown: str, syntax: str | None, limit: int) -> tupl
     file = _read_file(path, shown, syntax, limit)
     if file.text is None:
         return None if file.error is None and file.syntax is None else (file, None)
-    return ScannedFile(file.path, file.syntax, None, file.error, file.declared), analyse(file.path, file.text, file.syntax)
+    scan = analyse(file.path, file.text, file.syntax)
+    mentions = frozenset(_NAME.findall(file.text)) | frozenset(_HYPHENATED.findall(file.text)) if scan.problems else frozenset()
+    return ScannedFile(file.path, file.syntax, None, file.error, file.declared, mentions), scan
 
 
 def scan_all(work: list[tuple[str, str, str | None, int]], workers: int, timeout: float | None = None) -> Iterator[tuple[str, tuple[ScannedFile, FileScan | None] | None]]:
