@@ -112,13 +112,19 @@ def refresh_wheel(dist: str, version: str, paths: set[str], wheels: Path, print_
             print("      - " + yaml.safe_dump(row, default_flow_style=True, width=10_000, sort_keys=False).strip())
 
 
-def refresh_tgi(commit: str, paths: set[str]) -> None:
+def refresh_tgi(commit: str, paths: set[str], git_dir: Path | None) -> None:
+    """TGI's files at ``commit``: from GitHub, or from a local clone (``--tgi-git-dir``)."""
     target = CORPUS / f"text-generation-inference-{commit}"
     if target.exists():
         shutil.rmtree(target)
     for path in sorted(paths | {MAIN_RS}):
-        with urllib.request.urlopen(TGI_RAW.format(ref=commit, path=path), timeout=60) as response:
-            data = response.read()
+        if git_dir is not None:
+            data = subprocess.run(
+                ["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], check=True, capture_output=True
+            ).stdout
+        else:
+            with urllib.request.urlopen(TGI_RAW.format(ref=commit, path=path), timeout=60) as response:
+                data = response.read()
         (target / path).parent.mkdir(parents=True, exist_ok=True)
         (target / path).write_bytes(data)
     tgi_args((target / MAIN_RS).read_text(encoding="utf-8"))  # fails here if the struct moved
@@ -152,6 +158,7 @@ def main() -> int:
     parser.add_argument("wheels", nargs="*", metavar="DIST==VERSION", help="wheels to refresh (default: those the tables cite)")
     parser.add_argument("--wheels", dest="wheel_dir", type=Path, help="directory to download wheels into / reuse them from")
     parser.add_argument("--print-flags", action="store_true", help="print the flags: rows of engines.yaml for each wheel")
+    parser.add_argument("--tgi-git-dir", type=Path, help="read TGI's files from this clone's git directory instead of GitHub")
     args = parser.parse_args()
     wanted, tgi = cited()
     for item in args.wheels:
@@ -166,7 +173,7 @@ def main() -> int:
         for (dist, version), paths in sorted(wanted.items()):
             refresh_wheel(dist, version, paths, wheel_dir, args.print_flags)
     for commit, paths in tgi.items():
-        refresh_tgi(commit, paths)
+        refresh_tgi(commit, paths, args.tgi_git_dir)
     return 0
 
 

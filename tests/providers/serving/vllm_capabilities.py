@@ -31,7 +31,7 @@ def quantization_min_capabilities(tree: SourceTree) -> dict[str, MinCapability]:
         node for node in tree.module(QUANT_INIT).body
         if isinstance(node, ast.FunctionDef) and node.name == "get_quantization_config"
     )
-    imports = _imports(tree, QUANT_INIT, function)
+    imported = _imported_names(QUANT_INIT, function)
     found: dict[str, MinCapability] = {}
     for node in ast.walk(function):
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Dict):
@@ -40,24 +40,29 @@ def quantization_min_capabilities(tree: SourceTree) -> dict[str, MinCapability]:
                 continue
             for key, value in zip(node.value.keys, node.value.values):
                 if isinstance(key, ast.Constant) and isinstance(value, ast.Name):
-                    definition = imports.get(value.id) or tree.find_class(QUANT_INIT, value.id)
+                    definition = _class(tree, QUANT_INIT, value.id, imported)
                     minimum = _min_capability(tree, definition) if definition else None
                     if minimum is not None:
                         found[key.value] = MinCapability(key.value, *minimum)
     return found
 
 
-def _imports(tree: SourceTree, path: str, scope: ast.AST) -> dict[str, Definition]:
-    """Classes the ``from ... import`` statements anywhere in ``scope`` bring in."""
+def _imported_names(path: str, scope: ast.AST) -> dict[str, tuple[str, str]]:
+    """``{local name: (dotted module, name there)}`` for the imports inside ``scope``."""
     names = {}
     for node in ast.walk(scope):
         if isinstance(node, ast.ImportFrom) and node.module:
-            source = tree.module_path(SourceTree.absolute(path, node))
             for alias in node.names:
-                found = tree.find_class(source, alias.name) if source else None
-                if found is not None:
-                    names[alias.asname or alias.name] = found
+                names[alias.asname or alias.name] = (SourceTree.absolute(path, node), alias.name)
     return names
+
+
+def _class(tree: SourceTree, path: str, name: str, imported: dict[str, tuple[str, str]]) -> Definition | None:
+    if name in imported:
+        module, original = imported[name]
+        source = tree.module_path(module)
+        return tree.find_class(source, original) if source else None
+    return tree.find_class(path, name)
 
 
 def _min_capability(tree: SourceTree, definition: Definition) -> tuple[int, str, str, int] | None:
@@ -69,10 +74,9 @@ def _min_capability(tree: SourceTree, definition: Definition) -> tuple[int, str,
             if len(returns) == 1 and isinstance(returns[0].value, ast.Constant):
                 return returns[0].value.value, cls.name, definition.path, returns[0].lineno
             return None
-    local = _imports(tree, definition.path, tree.module(definition.path))
     for base in cls.bases:
         if isinstance(base, ast.Name):
-            parent = local.get(base.id) or tree.find_class(definition.path, base.id)
+            parent = tree.find_class(definition.path, base.id)
             if parent is not None:
                 return _min_capability(tree, parent)
     return None
