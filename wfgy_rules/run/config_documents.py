@@ -26,21 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.documents.schema import validate
-from wfgy_rules.documents.yamlio import load_file
-from wfgy_rules.errors import PolicyError, Problem, WfgyError
+from wfgy_rules.errors import Problem, WfgyError
 from wfgy_rules.providers.model.model_card import DEFAULT_PATH as MODEL_CARD_PATH
 from wfgy_rules.providers.model.model_card import load_model_card
+from wfgy_rules.providers.prompts.prompt_vars import load_prompt_vars
 from wfgy_rules.shown_paths import shown_path
-
-
-def load_prompt_vars(path: Path, shown: str) -> Any:
-    """The parsed, schema-checked prompt variables file; `PolicyError` with every problem."""
-    document = load_file(path, shown)
-    problems = validate(document, "prompt-vars")
-    if problems:
-        raise PolicyError(f"{shown}: invalid prompt variables", problems)
-    return document.data
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,9 @@ A variable is *resolved* by a ``default`` or by ``required: true`` (the applicat
 supplies it). A variable declared with neither is documentation only: it is listed in
 ``declared``, and its occurrences still count as ``undeclared`` (with ``declared: true``),
 because nothing guarantees a value. A configured ``vars`` file that does not exist is a
-fact (``vars.present: false``); one that is not valid YAML or breaks the schema raises
-`ProviderError` naming ``FILE:LINE:COL``.
+fact (``vars.present: false``); one that is not valid YAML or breaks the schema stops the
+run when the config loads (`wfgy_rules.providers.prompts.prompt_vars`, exit 2), and raises
+`ProviderError` naming ``FILE:LINE:COL`` should it break after that.
 
 Facts (``prompts.*``)::
 
@@ -114,6 +115,7 @@ from wfgy_rules.providers.file_globs import (
     matched_files,
     shown_under,
 )
+from wfgy_rules.providers.prompts.prompt_vars import load_prompt_vars, resolves
 from wfgy_rules.providers.prompts.scanning import ScannedFile, error_entry, scan_all, workers_for
 from wfgy_rules.providers.prompts.templates.placeholders import RUNTIME_NAMES, SYNTAXES
 from wfgy_rules.providers.prompts.templates.prompt_files import FileScan
@@ -192,24 +194,12 @@ def _load_vars(spec: str | None, ctx: ProviderContext) -> tuple[dict[str, Any], 
     shown = shown_under(path, base_prefix(ctx))
     if not path.is_file():
         return {"path": shown, "present": False}, {}
-    from wfgy_rules.documents.schema import validate
-    from wfgy_rules.documents.yamlio import load_file
-
     try:
-        document = load_file(path, shown)
+        declared = load_prompt_vars(path, shown)
     except WfgyError as exc:
-        raise ProviderError(exc.lines()[0]) from None
-    problems = validate(document, "prompt-vars")
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ProviderError(f"{problems[0]}{more}")
-    return {"path": shown, "present": True}, {n: _resolves(v) for n, v in document.data["vars"].items()}
-
-
-def _resolves(declaration: Any) -> bool:
-    if isinstance(declaration, dict):  # the long form
-        return "default" in declaration or declaration.get("required") is True
-    return True  # the short form: the value is the default
+        lines = exc.lines()
+        raise ProviderError(lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")) from None
+    return {"path": shown, "present": True}, {n: resolves(v) for n, v in declared.items()}
 
 
 def _configured(shown: str, syntaxes: list[tuple[re.Pattern[str], str]]) -> str | None:
