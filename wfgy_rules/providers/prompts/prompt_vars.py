@@ -1,13 +1,5 @@
-"""``prompt_vars.yaml``: the variables an application declares for its prompts.
-
-::
-
-    apiVersion: wfgy-rules/v1
-    kind: PromptVars
-    vars:
-      customer_name: {required: true, description: supplied by the app}
-      tone: {default: friendly}
-      locale: en-GB                    # short form: the value is the default
+"""``prompt_vars.yaml``: the variables an application declares for its prompts (the format
+and what it means for placeholders: `wfgy_rules.providers.prompts.prompts`).
 
 One loader for every reader: the config check that runs before any rule
 (`wfgy_rules.run.config_documents`), ``validate`` and the ``prompts`` provider. A file that is
