@@ -97,6 +97,7 @@ class Dialect:
     config_flag: str | None
     config_false: str | None = None  # a false boolean in --config: "negation" (--no-KEY) or "omit"
     attached: Mapping[str, str] | None = None  # short options written with their value (-O3)
+    dotted: bool = False  # --json-flag.key value sets one key of a JSON flag (vLLM)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ def _engine(name: str, entry: Any) -> Engine:
             config_flag=dialect.get("config_flag"),
             config_false=dialect.get("config_false"),
             attached=dialect.get("attached"),
+            dotted=bool(dialect.get("dotted", False)),
         ),
         facts=facts,
         env=env,

@@ -48,7 +48,7 @@ BLANK: dict[str, Any] = {
     "quantization": None, "gpu_memory_utilization": None, "max_num_seqs": None,
     "max_num_batched_tokens": None, "trust_remote_code": False, "chat_template": None,
     "attention_backend": None, "enforce_eager": False, "allow_long_max_model_len": False,
-    "gpu_layers": None, "explicit": [], "sources": {}, "unknown_flags": [], "errors": [],
+    "gpu_layers": None, "explicit": [], "sources": {}, "flags_given": [], "unknown_flags": [], "errors": [],
     "defaults_from": None, "config_file": None,
 }
 NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
@@ -142,7 +142,7 @@ class _Reading:
         return name
 
     def _lookup(self, name: str) -> tuple[Flag | None, str]:
-        base = name.split(".", 1)[0] if name.startswith("--") else name  # vLLM --json-arg.key
+        base = name.split(".", 1)[0] if self.engine.dialect.dotted and name.startswith("--") else name
         flag = self.engine.flags.get(base)
         if flag is not None or not (self.engine.dialect.abbreviations and base.startswith("--")):
             return flag, base
@@ -294,6 +294,7 @@ class _Reading:
                 result[fact] = value
             result["sources"][fact] = where
         result["explicit"] = sorted(self.values)
+        result["flags_given"] = sorted(self.given)  # names only: known flags given, secret ones left out
         result["unknown_flags"] = sorted(self.unknown)
         result["errors"] = self.errors
         return result

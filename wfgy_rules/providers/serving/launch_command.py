@@ -180,19 +180,18 @@ def _python(words: list[str], env: dict[str, str]) -> Found | None:
 
 
 def _module(module: str, rest: list[str], env: dict[str, str]) -> Found | None:
-    for engine in engines().values():
-        for launch in engine.launches:
-            if launch.module == module:
-                found = _with_subcommand(engine, launch, rest, env)
-                if found is not None:
-                    return found
-    return None
+    return _launch("module", module, rest, env)
 
 
 def _executable(name: str, rest: list[str], env: dict[str, str]) -> Found | None:
+    return _launch("executable", name, rest, env)
+
+
+def _launch(kind: str, name: str, rest: list[str], env: dict[str, str]) -> Found | None:
+    """The first launch of any engine whose ``kind`` (module or executable) is ``name``."""
     for engine in engines().values():
         for launch in engine.launches:
-            if launch.executable == name:
+            if getattr(launch, kind) == name:
                 found = _with_subcommand(engine, launch, rest, env)
                 if found is not None:
                     return found

@@ -87,14 +87,20 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _vllm_human_int(text: str) -> int:
-    match = _VLLM_SUFFIX.fullmatch(text)
+def _suffixed(text: str, pattern: re.Pattern[str], decimal: dict, binary: dict, exact: bool) -> int:
+    """``1k``-style integers: vLLM multiplies a float (``exact`` False), SGLang a Decimal;
+    a binary suffix takes whole numbers only ("1.5K" is refused by both)."""
+    match = pattern.fullmatch(text)
     if match is None:
         return int(text)
     number, suffix = match.groups()
-    if suffix in _VLLM_DECIMAL:
-        return int(float(number) * _VLLM_DECIMAL[suffix])
-    return int(number) * _VLLM_BINARY[suffix]  # "1.5K" is refused, as vLLM refuses it
+    if suffix in binary:
+        return int(number) * binary[suffix]
+    return int(Decimal(number) * decimal[suffix]) if exact else int(float(number) * decimal[suffix])
+
+
+def _vllm_human_int(text: str) -> int:
+    return _suffixed(text, _VLLM_SUFFIX, _VLLM_DECIMAL, _VLLM_BINARY, exact=False)
 
 
 def _vllm_human_int_or_auto(text: str) -> int | str:
@@ -104,13 +110,7 @@ def _vllm_human_int_or_auto(text: str) -> int | str:
 
 
 def _sglang_human_int(text: str) -> int:
-    match = _SGLANG_SUFFIX.fullmatch(text)
-    if match is None:
-        return int(text)
-    number, suffix = match.groups()
-    if suffix in _SGLANG_IEC:
-        return int(number) * _SGLANG_IEC[suffix]
-    return int(Decimal(number) * _SGLANG_SI[suffix])
+    return _suffixed(text, _SGLANG_SUFFIX, _SGLANG_SI, _SGLANG_IEC, exact=True)
 
 
 def _float(text: str) -> float:
