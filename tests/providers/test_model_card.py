@@ -17,6 +17,7 @@ from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.model.hfmodel import describe_model_dir
 from wfgy_rules.providers.model.model_card import ModelCardProvider
 from wfgy_rules.providers.model.model_card_lock import (
+    NothingToLock,
     Unfingerprinted,
     build_model_card,
     write_model_card,
@@ -103,7 +104,7 @@ def test_a_built_card_matches_the_runtime_facts_it_came_from(hf_model_dir):
         {"CUDA_VERSION": "12.4.1"},
         requires_gpu=True,
         min_gpu_memory_gib=8,
-    )
+    ).card
     write_model_card(card, hf_model_dir.parent / "model-card.json")
     declared = collect(hf_model_dir.parent)["declared"]
     runtime = RuntimeProvider().collect(
@@ -120,12 +121,16 @@ def test_a_built_card_matches_the_runtime_facts_it_came_from(hf_model_dir):
     assert declared["cuda"] == runtime["cuda"]["compiled"] == "12.4"
     assert (declared["model"], declared["requires_gpu"], declared["min_gpu_memory_gib"]) == ("acme/tiny", True, 8)
     assert "wfgy-no-such-package" not in declared  # unknown values are left out, never null
+    assert "context_length" not in declared  # this config.json names no length key
 
 
 @pytest.mark.usefixtures("no_cuda")
 def test_a_card_without_a_model_dir_records_only_the_environment():
-    assert build_model_card(None, ["wfgy-no-such-package"], None, {}) == {}
-    assert build_model_card(None, [], "acme/tiny", {"CUDA_VERSION": "11.8"}) == {"model": "acme/tiny", "cuda": "11.8"}
+    with pytest.raises(NothingToLock, match=r"^nothing to lock here \(wfgy-no-such-package: wfgy-no-such-package is not installed here"):
+        build_model_card(None, ["wfgy-no-such-package"], None, {})
+    locked = build_model_card(None, [], "acme/tiny", {"CUDA_VERSION": "11.8"})
+    assert locked.card == {"model": "acme/tiny", "cuda": "11.8"}
+    assert locked.unrecorded["tokenizer_sha"] == "no model directory (--model-dir, or providers.runtime.model_dir in wfgy.yaml)"
 
 
 def test_building_from_a_bad_model_dir_is_a_usage_error(hf_model_dir):
@@ -169,7 +174,7 @@ CORPUS = Path(__file__).parent / "corpus" / "tokenizers"
 def test_a_sentencepiece_only_model_dir_is_fingerprinted(tmp_path):
     (tmp_path / "model").mkdir()
     shutil.copyfile(CORPUS / "mistral" / "mistral_instruct_tokenizer_240323.model.v3", tmp_path / "model" / "tokenizer.model.v3")
-    card = build_model_card(tmp_path / "model", [], "mistral/v3", {})
+    card = build_model_card(tmp_path / "model", [], "mistral/v3", {}).card
     assert card == {"model": "mistral/v3", "tokenizer_sha": describe_model_dir(tmp_path / "model")["tokenizer"]["sha256"]}
 
 
@@ -178,7 +183,7 @@ def test_a_sentencepiece_only_model_dir_is_fingerprinted(tmp_path):
     ("files", "why"),
     [
         ({"config.json": b'{"vocab_size": 32000}'}, "no tokenizer file to fingerprint (looked for tokenizer.json, tekken.json, "),
-        ({"tokenizer.model": b"\x0a\x05\x0a\x03<u"}, "cannot fingerprint the tokenizer: tokenizer.model: field 1 at byte 0 claims 5 bytes; 4 are left"),
+        ({"tokenizer.model": b"\x0a\x05\x0a\x03<u", "config.json": b'{"vocab_size": 32000}'}, "cannot fingerprint the tokenizer: tokenizer.model: field 1 at byte 0 claims 5 bytes; 4 are left"),
     ],
     ids=["no-vocabulary-file", "truncated-model"],
 )
@@ -191,7 +196,7 @@ def test_a_model_dir_that_cannot_be_fingerprinted_is_refused_unless_allowed(tmp_
         build_model_card(directory, [], "acme/tiny", {})
     assert str(caught.value).startswith(f"{directory}: {why}")
     assert str(caught.value).endswith("the gate would skip the tokenizer check (--allow-unfingerprinted writes it anyway)")
-    assert "tokenizer_sha" not in build_model_card(directory, [], "acme/tiny", {}, allow_unfingerprinted=True)
+    assert "tokenizer_sha" not in build_model_card(directory, [], "acme/tiny", {}, allow_unfingerprinted=True).card
 
 
 def test_lock_exits_2_on_an_unfingerprinted_model_dir_and_never_keeps_stale_fingerprints(tmp_path, hf_model_dir):
@@ -210,4 +215,5 @@ def test_lock_exits_2_on_an_unfingerprinted_model_dir_and_never_keeps_stale_fing
     written = json.loads(card.read_text(encoding="utf-8"))
     assert "tokenizer_sha" not in written and "chat_template_sha" not in written  # not left stale
     assert (written["model"], written["custom"], len(written["checkpoint_sha"])) == ("acme/tiny", {"owner": "ml"}, 64)
-    assert "gives no tokenizer_sha" in allowed.stderr and "gives no chat_template_sha" in allowed.stderr
+    assert "warning: tokenizer_sha not recorded: no tokenizer file to fingerprint" in allowed.stderr
+    assert "warning: chat_template_sha not recorded: no chat template" in allowed.stderr

@@ -1,11 +1,12 @@
 """Write ``model-card.json`` from what was really built: the "lock" side of SemVers Diff.
 
-Run where the model was built and tested; the card then pins what the runtime provider
-reports there, and every later gate compares its own runtime with it::
+Run where the model was built and tested (in the image); the card then pins what the
+runtime provider reports there, and every later gate compares its own runtime with it::
 
     {
       "chat_template_sha": "41c0…",       # runtime.model_dir.tokenizer.chat_template.sha256
       "checkpoint_sha": "5c2e…",          # runtime.model_dir.checkpoint.sha256
+      "context_length": 131072,           # the max_model_len vLLM derives from config.json
       "cuda": "12.1",
       "model": "acme/support-bot-8b",
       "pytorch_sha": "d44533f9…",         # runtime.torch_build.git_version
@@ -14,35 +15,63 @@ reports there, and every later gate compares its own runtime with it::
       "tokenizers": "0.19.1",
       "torch": "2.3.1+cu121",
       "transformers": "4.44.2",
+      "vllm": "0.6.3",                    # the serving engine installed: vllm, sglang or text-generation-server
       "vocab_size": 128256
     }
 
 Every value comes from the same functions as the ``runtime`` facts, so a card built from a
-model directory always matches that directory's facts. What is unknown (a package that is
-not installed, a model without a chat template or a safetensors checkpoint) is left out of
-the card rather than written as null. A model directory whose tokenizer cannot be
-fingerprinted (no vocabulary file, or one that does not read) is an error, `Unfingerprinted`,
-unless the caller allows it: a card without ``tokenizer_sha`` makes the gate skip the check.
+model directory always matches that directory's facts. ``context_length`` is the context vLLM
+derives from ``config.json`` (`wfgy_rules.providers.model.vllm_context`), the number a serving
+config's ``max_model_len`` must not exceed.
+
+What is unknown is left out of the card rather than written as null, and said: each key that
+could not be recorded is in ``Locked.unrecorded`` with the reason (torch not installed here,
+a CPU build of torch, no chat template, a Git LFS pointer in place of the checkpoint, no
+model directory …). A package the model-card schema has no key for is not written (the
+card is validated strictly) and is said too. Recording nothing of what the card is for
+(no package, no compiled CUDA, no torch build, nothing from a model directory) is
+`NothingToLock`; a model directory whose tokenizer cannot be fingerprinted (no vocabulary
+file, or one that does not read) is `Unfingerprinted`, unless the caller allows it: a card
+without ``tokenizer_sha`` makes the gate skip the check.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import ProviderError, UsageError
 from wfgy_rules.providers.model.hfmodel import describe_model_dir
-from wfgy_rules.providers.runtime import compiled_cuda, package_versions, torch_build
+from wfgy_rules.providers.model.model_files import read_json
+from wfgy_rules.providers.model.shape import model_shape
+from wfgy_rules.providers.runtime import SERVING_ENGINES, compiled_cuda, looked_up, package_versions, torch_build
+from wfgy_rules.resources import resource_path
 
 # The card keys a model directory gives; lock replaces or removes all of them together.
-MODEL_DIR_KEYS = ("tokenizer_sha", "chat_template_sha", "checkpoint_sha", "vocab_size")
+MODEL_DIR_KEYS = ("tokenizer_sha", "chat_template_sha", "checkpoint_sha", "vocab_size", "context_length")
+# The keys the caller declares; every other key is observed, and a card with none of those pins nothing.
+DECLARED_KEYS = frozenset({"model", "requires_gpu", "min_gpu_memory_gib"})
+NO_MODEL_DIR = "no model directory (--model-dir, or providers.runtime.model_dir in wfgy.yaml)"
 
 
 class Unfingerprinted(UsageError):
     """The model directory's tokenizer cannot be fingerprinted (exit 2 unless allowed)."""
+
+
+class NothingToLock(UsageError):
+    """Nothing the card is for could be recorded here (exit 2): the card would pin nothing."""
+
+
+@dataclass(frozen=True)
+class Locked:
+    """The card as recorded (no nulls) and, for each key it could not record, why."""
+
+    card: dict[str, Any]
+    unrecorded: dict[str, str] = field(default_factory=dict)
 
 
 def build_model_card(
@@ -54,33 +83,87 @@ def build_model_card(
     requires_gpu: bool | None = None,
     min_gpu_memory_gib: float | None = None,
     allow_unfingerprinted: bool = False,
-) -> dict[str, Any]:
-    """The card for ``model`` as installed now: ``packages`` versions, compiled CUDA, torch's
-    git revision, and the tokenizer, chat template and checkpoint fingerprints and vocab size
-    of ``model_dir`` (when given).
+) -> Locked:
+    """The card for ``model`` as installed now: the versions of ``packages`` and of the
+    installed serving engine, compiled CUDA, torch's git revision, and the tokenizer, chat
+    template and checkpoint fingerprints, vocab size and context length of ``model_dir``.
 
-    Raises `UsageError` when ``model_dir`` is not a directory or holds a malformed file, and
-    `Unfingerprinted` when its tokenizer cannot be fingerprinted and that is not allowed.
+    Raises `UsageError` when ``model_dir`` is not a directory or holds a malformed file,
+    `Unfingerprinted` when its tokenizer cannot be fingerprinted and that is not allowed, and
+    `NothingToLock` when nothing of what the card pins could be recorded.
     """
-    card: dict[str, Any] = {
-        "model": model,
-        **package_versions(packages),
-        "cuda": compiled_cuda(environ)["compiled"],
-        "pytorch_sha": torch_build()["git_version"],
-        "requires_gpu": requires_gpu,
-        "min_gpu_memory_gib": min_gpu_memory_gib,
-    }
-    if model_dir is not None:
-        facts = _describe(model_dir)
-        tokenizer = facts["tokenizer"]
-        if tokenizer["sha256"] is None and not allow_unfingerprinted:
-            raise Unfingerprinted(f"{model_dir}: {_why_unfingerprinted(tokenizer)}; the card would have no tokenizer_sha "
-                                  "and the gate would skip the tokenizer check (--allow-unfingerprinted writes it anyway)")
-        card["tokenizer_sha"] = tokenizer["sha256"]
-        card["chat_template_sha"] = tokenizer["chat_template"]["sha256"]
-        card["checkpoint_sha"] = facts["checkpoint"]["sha256"]
-        card["vocab_size"] = facts["config"]["vocab_size"]
-    return {key: value for key, value in card.items() if value is not None}
+    card: dict[str, Any] = {"model": model, "requires_gpu": requires_gpu, "min_gpu_memory_gib": min_gpu_memory_gib}
+    unrecorded: dict[str, str] = {}
+    _record_packages(packages, card, unrecorded)
+    cuda = compiled_cuda(environ)
+    card["cuda"] = cuda["compiled"]
+    unrecorded["cuda"] = ("torch here is a CPU build (torch.version.cuda is None)" if cuda["source"] == "torch"
+                          else "no compiled CUDA here: no torch, no CUDA_VERSION, no /usr/local/cuda/version.json")
+    build = torch_build()
+    card["pytorch_sha"] = build["git_version"]
+    unrecorded["pytorch_sha"] = "torch/version.py has no git_version" if build["present"] else "torch is not installed here"
+    if model_dir is None:
+        unrecorded.update(dict.fromkeys(MODEL_DIR_KEYS, NO_MODEL_DIR))
+    else:
+        _record_model_dir(model_dir, card, unrecorded, allow_unfingerprinted)
+    card = {key: value for key, value in card.items() if value is not None}
+    unrecorded = {key: why for key, why in unrecorded.items() if key not in card}
+    if not set(card) - DECLARED_KEYS:
+        reasons = "; ".join(f"{key}: {why}" for key, why in unrecorded.items())
+        raise NothingToLock(f"nothing to lock here ({reasons}); run `wfgy-rules lock` where the model is built and "
+                            "tested (in the image), with its model directory")
+    return Locked(card, unrecorded)
+
+
+def _record_packages(packages: list[str], card: dict[str, Any], unrecorded: dict[str, str]) -> None:
+    """The installed versions of ``packages`` and of the serving engine, under their card keys."""
+    known = _card_keys()
+    for name, version in package_versions(looked_up(packages)).items():
+        if version is None:
+            if name in packages:  # an engine nobody asked for is only recorded when installed
+                unrecorded[name] = f"{name} is not installed here"
+        elif name in known:
+            card[name] = version
+        else:
+            unrecorded[name] = (f"{name} {version} is installed, but the model card has no key for it "
+                                f"(a custom rule can read runtime.packages.{name})")
+    if not any(engine in card or engine in packages for engine in SERVING_ENGINES):
+        unrecorded["serving engine"] = f"none of {', '.join(SERVING_ENGINES)} is installed here"
+
+
+def _record_model_dir(model_dir: Path, card: dict[str, Any], unrecorded: dict[str, str], allow_unfingerprinted: bool) -> None:
+    facts = _describe(model_dir)
+    tokenizer = facts["tokenizer"]
+    if tokenizer["sha256"] is None and not allow_unfingerprinted:
+        raise Unfingerprinted(f"{model_dir}: {_why_unfingerprinted(tokenizer)}; the card would have no tokenizer_sha "
+                              "and the gate would skip the tokenizer check (--allow-unfingerprinted writes it anyway)")
+    card["tokenizer_sha"] = tokenizer["sha256"]
+    unrecorded["tokenizer_sha"] = _why_unfingerprinted(tokenizer)
+    card["chat_template_sha"] = tokenizer["chat_template"]["sha256"]
+    unrecorded["chat_template_sha"] = "no chat template (chat_template.jinja, or chat_template in tokenizer_config.json)"
+    checkpoint = facts["checkpoint"]
+    card["checkpoint_sha"] = checkpoint["sha256"]
+    unrecorded["checkpoint_sha"] = checkpoint["error"] or "no *.safetensors checkpoint"
+    config = facts["config"]
+    card["vocab_size"] = config["vocab_size"]
+    unrecorded["vocab_size"] = "config.json has no vocab_size" if config["present"] else "no config.json"
+    shape = model_shape(read_json(model_dir / "config.json"), _tokenizer_config(model_dir))
+    card["context_length"] = shape["derived_context"]
+    unrecorded["context_length"] = shape["derived_context_from"] if shape["present"] else "no config.json"
+
+
+def _tokenizer_config(model_dir: Path) -> dict[str, Any] | None:
+    """tokenizer_config.json, which caps the context of some pooling models; None when unreadable."""
+    try:
+        return read_json(model_dir / "tokenizer_config.json")
+    except ProviderError:
+        return None  # already said, as the tokenizer's error
+
+
+def _card_keys() -> frozenset[str]:
+    """The keys the model-card schema knows: a package outside them cannot be written to the card."""
+    schema = json.loads(resource_path("schemas/model-card.schema.json").read_text(encoding="utf-8"))
+    return frozenset(schema["properties"])
 
 
 def _why_unfingerprinted(tokenizer: dict[str, Any]) -> str:
