@@ -17,8 +17,9 @@ read from.
 
 Every key is always present (see ``BLANK``). Beyond the serving contract: ``max_model_len_auto_fit``
 (vLLM ``--max-model-len -1``/``auto``: derived, then fitted to memory at boot),
-``gpu_layers`` (llama.cpp ``-ngl``) and ``sources`` (where each explicit fact was set:
-``flag --max-model-len``, ``env NUM_SHARD``, ``config serve.yaml:3``). A command that starts
+``gpu_layers`` (llama.cpp ``-ngl``), ``sources`` (where each explicit fact was set:
+``flag --max-model-len``, ``env NUM_SHARD``, ``config serve.yaml:3``) and ``flags_given``
+(the known flags the launch gives, by their first name, never with values). A command that starts
 no known engine gives ``engine: null`` and the blank values. Nothing raises: a bad value, a
 missing one or an unreadable config file is a line in ``errors``; a flag the table does not
 know is listed by name in ``unknown_flags``. The value of a flag or variable that carries a
@@ -55,8 +56,9 @@ NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 ReadFile = Callable[[str], "str | None"]
 
 
-def parse_launch(argv: Sequence[str], environ: Mapping[str, str], read_file: ReadFile | None = None) -> dict[str, Any]:
-    """The launch facts of ``argv`` run with ``environ`` (see the module docstring)."""
+def parse_launch(argv: Sequence[str] | str, environ: Mapping[str, str], read_file: ReadFile | None = None) -> dict[str, Any]:
+    """The launch facts of ``argv`` run with ``environ`` (see the module docstring); a string
+    ``argv`` is a shell command line."""
     found = find_engine(argv, environ)
     result = {key: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for key, v in BLANK.items()}
     if found is None:

@@ -43,8 +43,11 @@ class Found:
     environ: Mapping[str, str]  # the environment the engine sees
 
 
-def find_engine(argv: Sequence[str], environ: Mapping[str, str]) -> Found | None:
-    """The engine ``argv`` starts, or None when it starts none we know."""
+def find_engine(argv: Sequence[str] | str, environ: Mapping[str, str]) -> Found | None:
+    """The engine ``argv`` starts, or None when it starts none we know. A string is a shell
+    command line (a config's ``command: "vllm serve …"``), read as ``sh -c`` reads it."""
+    if isinstance(argv, str):
+        return _script(argv, dict(environ), 0)
     return _command([str(w) for w in argv], dict(environ), 0)
 
 
