@@ -2,9 +2,8 @@
 out, and the README's recipe judges them in CI from a bundle gathered inside the image
 (`facts --stage deploy --only 'semvers.*'`, then `eval --facts`).
 
-The "image" is the runner's Python with an installed torch added to its path: the
-``*.dist-info`` metadata pip writes and the ``torch/version.py`` a torch wheel ships (its
-``__init__`` refuses to be imported, as the runtime provider must never import torch).
+The "image" is the runner's Python with an installed torch added to its path
+(`tests.installed_packages`).
 """
 
 from __future__ import annotations
@@ -16,21 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import example_repository, run_cli
+from tests.installed_packages import install_torch
 
 TORCH_SHA = "cf30153c4c131c8164ee7798e5022d810682e2cb"
 IMAGE_RULES = ["semvers.torch-version", "semvers.pytorch-sha", "semvers.cuda-major", "semvers.transformers-version"]
-
-
-def image_site(root: Path, torch: str) -> Path:
-    """A site-packages holding torch ``torch`` (built for CUDA 12.1 from ``TORCH_SHA``)."""
-    site = root / "site"
-    (site / "torch").mkdir(parents=True)
-    (site / "torch" / "__init__.py").write_text("raise ImportError('wfgy-rules must not import torch')\n")
-    (site / "torch" / "version.py").write_text(f"__version__ = '{torch}'\ndebug = False\ncuda = '12.1'\ngit_version = '{TORCH_SHA}'\n")
-    info = site / f"torch-{torch}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {torch}\n")
-    return site
 
 
 @pytest.fixture
@@ -63,7 +51,7 @@ def test_ci_stage_never_judges_the_packages_the_runner_lacks(locked):
 def test_the_image_is_judged_in_ci_from_a_bundle_gathered_in_it(locked, tmp_path):
     bundle = tmp_path / "facts.json"
     gathered = run_cli("facts", "--stage", "deploy", "--only", "semvers.*", "-o", str(bundle), cwd=locked,
-                       env={"PYTHONPATH": str(image_site(tmp_path / "image", "2.3.1+cu121"))})
+                       env={"PYTHONPATH": str(install_torch(tmp_path / "image", "2.3.1+cu121", "12.1", TORCH_SHA))})
     assert gathered.returncode == 0, gathered.stderr
     facts = json.loads(bundle.read_text())
     assert sorted(facts) == ["model_card", "runtime"]  # no NVML, secrets or env: the semvers rules read none
@@ -76,7 +64,7 @@ def test_the_image_is_judged_in_ci_from_a_bundle_gathered_in_it(locked, tmp_path
 
 def test_an_image_with_another_torch_fails_from_its_bundle(locked, tmp_path):
     bundle = tmp_path / "facts.json"
-    site = image_site(tmp_path / "image", "2.4.0+cu121")
+    site = install_torch(tmp_path / "image", "2.4.0+cu121", "12.1", TORCH_SHA)
     assert run_cli("facts", "--stage", "deploy", "--only", "semvers.*", "-o", str(bundle), cwd=locked, env={"PYTHONPATH": str(site)}).returncode == 0
     judged = run_cli("eval", "--facts", str(bundle), "--only", "semvers.*", cwd=locked)
     assert judged.returncode == 1

@@ -2,8 +2,8 @@
 serving engine and the model's context length, refuses to write a card that pins nothing,
 and the README's policy example runs on the context length it writes.
 
-An "image" is the runner's Python with installed packages added to its path: the
-``*.dist-info`` metadata pip writes (and, for torch, the ``torch/version.py`` a wheel ships).
+An "image" is the runner's Python with installed packages added to its path
+(`tests.installed_packages`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, run_cli
+from tests.installed_packages import install, install_torch
 
 EXAMPLE_MODEL = REPO / "policies.example" / "model"  # config.json: max_position_embeddings 4096
 CONFIG = """\
@@ -59,14 +60,6 @@ def project(root: Path, model_dir: bool = True) -> Path:
     return root
 
 
-def installed(site: Path, name: str, version: str) -> Path:
-    """``name`` ``version`` installed in ``site`` as pip leaves it (its dist-info metadata)."""
-    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    return site
-
-
 def test_lock_outside_the_image_warns_for_every_field_it_cannot_record(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VERSION", raising=False)
     root = project(tmp_path / "repo")
@@ -83,10 +76,7 @@ def test_lock_outside_the_image_warns_for_every_field_it_cannot_record(tmp_path,
 
 def test_lock_in_the_image_records_the_serving_engine_and_torch(tmp_path):
     root = project(tmp_path / "repo")
-    site = installed(installed(tmp_path / "site", "vllm", "0.6.3.post1"), "torch", "2.4.0+cu121")
-    (site / "torch").mkdir()
-    (site / "torch" / "__init__.py").write_text("raise ImportError('wfgy-rules must not import torch')\n")
-    (site / "torch" / "version.py").write_text("__version__ = '2.4.0+cu121'\ncuda = '12.1'\ngit_version = 'ee1b6804381c57161c477caa380a840a84167676'\n")
+    site = install_torch(install(tmp_path / "site", "vllm", "0.6.3.post1"), "2.4.0+cu121", "12.1", "ee1b6804381c57161c477caa380a840a84167676")
     done = run_cli("lock", cwd=root, env={"PYTHONPATH": str(site)})
     assert done.returncode == 0, done.stderr
     card = json.loads((root / "model-card.json").read_text())
@@ -97,7 +87,7 @@ def test_lock_in_the_image_records_the_serving_engine_and_torch(tmp_path):
 
 def test_tgi_is_recorded_by_its_server_package(tmp_path):
     root = project(tmp_path / "repo")
-    done = run_cli("lock", cwd=root, env={"PYTHONPATH": str(installed(tmp_path / "site", "text-generation-server", "2.4.1"))})
+    done = run_cli("lock", cwd=root, env={"PYTHONPATH": str(install(tmp_path / "site", "text-generation-server", "2.4.1"))})
     assert done.returncode == 0, done.stderr
     assert json.loads((root / "model-card.json").read_text())["text-generation-server"] == "2.4.1"
 
