@@ -137,8 +137,8 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
 
 @app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
 def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
-                  output: OutputOpt = None, policy: PolicyOpt = None,
-                  stage: StageOpt = None, only: OnlyOpt = None, skip: SkipOpt = None) -> int:
+                  output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the bundle to this file (atomically) instead of stdout.")] = None,
+                  policy: PolicyOpt = None, stage: StageOpt = None, only: OnlyOpt = None, skip: SkipOpt = None) -> int:
     """Print the fact bundle as JSON (never a secret value); judge it later with 'eval --facts'.
 
     Only what the selected rules read is gathered (--stage, --only, --skip). To judge an
