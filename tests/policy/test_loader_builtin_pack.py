@@ -24,4 +24,4 @@ def test_a_pack_named_twice_loads_once(tmp_path: Path):
 def test_an_unknown_pack_names_the_shipped_ones(tmp_path: Path):
     with pytest.raises(WfgyError) as caught:
         load_policies(["builtin:kubernets"], tmp_path)
-    assert caught.value.lines() == ["builtin:kubernets: no built-in pack 'kubernets'; shipped: boot-checkpoint, cuda-probe, kubernetes, prompt-lint, semvers-diff"]
+    assert caught.value.lines() == ["builtin:kubernets: no built-in pack 'kubernets'; shipped: boot-checkpoint, cuda-probe, kubernetes, prompt-lint, semvers-diff, serving-fit"]

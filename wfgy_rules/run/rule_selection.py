@@ -23,6 +23,9 @@ from wfgy_rules.model import STAGE_SELECTIONS, Rule, Severity
 from wfgy_rules.run.config import Config
 
 CUDA_PROBE_POLICY = "cuda-probe"
+# cuda_probe.mode values that replace every Cuda-Probe action; `fallback` keeps each rule's own
+# (fallback for launches that can serve on CPU, abort for a GPU-only engine).
+CUDA_OVERRIDES = frozenset({"warn", "abort"})
 
 
 def apply_config(rules: list[Rule], config: Config) -> list[Rule]:
@@ -46,7 +49,7 @@ def _override(rule: Rule, config: Config) -> Rule:
     params.update(settings.get("params", {}))
     params.setdefault("ignore_versions", [])
     remedy = rule.remedy
-    action = settings.get("action") or (config.cuda_mode if rule.policy == CUDA_PROBE_POLICY and config.cuda_mode else None)
+    action = settings.get("action") or (config.cuda_mode if rule.policy == CUDA_PROBE_POLICY and config.cuda_mode in CUDA_OVERRIDES else None)
     if action:
         remedy = replace(remedy, action=action)
     if "timeout" in settings:

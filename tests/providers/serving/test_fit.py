@@ -79,7 +79,8 @@ def test_caches_the_formula_does_not_describe_are_not_judged(shape, because):
 
 @pytest.mark.parametrize("flags,because", [
     ({"quantization": "fp8"}, "--quantization fp8 quantizes a 16-bit checkpoint while loading"),
-    ({"unknown_flags": ["--cpu-offload-gb"]}, "--cpu-offload-gb changes"),
+    ({"flags_given": ["--cpu-offload-gb"]}, "--cpu-offload-gb changes"),
+    ({"flags_given": ["--kv-cache-memory-bytes"]}, "--kv-cache-memory-bytes changes"),
 ])
 def test_weights_the_engine_changes_while_loading_are_not_judged(flags, because):
     fit = fit_facts(launch(**flags), LLAMA_31_8B, WEIGHTS_8B, A10G)
@@ -94,14 +95,19 @@ def test_a_prequantized_checkpoint_is_judged_as_stored():
     assert fit["dtype"] == "float16"
 
 
-@pytest.mark.parametrize("given,checkpoint,expected", [
-    ("auto", "bfloat16", ("bfloat16", "checkpoint")),
-    ("auto", "float32", ("float16", "default")),
-    ("auto", None, ("float16", "default")),
-    ("float16", "bfloat16", ("float16", "flag")),
+@pytest.mark.parametrize("given,checkpoint,capability,expected", [
+    ("auto", "bfloat16", "8.6", ("bfloat16", "checkpoint")),
+    ("auto", "bfloat16", "7.5", ("float16", "platform")),   # vLLM falls back on a T4, with a warning
+    ("auto", "float32", "8.0", ("bfloat16", "platform")),
+    ("auto", "float32", "7.0", ("float16", "platform")),
+    ("auto", None, "8.6", ("bfloat16", "platform")),
+    ("auto", "float16", "7.5", ("float16", "checkpoint")),
+    ("float16", "bfloat16", "8.6", ("float16", "flag")),
+    ("bfloat16", "bfloat16", "7.5", ("bfloat16", "flag")),  # asked for: the dtype rule judges it
 ])
-def test_the_effective_dtype(given, checkpoint, expected):
-    fit = fit_facts(launch(dtype=given), {**LLAMA_31_8B, "torch_dtype": checkpoint}, WEIGHTS_8B, A10G)
+def test_the_effective_dtype(given, checkpoint, capability, expected):
+    gpu = {"devices": [{"index": 0, "memory_total_mib": 23028}], "min_compute_capability": capability}
+    fit = fit_facts(launch(dtype=given), {**LLAMA_31_8B, "torch_dtype": checkpoint}, WEIGHTS_8B, gpu)
     assert (fit["dtype"], fit["dtype_from"]) == expected
 
 
@@ -114,6 +120,11 @@ def test_tensor_parallel_sizes_that_split_the_heads():
     qwen2_7b = {**LLAMA_31_8B, "num_attention_heads": 28, "num_key_value_heads": 4}
     assert fit_facts(launch(), qwen2_7b, WEIGHTS_8B, A10G)["tensor_parallel_sizes"] == [1, 2, 4]
     assert fit_facts(launch(), LLAMA_31_8B, WEIGHTS_8B, A10G)["tensor_parallel_sizes"] == [1, 2, 4, 8]
+
+
+def test_auto_max_model_len_is_fitted_by_the_engine_and_not_judged():
+    fit = fit_facts(launch(max_model_len_auto_fit=True), LLAMA_31_8B, WEIGHTS_8B, A10G)
+    assert fit["kv_judged"] is False and "auto" in fit["kv_not_judged_because"]
 
 
 def test_without_gpus_the_budget_is_unknown():

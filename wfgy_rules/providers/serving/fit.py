@@ -38,8 +38,8 @@ attention layout. The KV rule then skips with that reason.
 
 Facts (``serving.fit``)::
 
-    dtype: bfloat16                     # effective: auto -> the checkpoint's, float32 -> float16
-    dtype_from: checkpoint              # flag | checkpoint | default
+    dtype: bfloat16                     # effective: auto -> the checkpoint's where the GPU has it
+    dtype_from: checkpoint              # flag | checkpoint | platform
     kv_cache_dtype: bfloat16
     kv_bytes_per_element: 2
     gpus_used: 1                        # tensor × pipeline parallel size
@@ -54,7 +54,7 @@ Facts (``serving.fit``)::
     kv_judged: true
     kv_not_judged_because: null
     kv_bytes_per_token: 131072
-    max_model_len: 131072               # the launch's, else the model's derived context
+    max_model_len: 131072               # the launch's, else the context the engine defaults to
     kv_bytes_for_max_model_len: 17179869184
     kv_gib_for_max_model_len: 16.0
     kv_budget_bytes: 5671425331         # budget - weights per GPU (an upper bound: see above)
@@ -70,6 +70,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from wfgy_rules.policy import versions
 
 GIB = 1024**3
 # Kept free by the suggestion only (never by the verdict): beyond the weights vLLM keeps its
@@ -92,17 +94,20 @@ HYBRID_MODEL_TYPES = frozenset({
 })
 
 
-def effective_dtype(launch: Mapping[str, Any], shape: Mapping[str, Any]) -> tuple[str | None, str]:
+def effective_dtype(launch: Mapping[str, Any], shape: Mapping[str, Any], capability: str | None) -> tuple[str | None, str]:
     """The dtype the engine runs the model in, and where it came from (``flag``,
-    ``checkpoint`` or ``default``). ``auto`` takes the checkpoint's ``torch_dtype``; a float32
-    (or unknown) checkpoint runs in float16, as vLLM does under ``auto``."""
+    ``checkpoint`` or ``platform``), as vLLM resolves ``--dtype auto`` (gpu_requirements.yaml
+    ``auto_dtype``): a 16-bit checkpoint keeps its dtype where the GPU has it, and bfloat16
+    falls back to float16 below compute capability 8.0; a float32 (or unstated) checkpoint
+    takes the platform's first dtype, bfloat16 from 8.0, float16 below (or without a GPU)."""
     dtype = launch.get("dtype") or "auto"
     if dtype != "auto":
         return dtype, "flag"
+    has_bf16 = capability is not None and versions.compare(capability, "8.0") >= 0
     checkpoint = shape.get("torch_dtype")
-    if checkpoint in ("bfloat16", "float16"):
+    if checkpoint == "float16" or (checkpoint == "bfloat16" and has_bf16):
         return checkpoint, "checkpoint"
-    return "float16", "default"
+    return ("bfloat16" if has_bf16 else "float16"), "platform"
 
 
 def fit_facts(launch: Mapping[str, Any], shape: Mapping[str, Any], weights: Mapping[str, Any],
@@ -111,7 +116,7 @@ def fit_facts(launch: Mapping[str, Any], shape: Mapping[str, Any], weights: Mapp
     tensor = _positive(launch.get("tensor_parallel_size")) or 1
     pipeline = _positive(launch.get("pipeline_parallel_size")) or 1
     used = tensor * pipeline
-    dtype, dtype_from = effective_dtype(launch, shape)
+    dtype, dtype_from = effective_dtype(launch, shape, gpus.get("min_compute_capability"))
     kv_dtype, kv_bytes = _kv_dtype(launch.get("kv_cache_dtype"), dtype)
     memory = _smallest_memory(gpus, used)
     utilization = launch.get("gpu_memory_utilization") if launch.get("engine") == "vllm" else None
@@ -121,7 +126,7 @@ def fit_facts(launch: Mapping[str, Any], shape: Mapping[str, Any], weights: Mapp
     per_gpu = -(-weight_bytes // used) if isinstance(weight_bytes, int) and memory_because is None else None
     judged, because = _kv_judged(shape, launch)
     per_token = _kv_bytes_per_token(shape, tensor, pipeline, kv_bytes) if judged else None
-    max_len = launch.get("max_model_len") or shape.get("derived_context")
+    max_len = _context(launch, shape)
     kv_for_max = per_token * max_len if per_token is not None and isinstance(max_len, int) else None
     kv_budget = budget - per_gpu if budget is not None and per_gpu is not None else None
     capacity = max(kv_budget, 0) // per_token if kv_budget is not None and per_token else None
@@ -161,7 +166,7 @@ def _memory_not_judged(launch: Mapping[str, Any], shape: Mapping[str, Any]) -> s
     method = launch.get("quantization")
     if method in ONLINE_QUANTIZATION and not shape.get("quantization"):
         return f"--quantization {method} quantizes a 16-bit checkpoint while loading"
-    given = set(launch.get("unknown_flags") or ()) | set(launch.get("memory_flags") or ())
+    given = set(launch.get("flags_given") or ()) | set(launch.get("unknown_flags") or ())
     for flag in MEMORY_FLAGS:
         if flag in given:
             return f"{flag} changes what the weights or the KV cache take on the GPU"
@@ -183,10 +188,19 @@ def _tensor_parallel_sizes(shape: Mapping[str, Any]) -> list[int]:
     return sizes
 
 
-def _advice(suggested: int | None, per_token: int | None, kv_budget: int | None) -> str:
-    if suggested and per_token and kv_budget is not None:
+def _advice(suggested: int | None, per_token: int | None, kv_budget: int | None) -> str | None:
+    """What to change, for the KV rule's message; None where the cache was not judged."""
+    if not per_token or kv_budget is None:
+        return None
+    if suggested:
         return f"--max-model-len {suggested} fits: its KV cache needs {_gib(suggested * per_token)} GiB of the {_gib(kv_budget)} GiB left."
     return "No context length fits with these weights on this GPU: add GPUs (--tensor-parallel-size), use --kv-cache-dtype fp8, or a quantized checkpoint."
+
+
+def _context(launch: Mapping[str, Any], shape: Mapping[str, Any]) -> Any:
+    """The context the engine will size its cache for: the launch's max_model_len, else the
+    model's default (for longrope models the original length, not the longest allowed)."""
+    return launch.get("max_model_len") or shape.get("default_context") or shape.get("derived_context")
 
 
 def _positive(value: Any) -> int | None:
@@ -213,9 +227,11 @@ def _kv_judged(shape: Mapping[str, Any], launch: Mapping[str, Any]) -> tuple[boo
         return False, "no config.json to read the model's shape from"
     if shape.get("model_type") in HYBRID_MODEL_TYPES:
         return False, f"{shape.get('model_type')} mixes attention with state-space or linear layers"
-    window, max_len = shape.get("sliding_window"), launch.get("max_model_len") or shape.get("derived_context")
+    window, max_len = shape.get("sliding_window"), _context(launch, shape)
     if isinstance(window, int) and (not isinstance(max_len, int) or window < max_len):
         return False, f"sliding-window attention ({window} tokens) caches less than the whole context"
+    if launch.get("max_model_len_auto_fit"):
+        return False, "--max-model-len auto lowers the context to what fits at boot"
     if shape.get("attention") not in ("mha", "gqa", "mqa", "mla"):
         return False, "the attention layout is not known"
     return True, None
