@@ -6,8 +6,8 @@ Starts the webhook with a throwaway self-signed certificate (openssl CLI), then 
 AdmissionReviews (a denied Pod and an admitted one, alternating) over TLS from
 ``--concurrency`` threads, each on its own keep-alive connection, until ``--requests`` are
 answered or ``--max-seconds`` pass. Prints throughput, p50/p95/p99/max latency, errors
-(anything but a 200 with the expected verdict) and the server's RSS after a warm-up and at
-the end (memory must stay flat). Never binds or connects anywhere but 127.0.0.1.
+(anything but a 200 with the expected verdict) and the memory of the server and its judge
+processes together (RSS and PSS) after a warm-up and at the end (memory must stay flat). Never binds or connects anywhere but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -59,11 +59,22 @@ def review(uid: str, obj: dict) -> bytes:
                                    "namespace": "llm", "object": obj, "dryRun": False}}).encode()
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def memory_kib(pid: int, figure: str) -> int:
+    """The server's and its judge processes' (its children's) memory together, in KiB:
+    ``Rss`` (shared pages counted in each process) or ``Pss`` (shared pages split between
+    them, closer to what the container is charged)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    total = 0
+    for member in (pid, *map(int, children)):
+        try:
+            lines = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in lines if line.startswith(figure + ":")), 0)
+    return total
 
 
 def main() -> int:
@@ -91,9 +102,9 @@ def main() -> int:
         _wait(port, context)
         bodies = [(review(f"bad-{i}", pod("OPEN_API_KEY")), False) for i in range(2)] + [(review(f"ok-{i}", pod("OPENAI_API_KEY")), True) for i in range(2)]
         _run(port, context, bodies, 200, args.concurrency, 30)  # warm-up
-        rss_before = rss_kib(server.pid)
+        before = {figure: memory_kib(server.pid, figure) for figure in ("Rss", "Pss")}
         latencies, errors, wall = _run(port, context, bodies, args.requests, args.concurrency, args.max_seconds)
-        rss_after = rss_kib(server.pid)
+        after = {figure: memory_kib(server.pid, figure) for figure in ("Rss", "Pss")}
     finally:
         server.terminate()
         server.wait(15)
@@ -104,7 +115,8 @@ def main() -> int:
         "throughput_rps": round(len(latencies) / wall, 1),
         "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1) if latencies else 0.0,
-        "rss_after_warmup_mib": round(rss_before / 1024, 1), "rss_at_end_mib": round(rss_after / 1024, 1),
+        "rss_after_warmup_mib": round(before["Rss"] / 1024, 1), "rss_at_end_mib": round(after["Rss"] / 1024, 1),
+        "pss_after_warmup_mib": round(before["Pss"] / 1024, 1), "pss_at_end_mib": round(after["Pss"] / 1024, 1),
         "log_lines": len(lines), "cpus": os.cpu_count(),
     }
     for key, value in figures.items():

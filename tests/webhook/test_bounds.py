@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ import pytest
 
 from tests.helpers import REPO
 from tests.webhook.conftest import admission_review, process_tree, start, status_kib, stop
+from wfgy_rules.documents.yamlio import load_stream
 
 SHIPPED = REPO / "policies.example" / "kubernetes" / "webhook.yaml"
 
@@ -29,15 +29,23 @@ def body(obj: dict, uid: str = "uid-wide") -> bytes:
     return json.dumps(admission_review(obj, uid=uid), separators=(",", ":")).encode()
 
 
+def _shipped_container() -> dict:
+    (deployment,) = [doc.data for doc in load_stream(SHIPPED.read_text(), str(SHIPPED)) if doc.data["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
 def shipped_memory_limit() -> int:
     """The webhook container's memory limit in the shipped manifest, in bytes."""
-    (limit,) = re.findall(r"limits:\s*\n\s*memory:\s*(\d+)Mi", SHIPPED.read_text())
-    return int(limit) * 1024 * 1024
+    limit = _shipped_container()["resources"]["limits"]["memory"]
+    assert limit.endswith("Mi"), limit
+    return int(limit[:-2]) * 1024 * 1024
 
 
 def shipped_timeout() -> str:
-    (seconds,) = re.findall(r'- --timeout\s*\n\s*- "(\d+)"', SHIPPED.read_text())
-    return seconds
+    """The ``--timeout`` the shipped manifest gives ``serve``."""
+    command = _shipped_container()["command"]
+    return command[command.index("--timeout") + 1]
 
 
 @pytest.fixture(scope="module")

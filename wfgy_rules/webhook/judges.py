@@ -95,13 +95,13 @@ class Judges:
         exception's type name). `Overrun` past ``deadline`` (`time.monotonic`), `Broken`
         when the judge process died."""
         try:
-            judge = await asyncio.wait_for(self._idle.get(), _left(deadline))
-        except TimeoutError:
+            judge = self._idle.get_nowait() if not self._idle.empty() else await asyncio.wait_for(self._idle.get(), _left(deadline))
+        except asyncio.TimeoutError:
             raise Overrun("") from None
         judge.uid = ""
         try:
             frame = await asyncio.wait_for(self._exchange(judge, body), _left(deadline))
-        except TimeoutError:
+        except asyncio.TimeoutError:
             await self._replace(judge)
             raise Overrun(judge.uid) from None
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
@@ -121,8 +121,7 @@ class Judges:
             self._running.pop().end()
 
     async def _exchange(self, judge: _Judge, body: bytes) -> dict[str, Any]:
-        judge.writer.write(_HEADER.pack(len(body)))
-        judge.writer.write(body)
+        judge.writer.write(_HEADER.pack(len(body)) + body)
         await judge.writer.drain()
         while True:
             (size,) = _HEADER.unpack(await judge.reader.readexactly(_HEADER.size))

@@ -9,9 +9,9 @@ is refused (413) before it is read in full. Bodies over ``SMALL_BODY`` bytes (a 
 usually a few KiB) share ``BODIES_HELD`` × ``max_body`` bytes: each reserves its whole
 length (``max_body`` when it comes chunked) before it is read, in arrival order, and one
 that cannot within its deadline gets 503 — a flood of large bodies costs bounded memory and
-never holds up the small ones. A body that is not an AdmissionReview, not JSON, nested too deep or holding
-too many values gets 400 (`wfgy_rules.webhook.bounds`); a client too slow to send its body
-gets 408. Judging happens in forked judge processes (`wfgy_rules.webhook.judges`): past the
+never holds up the small ones. A body that is not an AdmissionReview, not JSON, nested too
+deep or holding too many values gets 400 (`wfgy_rules.webhook.bounds`); a client too slow
+to send its body gets 408. Judging happens in forked judge processes (`wfgy_rules.webhook.judges`): past the
 deadline the judge is killed, so nothing judges on after the answer. When judging raises or
 runs past the deadline, the answer follows ``failure_mode``: ``fail`` denies, ``ignore``
 admits with a warning, matching the ValidatingWebhookConfiguration's ``failurePolicy``.
@@ -114,13 +114,13 @@ class WebhookApp:
             return
         share = self.max_body if length is None else int(length)  # chunked: as large as allowed
         share = 0 if share <= SMALL_BODY else share
-        try:
-            if share:
+        if share:
+            try:
                 await asyncio.wait_for(self.bodies.take(share), timeout=max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            self._log({"outcome": "refused", "reason": "too many large bodies at once", "status": 503}, started)
-            await _send(send, 503, {"error": "too many large review bodies at once; try again"})
-            return
+            except asyncio.TimeoutError:
+                self._log({"outcome": "refused", "reason": "too many large bodies at once", "status": 503}, started)
+                await _send(send, 503, {"error": "too many large review bodies at once; try again"})
+                return
         try:
             await self._judged(receive, send, started, deadline)
         finally:

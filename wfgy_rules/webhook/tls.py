@@ -111,8 +111,10 @@ def guarded_protocol(reloader: CertReloader, seconds: float, max_connections: in
                 return
             connections.add(self)
             self._raw, self._early = transport, []
-            transport.pause_reading()  # start_tls reads on once the handshake is set up
             self._arm()
+            # start_tls pauses the transport (cancelling a read already queued) before any
+            # byte is read: this task runs before the loop's next reads are handled. No pause
+            # here: on Python 3.10 it would leave that queued read in place.
             self.loop.create_task(self._start_tls(transport))
 
         async def _start_tls(self, raw: asyncio.Transport) -> None:
@@ -123,7 +125,7 @@ def guarded_protocol(reloader: CertReloader, seconds: float, max_connections: in
                 raw.abort()
                 self._forget()
                 raise
-            except (OSError, ssl.SSLError):  # a failed, aborted or timed-out handshake
+            except (OSError, ssl.SSLError, asyncio.TimeoutError):  # a failed, aborted or timed-out handshake
                 secure = None
             if secure is None or self._gone:  # closed during the handshake
                 raw.abort()
