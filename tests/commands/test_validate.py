@@ -38,7 +38,7 @@ def test_a_config_is_checked_with_its_policies_prompt_vars_and_waivers(project):
 def test_a_config_without_a_header_is_recognised_by_its_name(tmp_path):
     (tmp_path / "wfgy.yaml").write_text('ignore_versions: ["minor"]\nsecret_timeout: 90s\ncuda_probe: {mode: warn}\n')
     done = run_cli("validate", "wfgy.yaml", cwd=tmp_path)
-    assert (done.returncode, done.stdout) == (0, "ok: 6 file(s) valid\n")  # the config and the five built-in packs
+    assert (done.returncode, done.stdout) == (0, "ok: 7 file(s) valid\n")  # the config and the six built-in packs
     (tmp_path / "wfgy.yaml").write_text("cuda_probe: {mode: wran}\n")
     done = run_cli("validate", "wfgy.yaml", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.startswith("wfgy.yaml:1:20: cuda_probe.mode: \"wran\" (string) is not one of")
