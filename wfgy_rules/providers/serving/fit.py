@@ -78,6 +78,7 @@ GIB = 1024**3
 # profiling run's activation peak, CUDA graphs and memory outside torch (3.4 GiB for
 # Llama-3.1-8B on an RTX 3090, vllm-project/vllm#10517; tests/corpus/serving).
 SUGGESTION_RESERVE_BYTES = 4 * GIB
+OLDEST_DEFAULT_UTILIZATION = 0.9  # vLLM <= 0.11's gpu_memory_utilization default (1.0 in 0.34: gpu_requirements.yaml)
 SUGGESTION_HEADROOM = 0.9  # a suggested length leaves a tenth of the KV budget unused
 SUGGESTION_STEP = 1024  # suggestions are multiples of this many tokens (when at least one fits)
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
@@ -130,7 +131,7 @@ def fit_facts(launch: Mapping[str, Any], shape: Mapping[str, Any], weights: Mapp
     kv_for_max = per_token * max_len if per_token is not None and isinstance(max_len, int) else None
     kv_budget = budget - per_gpu if budget is not None and per_gpu is not None else None
     capacity = max(kv_budget, 0) // per_token if kv_budget is not None and per_token else None
-    suggested = _suggestion(kv_budget, per_token, max_len)
+    suggested = _suggestion(_suggestion_budget(launch, memory, per_gpu, kv_budget), per_token, max_len)
     return {
         "dtype": dtype,
         "dtype_from": dtype_from,
@@ -251,6 +252,18 @@ def _kv_bytes_per_token(shape: Mapping[str, Any], tensor: int, pipeline: int, kv
         return None
     heads_here = max(1, kv_heads // tensor)
     return 2 * layers_here * heads_here * head_dim * kv_bytes
+
+
+def _suggestion_budget(launch: Mapping[str, Any], memory: int | None, per_gpu: int | None, kv_budget: int | None) -> int | None:
+    """The KV budget a suggestion is sized for: with ``--gpu-memory-utilization`` unset, the
+    smallest default of the vLLM releases in use (`OLDEST_DEFAULT_UTILIZATION`), so the length
+    suggested fits on those too (the verdict uses the newest, largest default)."""
+    if launch.get("engine") != "vllm" or "gpu_memory_utilization" in (launch.get("explicit") or ()):
+        return kv_budget
+    if memory is None or per_gpu is None:
+        return None
+    utilization = min(launch.get("gpu_memory_utilization") or 1.0, OLDEST_DEFAULT_UTILIZATION)
+    return int(memory * utilization) - per_gpu
 
 
 def _suggestion(kv_budget: int | None, per_token: int | None, max_len: Any) -> int | None:
