@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_cli
 from tests.webhook.conftest import make_ca, pair, pem, start, stop
 
 
@@ -112,3 +113,18 @@ def test_a_failed_handshake_frees_its_slot(tmp_path):
         assert running.request("GET", "/healthz")[0] == 200
     finally:
         stop(running)
+
+
+def test_a_mismatched_pair_or_no_connection_slot_is_refused_at_start(tmp_path):
+    ca = make_ca("wfgy test CA")
+    _, cert_pem = pair(ca)
+    other_key, _ = pair(ca)
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    (tmp_path / "key.pem").write_bytes(other_key)
+    mismatched = run_cli("serve", "--cert", "cert.pem", "--key", "key.pem", "--port", "0", cwd=tmp_path, timeout=20)
+    no_slot = run_cli("serve", "--cert", "cert.pem", "--key", "key.pem", "--max-connections", "0", cwd=tmp_path, timeout=20)
+    for done in (mismatched, no_slot):
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert "cert.pem, key.pem: not a usable certificate and key (SSLError)" in mismatched.stderr
+    assert "--max-connections must be at least 1" in no_slot.stderr
