@@ -1,6 +1,12 @@
 """``wfgy-rules explain RULE_ID``: the rule as loaded, its effective params, and a trace of
 its evaluation over ``--facts`` (or over facts gathered now from the providers it reads).
 
+``params`` lists only what the rule reads, with the value this config gives it: each
+``params.NAME`` in its ``when``, ``for_each``, ``assert`` and ``message``, and
+``ignore_versions`` when it compares with ``version_compatible`` (every rule is handed the
+config's ``ignore_versions``; a prompt rule never looks at it, so it is not shown there).
+An expression that reads ``params`` whole shows them all.
+
 Every line is escaped as the text report is (`wfgy_rules.reporters.escaping.text`): a title,
 a message or a fact value cannot end a line, start one (``::error`` for a CI runner) or send
 a terminal escape. A multi-line description is shown as one paragraph; an expression written
@@ -15,7 +21,7 @@ from wfgy_rules.documents.fact_bundles import read_bundles
 from wfgy_rules.errors import EvaluationError, UsageError, did_you_mean
 from wfgy_rules.jsonvalues import show
 from wfgy_rules.model import AllOf, AnyOf, Compare, Not
-from wfgy_rules.policy.expressions import Expr
+from wfgy_rules.policy.expressions import _LEFT_ONLY, Expr
 from wfgy_rules.policy.operators import OPERATORS
 from wfgy_rules.policy.subexpressions import explain, step_lines
 from wfgy_rules.reporters.escaping import text as escape
@@ -28,6 +34,7 @@ def run(rule_id: str, config: str | None, policies: list[str], facts: str | None
     rule = next((r for r in session.all_rules if r.id == rule_id), None)
     if rule is None:
         raise UsageError(f"unknown rule {rule_id!r}{did_you_mean(rule_id, (r.id for r in session.all_rules))}")
+    params = _params_read(rule)
     out = [
         f"{rule.id}: {rule.title}",
         f"  policy:    {rule.policy} ({rule.location})",
@@ -35,7 +42,7 @@ def run(rule_id: str, config: str | None, policies: list[str], facts: str | None
         f"  stage:     {rule.stage}",
         f"  action:    {rule.remedy.action}" + (f" (env {dict(rule.remedy.env)})" if rule.remedy.env else ""),
         f"  facts:     {', '.join(rule.facts)}",
-        f"  params:    {json.dumps(rule.params, sort_keys=True)}",
+        f"  params:    {json.dumps(params, sort_keys=True) if params else 'none read'}",
         f"  enabled:   {str(rule.enabled).lower()}",
     ]
     if rule.description:
@@ -108,6 +115,51 @@ def _condition_lines(node, context, params, depth: int) -> list[str]:
 
 
 _UNARY = ("exists", "absent", "empty", "not_empty")
+# Params an operator reads besides its two operands (`wfgy_rules.policy.operators`).
+_OPERATOR_PARAMS = {"version_compatible": ("ignore_versions",)}
+
+
+def _params_read(rule) -> dict:
+    """The rule's params that its expressions and operators read, with their values."""
+    names: set[str] = set()
+    expressions = [rule.when, rule.for_each, *(rule.message.expressions if rule.message is not None else ())]
+    nodes = [rule.check]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, Expr):
+            expressions.append(node)
+        elif isinstance(node, Compare):
+            expressions.extend((node.key, node.value_from))
+            names.update(_OPERATOR_PARAMS.get(node.op, ()))
+        elif isinstance(node, (AllOf, AnyOf)):
+            nodes.extend(node.children)
+        elif isinstance(node, Not):
+            nodes.append(node.child)
+    for expr in expressions:
+        if expr is not None and _param_names(expr.ast, names, at_root=True):
+            return dict(rule.params)  # ``params`` read whole
+    return {name: rule.params[name] for name in sorted(names) if name in rule.params}
+
+
+def _param_names(node: dict, names: set[str], at_root: bool) -> bool:
+    """Add to ``names`` each ``params.NAME`` the AST reads from the root; True when it reads
+    ``params`` whole (``params``, ``params.*``, ``keys(params)``)."""
+    children = [child for child in node.get("children", []) if isinstance(child, dict)]
+    if at_root and node["type"] == "field":
+        return node["value"] == "params"
+    if at_root and node["type"] == "subexpression" and children[0] == {"type": "field", "children": [], "value": "params"}:
+        step = children[1]
+        while step["type"] in _LEFT_ONLY:  # params.a[0], params.a[*].b: the first step names it
+            step = step["children"][0]
+        if step["type"] != "field":
+            return True
+        names.add(step["value"])
+        return False
+    whole = False
+    for position, child in enumerate(children):
+        nested = at_root and node["type"] != "expref" and not (node["type"] in _LEFT_ONLY and position > 0)
+        whole = _param_names(child, names, nested) or whole
+    return whole
 
 
 def _tree(node, depth: int = 0) -> list[str]:

@@ -6,6 +6,10 @@ anything is already at one of those names — a file, a directory, a symbolic li
 dangling one too) — or ``policies`` is a link or not a directory, nothing is written and
 the command exits 2. It never writes through a link, so nothing outside the directory is
 touched (`wfgy_rules.documents.atomic_write.write_new`).
+
+The last line says what to run next: ``wfgy-rules eval --stage ci``, the stage that passes
+on a laptop or a CI runner without the production secrets (those are ``preflight``'s, where
+the service starts), after ``wfgy-rules lock`` when there is no model card yet.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from wfgy_rules.documents.atomic_write import write_new
 from wfgy_rules.documents.starter_project import FILES, starter_files
 from wfgy_rules.errors import Problem, UsageError
+from wfgy_rules.providers.model.model_card import DEFAULT_PATH as MODEL_CARD
 
 
 def run() -> int:
@@ -28,7 +33,8 @@ def run() -> int:
     for name in FILES:
         write_new(root, name, files[name])
         print(f"wrote {name}", file=sys.stderr)
-    print("next: wfgy-rules validate && wfgy-rules test && wfgy-rules diff && wfgy-rules eval", file=sys.stderr)
+    lock = "" if (root / MODEL_CARD).is_file() else f"wfgy-rules lock --model ORG/NAME (writes {MODEL_CARD} from what is installed here), then "
+    print(f"next: {lock}wfgy-rules eval --stage ci (the checks CI runs: no production secrets or GPU needed)", file=sys.stderr)
     return 0
 
 

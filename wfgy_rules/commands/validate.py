@@ -7,7 +7,10 @@ contributes its wfgy-rules files (a top-level ``apiVersion: wfgy-rules/…`` lin
 files, and model cards); Kubernetes manifests, workflows and other YAML living beside them are
 left alone. A file named explicitly must be one of the kinds above, unless
 ``--ignore-unknown`` (the pre-commit hook, which passes every YAML file a commit touches)
-leaves it alone as a directory would.
+leaves it alone as a directory would. Only a wfgy-rules document must be alone in its file:
+a multi-document stream (``---``) holding one is an error at the second document; one
+holding none (a Kubernetes manifest of several objects) is not a wfgy-rules file, whatever
+its length.
 
 Policies go through the very loader ``eval`` uses, cross-checked together (duplicate rule
 ids across files); a model card through the card's own loader (strict JSON, then its schema).
@@ -31,7 +34,7 @@ import sys
 from pathlib import Path
 
 from wfgy_rules.documents.schema import validate
-from wfgy_rules.documents.yamlio import load_file
+from wfgy_rules.documents.yamlio import Document, load_file, load_stream, load_text, read_text
 from wfgy_rules.errors import PolicyError, Problem, WfgyError, did_you_mean
 from wfgy_rules.policy.loader import BUILTIN, load_policies, policy_files
 from wfgy_rules.providers.model.model_card import load_model_card
@@ -183,7 +186,9 @@ def _check_file(path: Path, ignore_unknown: bool) -> str | None:
     if _is_model_card(path):
         load_model_card(path, shown)  # strict JSON, as the provider reads it
         return "ModelCard"
-    document = load_file(path, shown)
+    document = _only_document(path, shown, ignore_unknown)
+    if document is None:  # several documents, none of them ours
+        return None
     data = document.data
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind is None and path.name == DEFAULT_CONFIG:
@@ -192,11 +197,44 @@ def _check_file(path: Path, ignore_unknown: bool) -> str | None:
         return kind
     if kind in _SCHEMA_OF_KIND:
         _raise(validate(document, _SCHEMA_OF_KIND[kind]))
-    elif ignore_unknown and not (isinstance(data, dict) and str(data.get("apiVersion", "")).startswith("wfgy-rules/")):
+    elif ignore_unknown and not _owned(data):
         return None
     else:
         _raise([document.problem((), _UNKNOWN)])
     return kind
+
+
+def _only_document(path: Path, shown: str, ignore_unknown: bool) -> Document | None:
+    """The file's one document. A stream of several is an error at the second when one of
+    them is a wfgy-rules document (``apiVersion: wfgy-rules/…``, or any in a ``wfgy.yaml``);
+    when none is, the file is not ours: None with ``ignore_unknown``, else the error of any
+    unknown file."""
+    text = read_text(path, shown)
+    try:
+        return load_text(text, shown)
+    except PolicyError as error:
+        documents = _several_documents(text, shown, error)
+    owned = [d for d in documents if path.name == DEFAULT_CONFIG or _owned(d.data)]
+    if owned:
+        kind = owned[0].data.get("kind") if isinstance(owned[0].data, dict) else None
+        message = f"more than one YAML document (---): a wfgy-rules {kind or 'config'} must be the only document in its file"
+        _raise([documents[1].problem((), message)])
+    if not ignore_unknown:
+        _raise([documents[0].problem((), _UNKNOWN)])
+    return None
+
+
+def _several_documents(text: str, shown: str, error: PolicyError) -> list[Document]:
+    """The documents of a stream (its own error when it has one), when reading it as one
+    document failed with ``error`` because there are several; else ``error`` is raised."""
+    documents = load_stream(text, shown)
+    if len(documents) < 2:
+        raise error
+    return documents
+
+
+def _owned(data: object) -> bool:
+    return isinstance(data, dict) and str(data.get("apiVersion", "")).startswith("wfgy-rules/")
 
 
 def _raise(problems: list[Problem]) -> None:

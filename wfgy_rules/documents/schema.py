@@ -79,15 +79,17 @@ def _validator_for(schema_text: str):
 def _most_relevant(error) -> list:
     """For ``anyOf``/``oneOf``: every error of the branch the value was meant for.
 
-    The branch is the one whose errors are not all a plain type mismatch at the value itself
-    (a mapping under ``assert`` was meant to be a condition, not an expression string).
+    The branch is the one whose errors hold no plain type mismatch at the value itself (a
+    mapping under ``assert`` was meant to be a condition, not an expression string; a mapping
+    under a policy test's ``expect`` was meant to be ``{status, count}``, not a status name,
+    though ``enum`` complains of it too).
     """
     if error.validator not in ("anyOf", "oneOf") or not error.context:
         return [error]
     branches: dict[int, list] = {}
     for sub in error.context:
         branches.setdefault(sub.schema_path[0], []).append(sub)
-    meant = [errs for errs in branches.values() if not (len(errs) == 1 and errs[0].validator == "type" and not errs[0].relative_path)]
+    meant = [errs for errs in branches.values() if not any(e.validator == "type" and not e.relative_path for e in errs)]
     if len(meant) != 1:
         from jsonschema.exceptions import best_match
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from wfgy_rules.documents.schema import validate, validate_value
 from wfgy_rules.documents.yamlio import Document, load_file
-from wfgy_rules.errors import PolicyError, Problem, UsageError
+from wfgy_rules.errors import PolicyError, Problem, UsageError, did_you_mean
 from wfgy_rules.model import Severity
 from wfgy_rules.policy.durations import parse_duration
 from wfgy_rules.providers import registry
@@ -169,7 +169,7 @@ def _check_providers(document: Document, section: Any) -> list[Problem]:
     known = registry.names()
     for name, settings in section.items():
         if name not in known:
-            problems.append(document.problem(("providers", name), f"unknown provider {name!r}; installed: {', '.join(sorted(known))}", key=True))
+            problems.append(document.problem(("providers", name), f"unknown provider {name!r}{did_you_mean(name, known)}; installed: {', '.join(sorted(known))}", key=True))
             continue
         if not isinstance(settings, dict):
             continue

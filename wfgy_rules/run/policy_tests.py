@@ -15,8 +15,10 @@
           prompt.undeclared-placeholder: {status: fail, count: 2, message_contains: customer_name}
 
 A rule's status in a case is the most severe of its results: error > fail > waived >
-skip > pass (a ``for_each`` rule yields one result per failing element). Cases run in
-process against the same loader and engine as ``eval``.
+skip > pass (a ``for_each`` rule yields one result per failing element). A rule id under
+``expect`` that no policy under test defines fails its case, naming the closest id
+(``team.replica: no such rule in the policies under test (did you mean 'team.replicas'?)``).
+Cases run in process against the same loader and engine as ``eval``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from wfgy_rules.documents.fact_bundles import read_bundle
 from wfgy_rules.documents.schema import validate
 from wfgy_rules.documents.yamlio import Document, load_file, subdocument
-from wfgy_rules.errors import PolicyError, Problem
+from wfgy_rules.errors import PolicyError, Problem, did_you_mean
 from wfgy_rules.model import Bundle, Result, Rule, Status
 from wfgy_rules.policy.loader import load_policies
 from wfgy_rules.policy.subexpressions import step_lines
@@ -101,7 +103,7 @@ def run_file(path: Path, today: date | None = None) -> FileRun:
         bundle = _case_facts(document, index, case, base)
         results = apply_waivers(evaluate(rules, bundle), config, rules, today or date.today())
         run.covered.update(case["expect"])
-        run.cases.append(CaseResult(run.path, case["name"], tuple(_compare(case["expect"], results))))
+        run.cases.append(CaseResult(run.path, case["name"], tuple(_compare(case["expect"], results, rules))))
     return run
 
 
@@ -127,7 +129,7 @@ def rule_status(results: list[Result]) -> Status:
     return next(s for s in _PRIORITY if s in statuses)
 
 
-def _compare(expect: dict[str, Any], results: list[Result]) -> list[str]:
+def _compare(expect: dict[str, Any], results: list[Result], rules: list[Rule]) -> list[str]:
     by_rule: dict[str, list[Result]] = {}
     for result in results:
         by_rule.setdefault(result.rule_id, []).append(result)
@@ -136,7 +138,7 @@ def _compare(expect: dict[str, Any], results: list[Result]) -> list[str]:
         spec = wanted if isinstance(wanted, dict) else {"status": wanted}
         got = by_rule.get(rule_id)
         if not got:
-            failures.append(f"{rule_id}: no such rule in the policies under test")
+            failures.append(f"{rule_id}: no such rule in the policies under test{did_you_mean(rule_id, (rule.id for rule in rules))}")
             continue
         actual = rule_status(got)
         matching = [r for r in got if r.status.value == spec["status"]]

@@ -4,7 +4,8 @@ and ``--stage``.
 Order of precedence for a rule's ``params``: the policy's defaults, then the config's
 global ``ignore_versions``, then ``rules.<id>.params`` in the config. ``cuda_probe.mode``
 sets the action of every rule of the ``cuda-probe`` policy unless the rule's own override
-names one. Overrides for a rule id that is not loaded are an error (a typo must not pass).
+names one. Overrides for a rule id that is not loaded are an error (a typo must not pass),
+with the closest loaded id as a hint (``semvers.torch-versions`` → ``semvers.torch-version``).
 
 A selection that matches no loaded rule is an error too (``--only 'promt.*'`` must not print
 ``0 passed, 0 failed`` and exit 0), with the closest rule id or policy prefix as a hint; so is
@@ -32,7 +33,7 @@ def apply_config(rules: list[Rule], config: Config) -> list[Rule]:
     """Rules with the config's overrides applied; `PolicyError` for overrides of unknown ids."""
     known = {rule.id for rule in rules}
     problems = [
-        _problem(config, rule_id, f"override for unknown rule {rule_id!r}")
+        _problem(config, rule_id, f"override for unknown rule {rule_id!r}{did_you_mean(rule_id, known)}")
         for rule_id in config.rules
         if rule_id not in known
     ]
