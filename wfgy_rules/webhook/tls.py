@@ -102,6 +102,7 @@ def guarded_protocol(reloader: CertReloader, seconds: float, max_connections: in
         _head_timer: asyncio.TimerHandle | None = None
         _established = False  # TLS is up and uvicorn has the connection
         _gone = False
+        _handshake: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
         _early: list[bytes]  # what the client sent as the handshake ended, before uvicorn had the connection
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -115,7 +116,7 @@ def guarded_protocol(reloader: CertReloader, seconds: float, max_connections: in
             # start_tls pauses the transport (cancelling a read already queued) before any
             # byte is read: this task runs before the loop's next reads are handled. No pause
             # here: on Python 3.10 it would leave that queued read in place.
-            self.loop.create_task(self._start_tls(transport))
+            self._handshake = self.loop.create_task(self._start_tls(transport))
 
         async def _start_tls(self, raw: asyncio.Transport) -> None:
             try:
