@@ -21,6 +21,9 @@ Figures (targets from the performance issue):
                   peak RSS ≤ 150 MiB, ≤ 0.3 ms a bundle serially (the `--format json` report's
                   time a bundle printed beside it), `--jobs 2` ≤ 0.6× `--jobs 1`; and the time a
                   bundle when every section differs (the worst case: nothing to reuse).
+9. serving fit    the `serving` facts of a 30-shard Llama-3.1-70B (140 GB, sparse: headers only)
+                  — launch, shape, weights, fit — < 50 ms; the baseline reads the same 30
+                  headers with `struct` and `json.loads` and nothing else.
 8. bundle read    `read_bundle` of a 50 MB bundle (WFGY_MAX_FILE_BYTES raised) ≥ 60 MB/s: ratio
                   to stdlib `json.loads` of the same text ≥ 0.75 (printed as json.loads / ours ≤ 1.33).
 
@@ -366,6 +369,38 @@ def preflight(work: Path, repeats: int) -> list[dict]:
     return [figure("preflight -- true vs cold eval (example project)", ours, base, 2.0)]
 
 
+def serving_fit(work: Path, repeats: int) -> list[dict]:
+    import struct
+
+    sys.path.insert(0, str(REPO))
+    from tests.sparse_checkpoints import write_checkpoint
+    from wfgy_rules.providers.model.shape import model_shape
+    from wfgy_rules.providers.model.weights import weight_facts
+    from wfgy_rules.providers.serving.fit import fit_facts
+    from wfgy_rules.providers.serving.launch import parse_launch
+
+    model = work / "llama-3.1-70b"
+    config = json.loads((REPO / "tests" / "corpus" / "serving" / "model_configs" / "llama-3.1-70b" / "config.json").read_text())
+    write_checkpoint(model, config, shards=30)
+    gpus = {"devices": [{"index": i, "memory_total_mib": 81920, "compute_capability": "8.0"} for i in range(4)],
+            "min_compute_capability": "8.0"}
+
+    def ours():
+        launch = parse_launch(["vllm", "serve", str(model), "-tp", "4"], {})
+        shape = model_shape(json.loads((model / "config.json").read_text()))
+        fit_facts(launch, shape, weight_facts(model), gpus)
+
+    def headers():
+        for shard in sorted(model.glob("*.safetensors")):
+            with shard.open("rb") as stream:
+                (size,) = struct.unpack("<Q", stream.read(8))
+                json.loads(stream.read(size))
+
+    mine, base = timed(ours, repeats), timed(headers, repeats)
+    row = figure("serving facts, 30-shard 70B vs reading its headers", mine, base, float("inf"))
+    return [{**row, "target": "< 50 ms", "met": mine < 0.05}]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny inputs: checks the harness only")
@@ -388,6 +423,7 @@ def main() -> int:
             ("preflight", lambda: preflight(work, repeats)),
             ("fleet-scale", lambda: fleet_scale(work, args.bundles or (300 if q else 100_000))),
             ("bundle-read", lambda: bundle_read(work, 2 if q else 50, 3)),
+            ("serving-fit", lambda: serving_fit(work, repeats)),
         ]
         for label, step in steps:
             if args.only and label not in args.only:

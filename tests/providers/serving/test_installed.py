@@ -191,3 +191,12 @@ def test_the_real_vllm_metadata_catches_a_torch_it_does_not_pin(tmp_path):
 
 def test_requirements_of_a_distribution_not_installed(tmp_path):
     assert installed.unsatisfied_requirements("vllm", tmp_path) is None
+
+
+def test_transformers_knows_agrees_with_transformers_own_registry():
+    """The text search of the fast path and the parsed mapping give transformers' own answer."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    known = sorted(CONFIG_MAPPING_NAMES)
+    for model_type in known[::7] + ["wfgy_future_lm", "internlm2", "llama_", "Llama"]:
+        assert installed.transformers_knows(model_type)["knows"] is (model_type in CONFIG_MAPPING_NAMES), model_type

@@ -68,7 +68,7 @@ from wfgy_rules.providers.serving.python_source import DictReader, import_aliase
 from wfgy_rules.providers.serving.torch_builds import covering_arch, covers, probe_torch_arches, torch_arches
 
 __all__ = ["covering_arch", "covers", "engine_architectures", "probe_torch_arches", "torch_arches",
-           "transformers_model_types", "unsatisfied_requirements"]
+           "transformers_knows", "transformers_model_types", "unsatisfied_requirements"]
 
 VLLM_REGISTRY = "model_executor/models/registry.py"
 SGLANG_MODELS = "srt/models"
@@ -112,6 +112,27 @@ def transformers_model_types(search_path: Path | None = None) -> dict[str, Any] 
     mapping = DictReader(package.parent).mapping(source, "CONFIG_MAPPING_NAMES")
     return {"version": _version("transformers", search_path),
             "model_types": sorted(mapping) if mapping is not None else None, "source": str(source)}
+
+
+def transformers_knows(model_type: str, search_path: Path | None = None) -> dict[str, Any] | None:
+    """``{version, knows}``: whether the installed transformers' AutoConfig knows ``model_type``
+    (``knows`` None when its registry cannot be read with certainty). The common answer, yes,
+    costs a text search: a registry entry ``("llama", "LlamaConfig")`` is found in the source
+    without parsing it; only a type not found that way is looked up in the parsed mapping."""
+    package = _package_dir("transformers", search_path)
+    if package is None:
+        return None
+    auto = package / "models" / "auto"
+    entry = re.compile(r"[(\[]\s*[\"']" + re.escape(model_type) + r"[\"']\s*,\s*[\"'][A-Za-z_]\w*Config[\"']")
+    for name in ("configuration_auto.py", "auto_mappings.py"):
+        try:
+            if entry.search((auto / name).read_text(encoding="utf-8")):
+                return {"version": _version("transformers", search_path), "knows": True}
+        except (OSError, UnicodeDecodeError):
+            continue
+    found = transformers_model_types(search_path)
+    types = found["model_types"] if found else None
+    return {"version": found["version"] if found else None, "knows": model_type in types if types is not None else None}
 
 
 # --- engines' architecture registries -----------------------------------------------------------

@@ -55,6 +55,9 @@ def installed_facts(launch: Mapping[str, Any], shape: Mapping[str, Any], gpus: M
                     seconds: float | None) -> dict[str, Any]:
     """``serving.installed`` for this launch, model and set of GPUs (see the module docstring)."""
     engine = launch.get("engine")
+    if engine is None:  # nothing will be launched: nothing installed to judge against it
+        return {"transformers": {"version": None, "knows_model_type": None}, "engine": _engine(None, {}, {}),
+                "requirements": None, "torch": _torch({}, False, None)}
     transformers = _transformers(shape)
     return {
         "transformers": transformers,
@@ -65,13 +68,11 @@ def installed_facts(launch: Mapping[str, Any], shape: Mapping[str, Any], gpus: M
 
 
 def _transformers(shape: Mapping[str, Any]) -> dict[str, Any]:
-    found = installed.transformers_model_types()
     model_type = shape.get("model_type")
+    found = installed.transformers_knows(model_type) if isinstance(model_type, str) else None
     if found is None:
         return {"version": None, "knows_model_type": None}
-    types = found.get("model_types")  # null: the registry could not be read with certainty
-    known = model_type in set(types) if isinstance(model_type, str) and types is not None else None
-    return {"version": found["version"], "knows_model_type": known}
+    return {"version": found["version"], "knows_model_type": found["knows"]}
 
 
 def _engine(engine: str | None, shape: Mapping[str, Any], transformers: Mapping[str, Any]) -> dict[str, Any]:
