@@ -161,12 +161,13 @@ def validate_command(paths: Annotated[Optional[list[str]], typer.Argument(help="
 
 
 @app.command("test", epilog="Exit codes: 0 every case passed · 1 a case failed (or, with --require-tests, a rule is uncovered) · 2 invalid test file.")
-def test_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Test files or directories (default: **/*.test.yaml and tests/policies/ under the current directory).")] = None,
-                 require_tests: Annotated[bool, typer.Option("--require-tests", help="Fail when a rule under test has no case.")] = False) -> int:
+def test_command(paths: Annotated[Optional[list[str]], typer.Argument(help="Test files or directories (default: **/*.test.yaml and tests/policies/ under the config's directory, else the current one).")] = None,
+                 require_tests: Annotated[bool, typer.Option("--require-tests", help="Fail when a rule under test has no case.")] = False,
+                 config: ConfigOpt = None) -> int:
     """Run policy tests (kind: PolicyTest): facts in, expected statuses out; ends with 'N passed, M failed'."""
     from wfgy_rules.commands import test
 
-    return test.run(paths or [], require_tests)
+    return test.run(paths or [], require_tests, config)
 
 
 @app.command("list", epilog="Exit codes: 0 listed · 2 invalid input.")
@@ -255,8 +256,8 @@ def query_command(expression: Annotated[str, typer.Argument(metavar="EXPR", help
     return query.run(expression, config, facts, rule)
 
 
-@app.command("init", epilog="Exit codes: 0 written · 2 a file it would write already exists (nothing is written) · 3 internal error.")
-def init_command() -> int:
+@app.command("init", epilog="Exit codes: 0 written · 2 a file it would write already exists, or a wfgy.yaml above already applies here (nothing is written) · 3 internal error.")
+def init_command(nested: Annotated[bool, typer.Option("--nested", help="Write the project even though a wfgy.yaml above (up to the repository root) applies here; commands run here then read the new one.")] = False) -> int:
     """Write a starter wfgy.yaml, policies/team.yaml with its test, and prompt_vars.yaml for this directory.
 
     Detects a Hugging Face model directory, prompt folders (prompts/, templates/) and a
@@ -265,7 +266,7 @@ def init_command() -> int:
     """
     from wfgy_rules.commands import init
 
-    return init.run()
+    return init.run(nested)
 
 
 @app.command("verify-attestation", epilog="Exit codes: 0 the signature verifies, the statement is a verdict, and the options accept it · 1 tampered, another key, not a verdict statement, a pinned --policy-digest or --stage that differs, or (--require-pass) a failing or forced verdict, one that judged no rule, or one narrowed by --only/--skip · 2 missing file, unreadable key or bad option · 3 internal error.")

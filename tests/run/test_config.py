@@ -9,6 +9,7 @@ import pytest
 
 from wfgy_rules.errors import PolicyError
 from wfgy_rules.run.config import load_config, locate_config
+from wfgy_rules.run.config_paths import Unexpanded, expand
 
 
 @pytest.fixture
@@ -54,3 +55,52 @@ def test_a_config_of_only_the_problem_map_settings_needs_no_header(tmp_path):
     with pytest.raises(PolicyError) as info:
         load_config(path)
     assert [p.message for p in info.value.problems] == ["\"Policy\" (string) must be 'Config'"]
+
+
+@pytest.mark.parametrize(("text", "expanded"), [
+    ("${DIR}/model", "/srv/model"),
+    ("${UNSET:-models/tiny}", "models/tiny"),
+    ("${EMPTY:-fallback}", "fallback"),  # unset or empty takes the default, as in a shell
+    ("${EMPTY}x", "x"),
+    ("${DIR:-}", "/srv"),
+    ("a$$b$${DIR}", "a$b${DIR}"),
+    ("no variables", "no variables"),
+])
+def test_path_expansion(text, expanded):
+    assert expand(text, {"DIR": "/srv", "EMPTY": ""}) == expanded
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("${UNSET}", "${UNSET} is not set and has no default (write ${UNSET:-DEFAULT})"),
+    ("$DIR/x", "$DIR: write ${DIR} (only the braced form is expanded), or $$ for a literal $"),
+    ("${DIR-x}", "a ${…} that is not ${NAME} or ${NAME:-default} (write $$ for a literal $)"),
+    ("${UNSET:-${DIR}}", "${UNSET:-…}: a default is taken as written; a ${…} inside it is not expanded"),
+    ("cost$", "a lone $ (write $$ for a literal $)"),
+    ("${API_TOKEN}", "${API_TOKEN}: API_TOKEN is, or may hold, a secret; a secret never goes into a path"),
+    ("${URL}", "${URL}: URL is, or may hold, a secret; a secret never goes into a path"),
+    ("${APP_SECRET_FILE}", "${APP_SECRET_FILE}: APP_SECRET_FILE is, or may hold, a secret; a secret never goes into a path"),
+])
+def test_path_expansion_errors_name_the_variable_never_its_value(text, message):
+    environ = {"DIR": "/srv", "API_TOKEN": "/x", "URL": "postgres://admin:pw@db/prod", "APP_SECRET_FILE": "/run/app"}
+    with pytest.raises(Unexpanded) as info:
+        expand(text, environ, secret_names=frozenset({"APP_SECRET_FILE"}))
+    assert str(info.value) == message
+
+
+def test_a_base_is_merged_key_by_key_lists_replaced_and_paths_kept_relative_to_it(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "base.yaml").write_text(
+        "policies: [builtin, policies]\nfail_on: high\nrules:\n  a.b: {severity: high, params: {x: 1, y: [1, 2]}}\n"
+        "providers:\n  runtime: {model_dir: models, packages: [torch]}\n  prompts: {paths: ['prompts/**/*'], syntax: {'prompts/*.txt': jinja2}}\n"
+        "  kubernetes: {paths: ['-', /abs/manifests]}\n")
+    (tmp_path / "wfgy.yaml").write_text(
+        "extends: shared/base.yaml\nfail_on: low\nrules:\n  a.b: {params: {y: [3]}}\n"
+        "providers:\n  runtime: {packages: [vllm]}\n  prompts: {vars: prompt_vars.yaml}\n")
+    config = load_config(tmp_path / "wfgy.yaml", documents=False)
+    assert (config.policies, config.fail_on.name, config.rules) == (("builtin", "shared/policies"), "low", {"a.b": {"severity": "high", "params": {"x": 1, "y": [3]}}})
+    assert config.providers == {
+        "runtime": {"model_dir": "shared/models", "packages": ["vllm"]},
+        "prompts": {"paths": ["shared/prompts/**/*"], "syntax": {"shared/prompts/*.txt": "jinja2"}, "vars": "prompt_vars.yaml"},
+        "kubernetes": {"paths": ["-", "/abs/manifests"]},
+    }
+    assert (config.path, config.base_dir) == (str(tmp_path / "wfgy.yaml"), tmp_path)

@@ -15,23 +15,28 @@ assumed), so a file holding only the settings the Problem Map documents
 config; when given they are checked. Relative paths resolve against the config file's
 directory. Each provider's section is validated against that provider's own schema at load
 time.
+
+A config may build on a base (``extends: wfgy.base.yaml``, `wfgy_rules.run.config_chain`)
+and take its path settings from the environment (``model_dir: ${MODEL_DIR:-models}``,
+`wfgy_rules.run.config_paths`), so CI and the pod share one set of rules.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from wfgy_rules.documents.schema import validate, validate_value
-from wfgy_rules.documents.yamlio import Document, load_file
+from wfgy_rules.documents.yamlio import Document
 from wfgy_rules.errors import PolicyError, Problem, UsageError, did_you_mean
 from wfgy_rules.model import Severity
 from wfgy_rules.policy.durations import parse_duration
 from wfgy_rules.providers import registry
+from wfgy_rules.run.config_chain import EXTENDS, load_chain
 from wfgy_rules.run.config_documents import document_problems
 
 DEFAULT_CONFIG = "wfgy.yaml"
@@ -115,8 +120,16 @@ def load_config(path: Path | None, documents: bool = True) -> Config:
     """Load and validate a config file (or the defaults when ``path`` is None); ``apiVersion``
     and ``kind`` may be omitted in the file. With ``documents`` the model card and prompt
     variables it names are checked too (`wfgy_rules.run.config_documents`): one `PolicyError`
-    with their every problem."""
-    config = Config() if path is None else config_from_document(load_file(path), path.resolve().parent, require_header=False)
+    with their every problem. A config that ``extends`` a base is read merged over it, its
+    path settings expanded (`load_chain`)."""
+    if path is None:
+        config = Config()
+    else:
+        document, problems = load_chain(path)
+        try:
+            config = config_from_document(document, path.resolve().parent, require_header=False, found=problems)
+        except PolicyError as exc:
+            raise PolicyError(str(exc), document.by_file(exc.problems)) from None
     if documents:
         problems, _ = document_problems(config.providers, config.base_dir)
         if problems:
@@ -124,17 +137,22 @@ def load_config(path: Path | None, documents: bool = True) -> Config:
     return config
 
 
-def config_from_document(document: Document, base_dir: Path, require_header: bool = True) -> Config:
-    """Build a `Config` from a parsed document; every problem is raised at once."""
+def config_from_document(document: Document, base_dir: Path, require_header: bool = True, found: list[Problem] | None = None) -> Config:
+    """Build a `Config` from a parsed document; every problem (``found`` before, too) is
+    raised at once. Only a config file extends a base (`load_config`): an ``extends`` here,
+    in a config embedded in another file, is a problem."""
     data = document.data
     if require_header:
         problems = validate(document, "config")
     else:
         header = {"apiVersion": "wfgy-rules/v1", "kind": "Config"}
-        probe = Document(document.path, {**header, **data} if isinstance(data, dict) else data, document.values, document.keys)
+        probe = replace(document, data={**header, **data} if isinstance(data, dict) else data)
         problems = validate(probe, "config", header_given="apiVersion" in data if isinstance(data, dict) else False)
+    problems[:0] = found or []
     if not isinstance(data, dict):
         raise PolicyError("invalid config", problems)
+    if EXTENDS in data:
+        problems.append(document.problem((EXTENDS,), "only a config file (wfgy.yaml, --config) can extend a base"))
     problems.extend(_check_providers(document, data.get("providers")))
     problems.extend(_check_waiver_dates(document, data.get("waivers")))
     secret_timeout = DEFAULT_SECRET_TIMEOUT
