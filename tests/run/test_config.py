@@ -61,7 +61,7 @@ def test_a_config_of_only_the_problem_map_settings_needs_no_header(tmp_path):
     ("${DIR}/model", "/srv/model"),
     ("${UNSET:-models/tiny}", "models/tiny"),
     ("${EMPTY:-fallback}", "fallback"),  # unset or empty takes the default, as in a shell
-    ("${EMPTY}x", "x"),
+    ("${EMPTY:-}x", "x"),
     ("${DIR:-}", "/srv"),
     ("a$$b$${DIR}", "a$b${DIR}"),
     ("no variables", "no variables"),
@@ -72,6 +72,7 @@ def test_path_expansion(text, expanded):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("${UNSET}", "${UNSET} is not set and has no default (write ${UNSET:-DEFAULT})"),
+    ("${EMPTY}/x", "${EMPTY} is empty and has no default (write ${EMPTY:-DEFAULT})"),
     ("$DIR/x", "$DIR: write ${DIR} (only the braced form is expanded), or $$ for a literal $"),
     ("${DIR-x}", "a ${…} that is not ${NAME} or ${NAME:-default} (write $$ for a literal $)"),
     ("${UNSET:-${DIR}}", "${UNSET:-…}: a default is taken as written; a ${…} inside it is not expanded"),
@@ -81,7 +82,7 @@ def test_path_expansion(text, expanded):
     ("${APP_SECRET_FILE}", "${APP_SECRET_FILE}: APP_SECRET_FILE is, or may hold, a secret; a secret never goes into a path"),
 ])
 def test_path_expansion_errors_name_the_variable_never_its_value(text, message):
-    environ = {"DIR": "/srv", "API_TOKEN": "/x", "URL": "postgres://admin:pw@db/prod", "APP_SECRET_FILE": "/run/app"}
+    environ = {"DIR": "/srv", "EMPTY": "", "API_TOKEN": "/x", "URL": "postgres://admin:pw@db/prod", "APP_SECRET_FILE": "/run/app"}
     with pytest.raises(Unexpanded) as info:
         expand(text, environ, secret_names=frozenset({"APP_SECRET_FILE"}))
     assert str(info.value) == message

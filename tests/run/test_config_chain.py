@@ -139,3 +139,25 @@ def test_init_under_an_existing_config_says_so_and_writes_nothing_unless_nested(
                            "(--nested writes a project here, which commands run here then read instead)\n")
     assert run_cli("init", "--nested", cwd=app).returncode == 0
     assert (app / "wfgy.yaml").is_file() and run_cli("test", cwd=app).stdout.endswith("3 passed, 0 failed\n")
+
+
+def test_the_readme_example_is_a_working_base_ci_and_pod_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("MODEL_DIR", raising=False)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### One config for CI and the pod", 1)[1].split("\n## ", 1)[0]
+    for block in section.split("```yaml\n")[1:]:
+        text = block.split("```", 1)[0]
+        name = text.split(":", 1)[0].removeprefix("# ")
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "policies").mkdir()
+    assert sorted(p.name for p in tmp_path.rglob("*.yaml")) == ["wfgy.base.yaml", "wfgy.pod.yaml", "wfgy.yaml"]
+    assert run_cli("validate", cwd=tmp_path).returncode == 0
+    assert run_cli("validate", "-c", "deploy/wfgy.pod.yaml", cwd=tmp_path, env={"MODEL_DIR": "/models/current"}).returncode == 0
+    base = tmp_path / "wfgy.base.yaml"
+    base.write_text(base.read_text().replace("fail_on: medium", "fail_on: meduim"))
+    console = section.split("```console\n", 1)[1].split("```", 1)[0]
+    command, *expected = [line.strip() for line in console.strip().splitlines()]
+    done = run_cli(*command.split()[2:], cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.splitlines() == expected

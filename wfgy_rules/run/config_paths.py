@@ -7,11 +7,12 @@ One config serves CI and the pod when the paths that differ come from the enviro
       secrets:
         sources: [{type: dir, path: "${SECRETS_DIR:-/var/run/secrets/app}"}]
 
-``${NAME}`` is the variable's value (set but empty is the empty string); ``${NAME:-default}``
-is its value, or the default, taken as written up to the first ``}``, when it is unset or
-empty (as in a shell); ``$$`` is one ``$``. Any other ``$`` is an error: ``$NAME`` without
-braces, ``${NAME-x}``, ``${NAME:?x}``, a nested ``${…}`` in a default. An unset variable
-without a default is an error naming the variable and where it is written::
+``${NAME}`` is the variable's value; ``${NAME:-default}`` is its value, or the default,
+taken as written up to the first ``}``, when it is unset or empty (as in a shell; ``${NAME:-}``
+allows an empty value); ``$$`` is one ``$``. Any other ``$`` is an error: ``$NAME`` without
+braces, ``${NAME-x}``, ``${NAME:?x}``, a nested ``${…}`` in a default. A variable without a
+default that is unset or empty (an empty path would name the config's own directory) is an
+error naming the variable and where it is written::
 
     wfgy.pod.yaml:4:27: providers.runtime.model_dir: ${MODEL_DIR} is not set and has no default (write ${MODEL_DIR:-DEFAULT})
 
@@ -126,8 +127,8 @@ def _value(name: str, default: str | None, environ: Mapping[str, str], secret_na
     value = environ.get(name)
     if default is not None and not value:
         return default
-    if value is None:
-        raise Unexpanded(f"${{{name}}} is not set and has no default (write ${{{name}:-DEFAULT}})")
+    if not value:
+        raise Unexpanded(f"${{{name}}} is {'empty' if value == '' else 'not set'} and has no default (write ${{{name}:-DEFAULT}})")
     try:
         check_exposable(name, value, secret_names)
     except ProviderError:
