@@ -50,7 +50,8 @@ def test_eval_passes_and_fails_with_the_right_exit_code(project):
     assert "• max_model_len 8192 > context 4096" in done.stdout and "hint: Lower max_model_len." in done.stdout
     assert "→ Aborting deploy (use --force to override)" in done.stdout
     assert run_cli("eval", "--fail-on", "critical", cwd=project).returncode == 0
-    assert run_cli("eval", "--skip", "team.*", cwd=project).returncode == 0
+    skipped = run_cli("eval", "--skip", "team.*", cwd=project)  # no rule left: nothing judged is no pass
+    assert skipped.returncode == 2 and skipped.stderr.startswith("error: nothing was judged: --stage, --only and --skip left no rule")
     assert run_cli("eval", "--only", "team.replicas", cwd=project).returncode == 1
 
 

@@ -18,6 +18,13 @@ DEPLOY_RULE = """\
     facts: [file]
     assert: {key: file.serving.replicas, op: ge, value: 2}
 """
+MINE = """\
+apiVersion: wfgy-rules/v1
+kind: Policy
+metadata: {name: mine}
+rules:
+  - {id: mine.path, title: PATH is set, severity: low, facts: [env], assert: "contains(env.names, 'PATH')"}
+"""
 
 
 def test_from_a_subdirectory_the_projects_config_and_rules_run(project):
@@ -35,13 +42,49 @@ def test_from_a_subdirectory_the_projects_config_and_rules_run(project):
     assert "✔ max length fits context .. OK" in done.stdout
 
 
-def test_without_a_config_the_run_says_only_builtin_defaults_apply(tmp_path):
+def test_without_a_config_a_gate_judges_nothing_unless_defaults_are_asked_for(tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / "wgfy.yaml").write_text("ignore_versions: [minor]\n")
-    done = run_cli("eval", "--stage", "ci", "--only", "prompt.*", "--format", "json", cwd=tmp_path)
+    refusal = ("error: no wfgy.yaml found here or above; run `wfgy-rules init`, or pass --defaults to judge the built-in packs "
+               "with default settings; wgfy.yaml is not read: rename to wfgy.yaml\n")
+    for args in (["eval"], ["eval", "--stage", "ci", "--format", "json"], ["preflight", "--", "touch", "started"]):
+        done = run_cli(*args, cwd=tmp_path)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", refusal), args
+    assert not (tmp_path / "started").exists()
+    done = run_cli("eval", "--defaults", "--stage", "ci", "--only", "prompt.*", "--format", "json", cwd=tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["outcome"] == "pass"
     assert done.stderr == ("wfgy-rules: no wfgy.yaml in . or above (up to the repository root); only the built-in packs run, "
                            "with default settings; wgfy.yaml is not read: rename to wfgy.yaml\n")
+    assert run_cli("preflight", "--defaults", "--only", "boot.*", "--", "touch", "started", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "started").exists()
+    (tmp_path / "mine.yaml").write_text(MINE)
+    done = run_cli("eval", "--policy", "mine.yaml", cwd=tmp_path)  # --policy names what to judge
+    assert done.returncode == 0 and "✔ PATH is set" in done.stdout
+
+
+def test_defaults_reads_no_config_and_says_which_it_did_not_read(project):
+    sub = project / "sub"
+    sub.mkdir()
+    done = run_cli("eval", "--defaults", "--stage", "ci", "--only", "prompt.*", cwd=sub)
+    assert done.returncode == 0 and "max length" not in done.stdout
+    assert done.stderr == "wfgy-rules: --defaults: ../wfgy.yaml is not read; the built-in packs run, with default settings\n"
+    done = run_cli("eval", "--defaults", "--config", "wfgy.yaml", cwd=project)
+    assert (done.returncode, done.stderr) == (2, "error: --defaults reads no config: drop --config wfgy.yaml or --defaults\n")
+    shown = " ".join(run_cli("eval", "--help").stdout.split())
+    assert "--defaults Read no wfgy.yaml: judge the built-in packs (or --policy) with default settings." in shown
+
+
+def test_a_run_where_every_rule_skipped_judged_nothing(project):
+    (project / "team.yaml").write_text(TEAM_POLICY.replace("    facts: [file]\n", "    facts: [file]\n    when: file.serving.enabled\n"))
+    judged_nothing = ("error: nothing was judged: all 1 rule(s) of this run skipped, so it is not a pass "
+                      "(see why each skipped; check --stage, --only/--skip and the providers in wfgy.yaml)\n")
+    done = run_cli("eval", cwd=project)
+    assert done.returncode == 2 and done.stderr == judged_nothing
+    assert "SKIP      team.max-len" in done.stdout and "0 passed, 0 failed, 1 skipped" in done.stdout  # the report says why
+    done = run_cli("preflight", "--force", "--", "touch", "started", cwd=project)
+    assert done.returncode == 2 and done.stderr.endswith(judged_nothing) and not (project / "started").exists()
+    (project / "serving.yaml").write_text("max_model_len: 2048\nenabled: true\n")
+    assert run_cli("eval", cwd=project).returncode == 0
 
 
 def test_a_selection_that_matches_nothing_exits_2_with_a_hint(project):

@@ -154,6 +154,41 @@ def test_a_secret_that_never_arrives_fails_after_the_timeout(tmp_path):
     assert log.read_text() == "wfgy-rules preflight failed (1 blocking): team.secrets: missing secrets: OPENAI_API_KEY; did not pass within 2s"
 
 
+def judged_at_once(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    """preflight with a 60s secret_timeout: a run that waits would not be back within 10s."""
+    started = time.monotonic()
+    done = run_cli("preflight", *args, "--", sys.executable, "-c", "open('marker', 'w').close()", cwd=root, timeout=10)
+    return done, time.monotonic() - started
+
+
+@pytest.mark.parametrize("sources, why", [
+    ("[{type: env}]", "none of its sources can still deliver a secret: env (the process environment does not change while a process runs)"),
+    ("[{type: env}, {type: dir, path: /no/such/wfgy-volume}]",
+     "none of its sources can still deliver a secret: env (the process environment does not change while a process runs), "
+     "dir:/no/such/wfgy-volume (not there; a volume is mounted before the process starts)"),
+])
+def test_no_wait_for_a_secret_that_cannot_arrive(tmp_path, sources, why):
+    project(tmp_path, secret=False, timeout="60s")
+    (tmp_path / "wfgy.yaml").write_text((tmp_path / "wfgy.yaml").read_text().replace("[{type: dir, path: secrets}]", sources))
+    done, elapsed = judged_at_once(tmp_path)
+    assert done.returncode == 1 and elapsed < 10 and not (tmp_path / "marker").exists()
+    assert "waiting for" not in done.stderr
+    assert f"• missing secrets: OPENAI_API_KEY; not waited for: {why}\n" in done.stderr
+
+
+def test_no_wait_once_the_run_has_failed_unless_forced(tmp_path):
+    project(tmp_path, secret=False, max_len=8192, timeout="60s")  # the secrets directory is there: it could arrive
+    done, elapsed = judged_at_once(tmp_path)
+    assert done.returncode == 1 and elapsed < 10 and not (tmp_path / "marker").exists()
+    assert "• missing secrets: OPENAI_API_KEY; not waited for: the run already failed (team.max-len)\n" in done.stderr
+    (tmp_path / "wfgy.yaml").write_text((tmp_path / "wfgy.yaml").read_text().replace("60s", "1s"))
+    started = time.monotonic()
+    forced = run_cli("preflight", "--force", "--", sys.executable, "-c", "open('marker', 'w').close()", cwd=tmp_path)
+    assert forced.returncode == 0 and (tmp_path / "marker").exists()
+    assert time.monotonic() - started >= 1.0  # CMD starts anyway: its secret is worth the wait
+    assert "• missing secrets: OPENAI_API_KEY; did not pass within 1s\n" in forced.stderr
+
+
 def test_on_a_terminal_the_wait_counts_down_in_place(tmp_path):
     project(tmp_path, secret=False, timeout="1s")
     primary, secondary = pty.openpty()

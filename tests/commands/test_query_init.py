@@ -43,6 +43,25 @@ def test_query_errors(project):
         assert done.returncode == code and done.stderr.startswith(line) and done.stdout == "", (args, done.stderr)
 
 
+def test_a_path_that_is_not_a_fact_is_not_null(project):
+    bundle = project / "facts.json"
+    bundle.write_text(json.dumps({"runtime": {"python": "3.11.7", "packages": {"torch": None, "vllm": "0.11.0"}}}))
+    for expression, line in (
+        ("runtime.packges", "error: runtime.packges is not a fact (did you mean 'runtime.packages'?); runtime has: packages, python\n"),
+        ("version_cmp(runtime.packages.vlm, '0.9')",
+         "error: runtime.packages.vlm is not a fact (did you mean 'runtime.packages.vllm'?); runtime.packages has: torch, vllm\n"),
+        ("params.context", "error: params.context is not a param (give --rule ID for a rule's params); params is empty\n"),
+    ):
+        done = run_cli("query", expression, "--facts", str(bundle), cwd=project)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", line), expression
+    done = run_cli("query", "runtime.packages.torch", "--facts", str(bundle), cwd=project)  # null in the facts: a fact
+    assert (done.returncode, done.stdout) == (0, "null\n")
+    done = run_cli("query", "runtime.packages.*", "--facts", str(bundle), cwd=project)
+    assert (done.returncode, json.loads(done.stdout)) == (0, ["0.11.0"])  # a projection is not checked
+    done = run_cli("query", "file.serving.max_len", cwd=project)  # gathered now, from a file of the project
+    assert done.returncode == 2 and "did you mean 'file.serving.max_model_len'?" in done.stderr
+
+
 def test_init_writes_a_project_that_validates_and_tests(tmp_path):
     for name in ("model", "prompts"):
         shutil.copytree(EXAMPLE / name, tmp_path / name)
@@ -56,6 +75,25 @@ def test_init_writes_a_project_that_validates_and_tests(tmp_path):
     tested = run_cli("test", "--require-tests", cwd=tmp_path)
     assert tested.returncode == 0 and tested.stdout.rstrip().endswith("3 passed, 0 failed")
     assert run_cli("eval", cwd=tmp_path).returncode in (0, 1)  # the gate itself runs on it
+
+
+def test_a_secret_from_env_example_is_one_requirement_mounted_as_a_file(tmp_path):
+    (tmp_path / ".env.example").write_text("BOT_API_KEY=   # secret\nBOT_DB_PASSWORD=  # secret\nBOT_LOG_LEVEL=info\n")
+    assert run_cli("init", cwd=tmp_path).returncode == 0
+    config = (tmp_path / "wfgy.yaml").read_text()
+    assert "    required: [BOT_API_KEY, BOT_DB_PASSWORD]\n" in config and "      - {type: dir, path: /run/secrets}" in config
+    (tmp_path / "wfgy.yaml").write_text(config.replace("/run/secrets", "./mounted"))  # where this test can mount them
+    (tmp_path / "mounted").mkdir()
+    for name in ("BOT_API_KEY", "BOT_DB_PASSWORD"):
+        (tmp_path / "mounted" / name).write_text("s3cr3t\n")
+    done = run_cli("eval", "--stage", "deploy", "--only", "boot.*", "--format", "json", cwd=tmp_path, env={"BOT_LOG_LEVEL": "debug"})
+    statuses = {r["rule_id"]: r["status"] for r in json.loads(done.stdout)["results"]}
+    assert statuses["boot.secrets-present"] == statuses["boot.env-required"] == "pass", done.stdout
+    assert done.returncode == 0
+    (tmp_path / "mounted" / "BOT_DB_PASSWORD").unlink()  # judged once, by the secrets rule
+    done = run_cli("eval", "--stage", "deploy", "--only", "boot.*", "--format", "json", cwd=tmp_path, env={"BOT_LOG_LEVEL": "debug"})
+    failed = [(r["rule_id"], r["message"]) for r in json.loads(done.stdout)["results"] if r["status"] != "pass"]
+    assert failed == [("boot.secrets-present", "missing secrets: BOT_DB_PASSWORD (looked in env, dir:./mounted)")]
 
 
 def test_init_in_an_empty_directory_and_never_overwrites(tmp_path):

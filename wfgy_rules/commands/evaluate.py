@@ -7,7 +7,12 @@ target (secrets, env, GPU).
 With ``--facts DIR`` (a fleet, SPEC §11) the bundles are judged in ``--jobs`` worker
 processes, only ``--shard I/N``'s of them when given; ``--format jsonl`` (with only ``jsonl``
 beside it, and no ``--attest``) streams the report as bundles are judged, every other format
-holds the run in memory and is written at the end."""
+holds the run in memory and is written at the end.
+
+A gate passes only on something judged: with no ``wfgy.yaml`` found and no ``--policy`` it
+exits 2 ("no wfgy.yaml found here or above; run `wfgy-rules init`") unless ``--defaults``
+asks for the built-in packs with default settings, and a run in which every rule skipped
+exits 2 after its report ("nothing was judged")."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from wfgy_rules.reporters.emit import check_color, check_format, emit, parse_rep
 from wfgy_rules.reporters.locations import check_root
 from wfgy_rules.run.session import (
     RunOptions,
+    check_judged,
     collect_facts,
     judge,
     judge_fleet,
@@ -36,7 +42,8 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None, attes
     extra = parse_reports(options.reports)
     attestation = Attestation(attest or AttestOptions())
     fleet = _fleet_options(options)
-    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "all")
+    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "all",
+                           gate=True, defaults=options.defaults)
     if fleet is not None:
         return _fleet(session, options, fleet, extra, color, root_dir, attestation)
     bundles = collect_facts(session, options.facts)
@@ -45,10 +52,10 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None, attes
     outcome, facts_digest = judge(session, bundles, options.force)
     report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, color=color)
+    check_judged(session, outcome)
     if attestation.path:
         attestation.write(report, options, session.config)
     return outcome.exit_code
-
 
 
 def _fleet_options(options: RunOptions):
@@ -91,6 +98,7 @@ def _fleet(session, options: RunOptions, fleet, extra, color: str, root_dir, att
     report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir,
                     stage=session.stage, bundles=bundles)
     emit(report, options.format, options.output, extra, color=color)
+    check_judged(session, outcome)
     if attestation.path:
         attestation.write(report, options, session.config)
     return outcome.exit_code

@@ -5,7 +5,9 @@ unless ``--stage`` says otherwise, with the remedies applied (SPEC §6):
 
 1. gather the facts the rules need and evaluate them;
 2. ``block`` rules that fail are re-checked until they pass or time out (not with ``--facts``:
-   facts read from a file cannot change);
+   facts read from a file cannot change), when waiting can help: not for what the process
+   environment alone holds, and not once the run has failed anyway (each such result's
+   message says why it was not waited for; `wfgy_rules.run.remedies.hopeless_waits`);
 3. waivers apply, the run is decided (``--force`` honoured);
 4. a failed run writes its reason to the termination log (``/dev/termination-log``, or
    ``$WFGY_TERMINATION_LOG``) and exits 1 without starting anything;
@@ -16,6 +18,8 @@ unless ``--stage`` says otherwise, with the remedies applied (SPEC §6):
 
 The report goes to stderr unless ``--output`` says otherwise: stdout belongs to the app.
 CMD not found exits 127, found but not runnable exits 126 (as shells do).
+With no ``wfgy.yaml`` found and no ``--policy`` nothing is started: exit 2 unless
+``--defaults``; a run in which every rule skipped exits 2 ("nothing was judged") as well.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from wfgy_rules.run.remedies import (
     Progress,
     fallback_env,
     fallbacks,
-    is_failing_block,
+    hopeless_waits,
     wait_for_blocking,
     write_env_file,
     write_termination_log,
@@ -47,6 +51,7 @@ from wfgy_rules.run.remedies import (
 from wfgy_rules.run.session import (
     RunOptions,
     Session,
+    check_judged,
     collect_facts,
     conclude,
     gather_now,
@@ -76,7 +81,8 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
     check_color(color)
     root_dir = check_root(root)
     extra = parse_reports(options.reports)
-    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "deploy")
+    session = open_session(options.config, options.policies, options.fail_on, options.only, options.skip, options.stage or "deploy",
+                           gate=True, defaults=options.defaults)
     today = date.today()
     rules = list(session.rules)
     if options.facts:
@@ -86,9 +92,11 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
         results = evaluate(rules, bundle)
     else:
         bundle = gather_now(session, session.providers, command)
+        results, pending = hopeless_waits(rules, evaluate(rules, bundle), _fails_run(session, today), session.config.providers,
+                                          session.config.base_dir, force=options.force)
         results, bundle = wait_for_blocking(
-            rules, evaluate(rules, bundle), bundle, lambda names: gather_now(session, names, command),
-            default_timeout=session.config.secret_timeout, pending=_worth_waiting_for(session, today), progress=Progress(sys.stderr),
+            rules, results, bundle, lambda names: gather_now(session, names, command),
+            default_timeout=session.config.secret_timeout, pending=pending, progress=Progress(sys.stderr),
         )
     outcome = conclude(session, results, options.force, today)
     proceed = outcome.exit_code == 0
@@ -96,6 +104,7 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
     report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env,
                     config=session.config, root=root_dir, stage=session.stage)
     emit(report, options.format, options.output, extra, stream=sys.stderr, color=color)
+    check_judged(session, outcome)
     if attestation.path:  # before exec: the verdict is on disk before the service starts
         attestation.first = bundle
         attestation.write(report, options, session.config)
@@ -108,16 +117,16 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
     return start(command, env) if command else outcome.exit_code
 
 
-def _worth_waiting_for(session: Session, today: date) -> Callable[[Result], bool]:
-    """Whether a result is worth waiting for: a failing ``block`` result that would fail the
-    run (severity ≥ fail_on) and that no active waiver covers."""
+def _fails_run(session: Session, today: date) -> Callable[[Result], bool]:
+    """Whether a result would fail the run: blocking (severity ≥ fail_on) and covered by no
+    active waiver."""
 
-    def pending(result: Result) -> bool:
-        if not (is_failing_block(result) and is_blocking(result, session.config.fail_on)):
+    def fails(result: Result) -> bool:
+        if not is_blocking(result, session.config.fail_on):
             return False
         return apply_waivers([result], session.config, session.all_rules, today)[0].status is not Status.waived
 
-    return pending
+    return fails
 
 
 def failure_reason(outcome: Outcome) -> str:

@@ -8,7 +8,11 @@ Detected (nothing is asked):
 * prompt folders: ``prompts/``, ``templates/``, ``prompt_templates/`` → ``providers.prompts.paths``;
   the placeholders found there are listed, commented out, in ``prompt_vars.yaml``;
 * ``.env.example`` → ``providers.env.declared``, and its entries marked ``# secret`` (and not
-  ``optional``) → ``providers.secrets.required``.
+  ``optional``) → ``providers.secrets.required``, looked up in the environment and then as
+  files in ``/run/secrets`` (Docker and Kubernetes secret files). A secret is one requirement
+  with its sources: the ``secrets`` provider judges it (``boot.secrets-present``), the env
+  rules leave it alone, so a secret mounted as a file passes. ``preflight`` waits for it only
+  while ``/run/secrets`` is there to receive it.
 
 Every file is valid as written (``wfgy-rules validate``) and the policy test passes
 (``wfgy-rules test``).
@@ -86,9 +90,15 @@ def starter_files(root: Path) -> dict[str, str]:
     runtime = "  runtime: {packages: [torch, transformers, tokenizers]" + (f", model_dir: {_flow(model_dir)}}}" if model_dir else "}")
     providers.append(runtime + ("" if model_dir else "   # add model_dir: ./model when there is one"))
     if env_example.is_file():
-        providers.append("  env: {declared: .env.example}")
+        providers.append("  env: {declared: .env.example}" + ("   # its '# secret' entries are judged under secrets:" if secrets else ""))
     if secrets:
-        providers.append(f"  secrets: {{required: [{', '.join(secrets)}], sources: [{{type: env}}]}}")
+        providers += [
+            "  secrets:",
+            f"    required: [{', '.join(secrets)}]",
+            "    sources:                          # looked in, in this order",
+            "      - {type: env}",
+            "      - {type: dir, path: /run/secrets}   # secret files (Docker, Kubernetes); Vault Agent: /vault/secrets",
+        ]
     globs = [f"{name}/**/*" for name in prompt_dirs]
     providers.append("  prompts: {" + (f"paths: {json.dumps(globs)}, " if globs else "") + "vars: prompt_vars.yaml}")
     providers.append("  nvml: {}")

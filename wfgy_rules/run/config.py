@@ -7,7 +7,9 @@ filesystem root, as ruff and pre-commit users expect. Unless it is ``./wfgy.yaml
 `locate_config` says which in one line for stderr (or that none was found and only the
 built-in packs run with the defaults below), and points at a look-alike (``wgfy.yaml``, the
 WFGY Problem Map's spelling, ``.wfgy.yaml``, ``wfgy.yml``) that would otherwise be ignored
-in silence.
+in silence. The gates (``eval``, ``preflight``) do not run without a config: they exit 2
+("no wfgy.yaml found here or above; run `wfgy-rules init`") unless ``--policy`` names what to
+judge or ``--defaults`` asks for the built-in packs with default settings.
 
 In a config file ``apiVersion``/``kind`` may be omitted (``wfgy-rules/v1`` / ``Config``
 assumed), so a file holding only the settings the Problem Map documents
@@ -70,10 +72,14 @@ class Config:
 
 @dataclass(frozen=True)
 class LocatedConfig:
-    """The config a run reads, and the line that tells the user (None when ``--config`` named it)."""
+    """The config a run reads, and the line that tells the user (None when ``--config`` named it).
+
+    ``refusal`` is set when no config was found: why a gate (``eval``, ``preflight``) does not
+    run without one, as one line for the error."""
 
     path: Path | None
     note: str | None = None
+    refusal: str | None = None
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -81,11 +87,17 @@ def find_config(explicit: str | None) -> Path | None:
     return locate_config(explicit).path
 
 
-def locate_config(explicit: str | None, start: Path | None = None) -> LocatedConfig:
+def locate_config(explicit: str | None, start: Path | None = None, defaults: bool = False) -> LocatedConfig:
     """``--config``, else the nearest ``wfgy.yaml`` from ``start`` (the working directory) up to
     the repository root, with the one line saying which (or that there is none); nothing is
-    said of a ``./wfgy.yaml`` with no look-alike beside it."""
+    said of a ``./wfgy.yaml`` with no look-alike beside it.
+
+    ``defaults`` is ``--defaults``: no config is read (the built-in packs, default settings),
+    and a ``wfgy.yaml`` that would have been is named in the line, so it is not ignored in
+    silence; with ``--config`` it is a `UsageError`."""
     if explicit:
+        if defaults:
+            raise UsageError(f"--defaults reads no config: drop --config {explicit} or --defaults")
         path = Path(explicit)
         if not path.exists():
             raise UsageError(f"{explicit}: no such config file", [Problem(explicit, "no such config file")])
@@ -94,6 +106,8 @@ def locate_config(explicit: str | None, start: Path | None = None) -> LocatedCon
     lookalikes: list[Path] = []
     for directory in (cwd, *cwd.parents):
         candidate = directory / DEFAULT_CONFIG
+        if candidate.is_file() and defaults:
+            return LocatedConfig(None, f"wfgy-rules: --defaults: {_shown(candidate, cwd)} is not read; the built-in packs run, with default settings")
         if candidate.is_file():  # ./wfgy.yaml, the expected case, goes without saying
             note = f"wfgy-rules: config {_shown(candidate, cwd)}" if directory != cwd or lookalikes else None
             return LocatedConfig(candidate, note and note + _ignored(lookalikes, cwd))
@@ -102,7 +116,8 @@ def locate_config(explicit: str | None, start: Path | None = None) -> LocatedCon
             break
     where = "the repository root" if (directory / ".git").exists() else "the filesystem root"
     note = f"wfgy-rules: no {DEFAULT_CONFIG} in {_shown(cwd, cwd)} or above (up to {where}); only the built-in packs run, with default settings"
-    return LocatedConfig(None, note + _ignored(lookalikes, cwd))
+    refusal = f"no {DEFAULT_CONFIG} found here or above; run `wfgy-rules init`, or pass --defaults to judge the built-in packs with default settings"
+    return LocatedConfig(None, note + _ignored(lookalikes, cwd), refusal + _ignored(lookalikes, cwd))
 
 
 def _shown(path: Path, cwd: Path) -> str:

@@ -12,6 +12,14 @@ Only the providers of the failing ``block`` rules are gathered again, and only t
 are evaluated again, until they pass or their timeout runs out; a rule that never passes
 stays failing, its message ending in ``did not pass within 90s``.
 
+Only what can still arrive is waited for (`wfgy_rules.run.arrivals`): a ``block`` rule over
+the process environment alone (``env``; ``secrets`` with no ``dir`` or ``dotenv`` source that
+is there) fails at once, as a running process never sees its environment change. And when
+the run has already failed on a result no wait can change (a failing ``abort`` rule, or such
+a ``block`` rule), nothing is waited for, unless ``--force`` will start the command anyway.
+Either way the result's message ends in why: ``not waited for: the run already failed
+(team.max-len)``.
+
 ``fallback`` — the service can still start, in a degraded mode::
 
     remedy:
@@ -33,11 +41,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from wfgy_rules.documents.atomic_write import write_atomic
 from wfgy_rules.errors import UsageError
 from wfgy_rules.model import Bundle, Result, Rule
+from wfgy_rules.run.arrivals import cannot_arrive
 from wfgy_rules.run.engine import evaluate_rule
 
 MAX_INTERVAL = 10.0  # seconds between re-checks, after backing off
@@ -51,6 +60,33 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def is_failing_block(result: Result) -> bool:
     """A ``fail`` or ``error`` result of a ``block`` rule: what preflight waits for."""
     return result.action == "block" and result.status.failing
+
+
+def hopeless_waits(rules: Sequence[Rule], results: list[Result], fails_run: Callable[[Result], bool],
+                   settings: Mapping[str, Any], base_dir: Path, force: bool = False) -> tuple[list[Result], Callable[[Result], bool]]:
+    """Leave out the ``block`` waits that cannot help: the results, each such rule's failing ones
+    with ``; not waited for: WHY`` added to their message, and the test of what is still worth
+    waiting for (`wait_for_blocking`'s ``pending``).
+
+    ``fails_run(result)``: the result would fail the run (blocking, not waived). A wait cannot
+    help when nothing its rule reads can arrive (`wfgy_rules.run.arrivals`: ``settings`` are
+    the providers' sections of wfgy.yaml, relative to ``base_dir``), or, unless ``force``,
+    when the run already fails on a result that no wait can change.
+    """
+    by_id = {rule.id: rule for rule in rules}
+    waiting = dict.fromkeys(r.rule_id for r in results if is_failing_block(r) and fails_run(r) and r.rule_id in by_id)
+    reasons = {rule_id: why for rule_id in waiting if (why := cannot_arrive(by_id[rule_id], settings, base_dir))}
+    settled = sorted({r.rule_id for r in results if fails_run(r) and (r.rule_id not in waiting or r.rule_id in reasons)})
+    if settled and not force:
+        for rule_id in waiting:
+            reasons.setdefault(rule_id, f"the run already failed ({', '.join(settled)})")
+
+    def pending(result: Result) -> bool:
+        return is_failing_block(result) and fails_run(result) and result.rule_id not in reasons
+
+    marked = [_not_waited(r, reasons[r.rule_id]) if r.rule_id in reasons and is_failing_block(r) and fails_run(r) else r
+              for r in results]
+    return marked, pending
 
 
 class Progress:
@@ -176,6 +212,10 @@ def _merge(old: Bundle, fresh: Bundle) -> Bundle:
     facts = {k: v for k, v in old.facts.items() if k not in renewed} | fresh.facts
     errors = {k: v for k, v in old.errors.items() if k not in renewed} | fresh.errors
     return Bundle(facts, errors, old.target)
+
+
+def _not_waited(result: Result, reason: str) -> Result:
+    return replace(result, message=f"{result.message or result.title}; not waited for: {reason}")
 
 
 def _timed_out(result: Result, timeout: float) -> Result:

@@ -16,7 +16,7 @@ from pathlib import Path
 from wfgy_rules.documents.fact_bundles import read_bundles, read_fleet_bundle
 from wfgy_rules.errors import Problem, UsageError
 from wfgy_rules.gc_pause import paused
-from wfgy_rules.model import Bundle, Result, Rule, Severity
+from wfgy_rules.model import Bundle, Result, Rule, Severity, Status
 from wfgy_rules.policy.loader import PolicySet, load_policies
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.run.config import Config, load_config, locate_config
@@ -45,6 +45,7 @@ class RunOptions:
     stage: str | None = None  # ci, deploy or all; None: the command's default (eval all, preflight deploy)
     jobs: int | None = None  # eval --jobs: worker processes for --facts DIR (None: the CPUs this process may use)
     shard: str | None = None  # eval --shard I/N
+    defaults: bool = False  # --defaults: no config read, the built-in packs (or --policy) with default settings
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,16 @@ class Session:
 
 def open_session(config_path: str | None = None, policies: list[str] | None = None, fail_on: str | None = None,
                  only: list[str] | None = None, skip: list[str] | None = None, stage: str = "all",
-                 announce: bool = True) -> Session:
+                 announce: bool = True, gate: bool = False, defaults: bool = False) -> Session:
     """Load everything a run needs; `WfgyError` (exit 2) on any invalid input.
 
     Without ``config_path`` the config is discovered (`wfgy_rules.run.config.locate_config`)
-    and, when ``announce``, one line on stderr says which one (or that none was found)."""
-    located = locate_config(config_path)
+    and, when ``announce``, one line on stderr says which one (or that none was found). A
+    ``gate`` (``eval``, ``preflight``) that finds none, with no ``policies``, exits 2 unless
+    ``defaults`` (``--defaults``) asks for the built-in packs with default settings."""
+    located = locate_config(config_path, defaults=defaults)
+    if gate and located.refusal and not policies and not defaults:
+        raise UsageError(located.refusal)
     if announce and located.note:
         print(located.note, file=sys.stderr)
     config = load_config(located.path)
@@ -139,6 +144,17 @@ def finish(plan: Plan, results: list[Result], tally: Tally, force: bool) -> Outc
     ordered = sorted([*plan.warnings, *results], key=Result.sort_key)
     failed = tally.failed or any(r.blocking for r in plan.warnings)
     return Outcome(tuple(ordered), plan.fail_on, failed, forced=force and failed)
+
+
+def check_judged(session: Session, outcome: Outcome) -> None:
+    """`UsageError` (exit 2) when no rule of the run was judged: every one skipped. A gate
+    that judged nothing has not passed (its report, written first, shows each skip's reason)."""
+    ids = {rule.id for rule in session.rules}
+    if not ids:
+        raise UsageError("nothing was judged: --stage, --only and --skip left no rule to run, so it is not a pass")
+    if not any(r.status is not Status.skip for r in outcome.results if r.rule_id in ids):
+        raise UsageError(f"nothing was judged: all {len(ids)} rule(s) of this run skipped, so it is not a pass "
+                         "(see why each skipped; check --stage, --only/--skip and the providers in wfgy.yaml)")
 
 
 def conclude(session: Session, results: list[Result], force: bool, today: date | None = None) -> Outcome:

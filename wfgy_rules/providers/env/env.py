@@ -25,6 +25,13 @@ is required and not secret::
 Example values in the file are never read into facts. A line that is not an entry is an
 error naming the file and line (never its text: example files sometimes hold real keys).
 
+A secret is one requirement, with its sources: a name that ``providers.secrets.required``
+also lists is judged by the ``secrets`` provider alone (set, mounted as a file, or in a
+dotenv file: ``boot.secrets-present``), so it is never in ``missing`` or ``empty`` here, and
+``OPENAI_API_KEY`` mounted at ``/run/secrets/OPENAI_API_KEY`` does not fail
+``boot.env-required``. It stays in ``declared``, and a misspelt neighbour in the
+environment is still a ``near_misses`` entry.
+
 Facts (``env.*``)::
 
     names: [HOME, LOG_LEVEL, OPEN_API_KEY, PATH]      # every set variable, sorted
@@ -199,13 +206,14 @@ class EnvProvider:
         declared = _declared(config.get("declared"), ctx)
         values = _exposed_values(config.get("expose", []), declared, environ, ctx.secret_names)
         set_declared = [d.name for d in declared if d.name in environ]
+        judged = [d for d in declared if d.name not in ctx.secret_names]  # the secrets provider judges the rest
         detect = config.get("detect_kinds", True)
         key_names = {k.name for k in tables().key_variables if k.name in environ}
         return {
             "names": sorted(environ),
             "declared": [d.as_fact() for d in declared],
-            "missing": sorted(d.name for d in declared if d.required and d.name not in environ),
-            "empty": sorted(n for n in set_declared if not environ[n].strip()),
+            "missing": sorted(d.name for d in judged if d.required and d.name not in environ),
+            "empty": sorted(d.name for d in judged if d.name in environ and not environ[d.name].strip()),
             "near_misses": _near_misses(declared, environ),
             "values": values,
             "kinds": {n: value_kind(environ[n]) for n in sorted({*set_declared, *key_names})} if detect else {},
