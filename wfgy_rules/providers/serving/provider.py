@@ -37,6 +37,8 @@ Facts (``serving.*``)::
       shape: {…}                      # `wfgy_rules.providers.model.shape`: layers, heads, derived_context, …
       weights: {…}                    # `wfgy_rules.providers.model.weights`: formats, weight_bytes, complete, …
       chat_template: true             # the tokenizer files carry one (null: no tokenizer_config.json)
+      context_judged: true            # false for rope scaling whose context differs across engines and releases
+      context_not_judged_because: null
     installed: {…}                    # `wfgy_rules.providers.serving.installed_facts`
     gpus: {…}                         # `wfgy_rules.providers.serving.gpus`
     requirements: {…}                 # minimum compute capabilities (`wfgy_rules.providers.serving.capabilities`)
@@ -54,7 +56,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from wfgy_rules.errors import ProviderError
+from wfgy_rules.errors import EvaluationError, ProviderError
+from wfgy_rules.policy import versions
 from wfgy_rules.providers.base import ProviderContext
 from wfgy_rules.providers.model.model_files import read_json
 from wfgy_rules.providers.model.shape import model_shape
@@ -72,6 +75,7 @@ MULTI_NODE_FLAGS = frozenset({
     "--data-parallel-address", "--data-parallel-size-local", "--master-addr",
 })
 MAX_CONFIG_FILE_BYTES = 1024 * 1024
+CONTEXT_DERIVED_BY = "0.34.0"  # the vLLM whose max_model_len derivation model/vllm_context.py follows
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -126,6 +130,7 @@ class ServingProvider:
             launch["tensor_parallel_size"] = gpus["visible_count"]  # TGI shards over every visible GPU
             launch["sources"]["tensor_parallel_size"] = "every visible GPU (no --num-shard)"
         installed = installed_facts(launch, model["shape"], gpus, bool(config.get("torch_probe")), ctx.remaining())
+        model["context_judged"], model["context_not_judged_because"] = _context_judged(launch, model["shape"], installed["engine"]["version"])
         return {
             "launch": launch,
             "model": model,
@@ -151,6 +156,25 @@ def _launch_input(config: Mapping[str, Any], ctx: ProviderContext) -> tuple[list
     if isinstance(command, list):
         return list(command), "config", environ, ctx.base_dir
     return [], None, environ, ctx.base_dir
+
+
+def _context_judged(launch: Mapping[str, Any], shape: Mapping[str, Any], engine_version: str | None) -> tuple[bool, str | None]:
+    """Whether the derived context (``model.shape.derived_context``, vLLM 0.34's derivation) is
+    the one this engine will enforce. Without rope scaling, or with Llama 3's (never
+    multiplied), every engine agrees; other rope types (yarn, dynamic, longrope …) were
+    multiplied differently across releases (vLLM 0.8 multiplied YaRN's factor, 0.34 does not)
+    and by SGLang, so they are judged only against an installed vLLM of `CONTEXT_DERIVED_BY` or
+    later."""
+    rope = (shape.get("rope_scaling") or {}).get("type")
+    if rope in (None, "llama3", "default"):
+        return True, None
+    if launch.get("engine") == "vllm" and engine_version is not None:
+        try:
+            if versions.compare(engine_version, CONTEXT_DERIVED_BY) >= 0:
+                return True, None
+        except EvaluationError:
+            pass
+    return False, f"rope scaling {rope}: the context it allows depends on the engine and its version"
 
 
 def _multi_node(launch: Mapping[str, Any]) -> bool:
