@@ -44,7 +44,7 @@ def test_every_workload_of_every_format_is_found_with_its_position(project):
     assert found == {
         "deployment/llm-llm": ("k8s/helm-rendered.yaml", 38, 1, True),
         "deployment/prod-llm": ("k8s/kustomize-build.yaml", 12, 1, True),
-        "cronjob/prod-eval": ("k8s/kustomize-build.yaml", 46, 1, False),
+        "cronjob/prod-eval": ("k8s/kustomize-build.yaml", 47, 1, False),
         "pod/debug": ("k8s/list.yaml", 3, 3, False),
         "statefulset/tgi": ("k8s/tgi-statefulset.yaml", 1, 1, True),
         "deployment/vllm": ("k8s/vllm-deployment.yaml", 10, 1, True),
@@ -163,12 +163,15 @@ def test_exposing_a_variable_holding_a_key_is_refused(project):
 
 def test_unconfigured_is_a_fact(tmp_path):
     facts = KubernetesProvider().collect({}, ProviderContext(base_dir=tmp_path, environ={}))
-    assert facts == {"configured": False, "files": [], "errors": [], "secrets": {}, "required_secrets": [], "workloads": []}
+    assert {k: v for k, v in facts.items() if k != "model"} == {"configured": False, "files": [], "errors": [], "unread": [], "declared_env": {"from": None},
+                                                              "secrets": {}, "required_secrets": [], "workloads": []}
+    assert facts["model"]["present"] is False
 
 
-def test_serving_annotation_and_pattern_override(project):
+def test_the_serving_annotation_overrides_what_the_containers_run(project):
     text = (MANIFESTS / "tgi-statefulset.yaml").read_text().replace("labels: {app: tgi}\n    spec:", "labels: {app: tgi}\n      annotations: {wfgy-rules.io/serving: \"false\"}\n    spec:")
     (project / "k8s" / "tgi-statefulset.yaml").write_text(text)
-    found = by_label(collect(project, serving_pattern="evals"))
-    assert not found["statefulset/tgi"]["serving"] and not found["deployment/vllm"]["serving"]
+    found = by_label(collect(project))
+    assert not found["statefulset/tgi"]["serving"] and found["deployment/vllm"]["serving"]
+    assert found["statefulset/tgi"]["containers"][0]["serving"]["engine"] == "tgi"  # what it runs is still said
     assert not found["cronjob/prod-eval"]["serving"]  # a CronJob is never a server
