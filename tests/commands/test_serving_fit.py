@@ -24,7 +24,7 @@ from tests.sparse_checkpoints import write_checkpoint
 
 CONFIGS = REPO / "tests" / "corpus" / "serving" / "model_configs"
 PLAIN_CONFIG = "policies: [builtin]\nproviders:\n  runtime: {packages: [vllm, torch, transformers]}\n"
-ENGINES = ("vllm", "text-generation-launcher", "llama-server", "python3-engine")
+ENGINES = ("vllm", "text-generation-launcher", "llama-server", "python3", "python3-engine")
 STARTED = "ENGINE STARTED"
 
 
@@ -184,6 +184,23 @@ def test_an_awq_checkpoint_on_a_v100_is_blocked_and_runs_on_a_t4(project):
     blocked(preflight(project, "vllm", "serve", "./awq", gpus="V100"),
             "fit.quantization-supported", "The quantization method awq is not supported for the current GPU", "Minimum capability: 7.5")
     started(preflight(project, "vllm", "serve", "./awq", gpus="T4"))
+
+
+def test_an_fp8_checkpoint_on_a_v100_is_blocked_and_runs_on_an_l4(project):
+    fp8 = small_llama(quantization_config={"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]})
+    model(project, "fp8", fp8)
+    blocked(preflight(project, "vllm", "serve", "./fp8", gpus="V100"),
+            "fit.quantization-supported", "The quantization method fp8 is not supported for the current GPU")
+    started(preflight(project, "vllm", "serve", "./fp8", gpus="L4"))
+
+
+def test_an_sglang_launch_is_judged_like_vllms(project):
+    model(project, "qwen", QWEN25_7B)
+    blocked(preflight(project, "python3", "-m", "sglang.launch_server", "--model-path", "./qwen", "--tp", "8", gpus="A10G*8"),
+            "fit.heads-divisible", "tensor parallel size (8)")
+    blocked(preflight(project, "python3", "-m", "sglang.launch_server", "--model-path", "./qwen", "--context-length", "65536"),
+            "fit.context-within-model", "(65536)")
+    started(preflight(project, "python3", "-m", "sglang.launch_server", "--model-path", "./qwen", "--tp", "2", gpus="A10G*2"))
 
 
 def test_flash_attention_asked_for_on_a_t4_is_blocked(project):
