@@ -172,3 +172,78 @@ def test_large_bodies_share_a_budget_and_small_ones_never_wait_for_it():
     assert answers["fifth"][0] == 503 and 0.45 <= answers["fifth"][1] < 1
     assert {answers[f"held-{n}"][0] for n in range(4)} == {408}
     assert app.bodies.free == 4 * 100_000  # every share given back
+
+
+class SlowForOne:
+    """Sleeps past the deadline on the review with uid "slow"; refuses the others (a 400)."""
+
+    def review(self, body):
+        if body["request"]["uid"] == "slow":
+            time.sleep(1.0)
+        raise BadReview("refused")
+
+
+def test_a_judge_that_could_not_be_forked_is_forked_at_the_next_review(monkeypatch):
+    app = WebhookApp(SlowForOne(), timeout=0.3, log=io.StringIO(), judges=1)
+    real_fork, forks = os.fork, []
+
+    def fork():
+        forks.append(len(forks))
+        if len(forks) == 1:  # the replacement of the judge killed at the deadline
+            raise OSError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    async def scenario():
+        await app.judges.start()
+        try:
+            monkeypatch.setattr(os, "fork", fork)
+            slow = await _status(app, "slow")
+            after = app.judges.pids()
+            fast = await _status(app, "fast")
+            return slow, after, fast
+        finally:
+            monkeypatch.setattr(os, "fork", real_fork)
+            app.judges.stop()
+
+    (slow_status, slow_message), after, (fast_status, _) = asyncio.run(scenario())
+    assert (slow_status, slow_message) == (200, "wfgy-rules webhook: deadline exceeded; failure mode fail")
+    assert after == []  # the replacement failed: no judge for now
+    assert fast_status == 400 and len(forks) == 2  # judged (refused) by a judge forked for it
+
+
+async def _status(app: WebhookApp, uid: str) -> tuple[int, str]:
+    body = json.dumps({**REVIEW, "request": {**REVIEW["request"], "uid": uid}}).encode()
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await app({"type": "http", "path": "/validate", "method": "POST", "headers": []}, receive, send)
+    answer = json.loads(sent[1]["body"])
+    return sent[0]["status"], answer.get("response", {}).get("status", {}).get("message", "")
+
+
+def test_a_share_given_up_while_waiting_is_never_granted():
+    """A reader whose deadline passes while it waits for a share leaves the line: a share
+    given back before its cancellation has run goes to the reader behind it."""
+    from wfgy_rules.webhook.server import _Budget
+
+    async def scenario():
+        budget = _Budget(10)
+        await budget.take(10)
+        given_up = asyncio.create_task(budget.take(5))
+        behind = asyncio.create_task(budget.take(5))
+        await asyncio.sleep(0)
+        given_up.cancel()  # its wait is cancelled at once, its handler runs later
+        budget.give(10)
+        with pytest.raises(asyncio.CancelledError):
+            await given_up
+        await asyncio.wait_for(behind, 1)
+        budget.give(5)
+        return budget.free
+
+    assert asyncio.run(scenario()) == 10

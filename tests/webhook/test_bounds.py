@@ -190,18 +190,18 @@ def test_concurrent_worst_case_reviews_stay_under_the_shipped_memory_limit(tmp_p
             peak[0] = max(peak[0], sum(status_kib(pid, "VmRSS") for pid in process_tree(running.process.pid)) * 1024)
             time.sleep(0.01)
 
-    answers: list[int] = []
+    answers: dict[int, object] = {}
 
-    def client(data: bytes):
+    def client(number: int):
         try:
-            answers.append(running.request("POST", "/validate", data)[0])
-        except OSError as exc:
-            answers.append(type(exc).__name__)
+            answers[number] = running.request("POST", "/validate", bodies[number % len(bodies)])[0]
+        except Exception as exc:  # noqa: BLE001 — shown in the failure
+            answers[number] = repr(exc)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        clients = [threading.Thread(target=client, args=(bodies[n % len(bodies)],)) for n in range(15)]
+        clients = [threading.Thread(target=client, args=(number,)) for number in range(15)]
         for thread in clients:
             thread.start()
         for thread in clients:
@@ -211,8 +211,12 @@ def test_concurrent_worst_case_reviews_stay_under_the_shipped_memory_limit(tmp_p
         done.set()
         sampler.join()
         stop(running)
-    print(f"peak RSS {peak[0] / 2**20:.1f} MiB, sum of VmHWM {high_water / 2**20:.1f} MiB, answers {answers}")
-    assert sorted(answers, key=str) == sorted([400] * 3 + [200] * 12, key=str)
     outcomes = Counter(line["outcome"] for line in running.log_lines() if line.get("msg") == "admission review")
-    assert outcomes["refused"] == 3 and outcomes["allowed"] + outcomes["denied"] == 12  # judged, not timed out
+    print(f"peak RSS {peak[0] / 2**20:.1f} MiB, sum of VmHWM {high_water / 2**20:.1f} MiB, answers {answers}, {outcomes}")
+    # The 100,000-container Pods are never parsed; the others are judged (or, past the
+    # deadline, answered per the failure mode) or wait their turn for a share of the budget.
+    assert all(answers[number] in (400, 503) for number in range(0, 15, len(bodies)))
+    assert all(answers[number] in (200, 503) for number in range(15) if number % len(bodies))
+    assert outcomes["allowed"] + outcomes["denied"] >= 6  # judging really happened
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
     assert peak[0] < limit and high_water < limit

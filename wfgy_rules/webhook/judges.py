@@ -94,6 +94,8 @@ class Judges:
         ``{"kind": "bad", "reason"}`` (HTTP 400) or ``{"kind": "error", "error", "uid"}`` (an
         exception's type name). `Overrun` past ``deadline`` (`time.monotonic`), `Broken`
         when the judge process died."""
+        if len(self._running) < self.count:
+            await self._top_up()
         try:
             judge = self._idle.get_nowait() if not self._idle.empty() else await asyncio.wait_for(self._idle.get(), _left(deadline))
         except asyncio.TimeoutError:
@@ -133,8 +135,16 @@ class Judges:
     async def _replace(self, judge: _Judge) -> None:
         self._running.discard(judge)
         judge.end()
-        if not self._stopped:
-            self._idle.put_nowait(await self._fork())
+        await self._top_up()
+
+    async def _top_up(self) -> None:
+        """Fork judges up to ``count``; a fork that fails (no memory, no pids left) is tried
+        again at the next review, and until then the others judge."""
+        while not self._stopped and len(self._running) < self.count:
+            try:
+                self._idle.put_nowait(await self._fork())
+            except OSError:
+                return
 
     async def _fork(self) -> _Judge:
         ours, theirs = socket.socketpair()

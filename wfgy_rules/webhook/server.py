@@ -37,6 +37,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, TextIO
 
 from wfgy_rules.webhook.judges import DEFAULT_JUDGES, Broken, Judges, Overrun
@@ -209,7 +210,8 @@ class _Budget:
             if entry[1].done() and not entry[1].cancelled():
                 self.give(size)  # granted just as it was given up
             else:
-                self._waiting.remove(entry)
+                with suppress(ValueError):  # unless a grant already dropped it
+                    self._waiting.remove(entry)
                 self._grant()
             raise
 
@@ -218,10 +220,16 @@ class _Budget:
         self._grant()
 
     def _grant(self) -> None:
-        while self._waiting and self._waiting[0][0] <= self.free:
-            size, granted = self._waiting.popleft()
-            self.free -= size
-            granted.set_result(None)
+        while self._waiting:
+            size, granted = self._waiting[0]
+            if granted.done():  # given up (its wait cancelled) before it could leave the line
+                self._waiting.popleft()
+            elif size <= self.free:
+                self._waiting.popleft()
+                self.free -= size
+                granted.set_result(None)
+            else:
+                return
 
 
 class _TooLarge(Exception):
