@@ -56,7 +56,9 @@ class Reviewer:
         self.config: Config = config
         self.all_rules = tuple(rules)
         self.rules = [rule for rule in rules if set(rule.facts) <= DECLARED_FACTS]
-        self.ctx = ProviderContext(base_dir=config.base_dir, environ={}, secret_names=config.secret_names)
+        # settings: every provider's section, as eval has them (the declared env from env.declared,
+        # the model directory of serving/runtime), so the object is judged as eval judges it
+        self.ctx = ProviderContext(base_dir=config.base_dir, environ={}, secret_names=config.secret_names, settings=config.providers)
         static = sorted({name for rule in self.rules for name in rule.facts} - {"kubernetes"})
         self.static = gather(static, config.providers, self.ctx, config.provider_timeouts)
         self.kubernetes_config = dict(config.providers.get("kubernetes") or {})

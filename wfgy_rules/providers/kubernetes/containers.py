@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wfgy_rules.providers.env.credentials import check_exposable, looks_secret
-from wfgy_rules.providers.kubernetes.pod_templates import Implied
+from wfgy_rules.providers.kubernetes.pod_templates import Implied, Serves
 from wfgy_rules.providers.serving.servers import recognise, starts_ray_node
 
 JsonPath = tuple
@@ -29,6 +29,12 @@ COUNTED_ACCELERATOR = re.compile(r"^(?:nvidia\.com/(?:gpu|mig-.+)|amd\.com/gpu|g
 # Accelerators counted otherwise (Neuron cores per device, Gaudi, Intel): their count is not judged.
 OTHER_ACCELERATOR = re.compile(r"^(?:habana\.ai/|intel\.com/gpu|gpu\.intel\.com/|aws\.amazon\.com/neuron|xilinx\.com/)")
 REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+# Literal values that say "no key": an OpenAI-compatible client needs some api_key string even
+# where the server has no auth (vLLM's examples: openai_api_key = "EMPTY"; llama.cpp's server
+# README: "sk-no-key-required"). Such a value is no credential; a placeholder to be replaced by
+# the real key ("<your-token>", "$HF_TOKEN", "YOUR_API_KEY") is one.
+NO_KEY_VALUES = frozenset({"empty", "dummy", "none", "null", "fake", "no-key", "nokey", "not-needed", "not-used", "unused",
+                           "sk-no-key-required", "no-key-required"})
 ONLY_REFERENCES = re.compile(r"^\s*(?:\$\([A-Za-z_][A-Za-z0-9_.-]*\)\s*)+$")
 
 
@@ -49,7 +55,7 @@ class Positions:
 
 
 def container_facts(c: Any, where: JsonPath, owner: dict[str, str], init: bool, pos: Positions, settings: Settings,
-                    implied: Implied | None = None) -> dict[str, Any]:
+                    implied: Implied | None = None, serves: Serves | None = None) -> dict[str, Any]:
     """The facts of one container (``owner``: its workload's label and its name)."""
     c = _mapping(c)
     name = str(c.get("name", ""))
@@ -85,6 +91,9 @@ def container_facts(c: Any, where: JsonPath, owner: dict[str, str], init: bool, 
     if not init:
         applies = implied is not None and (implied.container is None or implied.container == name)
         found = recognise(command, args, c.get("image"), literals, (implied.command, implied.via) if applies and not command else None)
+        if serves is not None:
+            found = {"serving": {"engine": serves.server, "via": serves.via, "launch_via": None, "launch": None},
+                     "reason": f"the object runs {serves.server} ({serves.via}) on this pod's containers"}
         facts.update(serving=found["serving"], serving_reason=found["reason"], ray_node=starts_ray_node([*command, *args], literals))
     return facts
 
@@ -147,7 +156,8 @@ def _env(e: Any, where: JsonPath, owner: dict[str, str], pos: Positions, setting
         value = e.get("value")
         text = "" if value is None else str(value)
         references = sorted({m.group(1) for m in REFERENCE.finditer(text) if m.group(1)})
-        entry.update(source="literal", empty=not text.strip(), references=references, only_references=bool(ONLY_REFERENCES.match(text)))
+        entry.update(source="literal", empty=not text.strip(), references=references, only_references=bool(ONLY_REFERENCES.match(text)),
+                     says_no_key=text.strip().lower() in NO_KEY_VALUES)
         if name in settings.expose:
             check_exposable(name, text)  # a credential in an exposed variable: the provider fails
             entry["value"] = text

@@ -46,6 +46,14 @@ class Implied:
 
 
 @dataclass(frozen=True)
+class Serves:
+    """A template whose containers the object makes model servers (Ray Serve's replicas)."""
+
+    server: str
+    via: str
+
+
+@dataclass(frozen=True)
 class Container:
     """A container the pod spec does not list where a PodSpec would (KServe's framework container)."""
 
@@ -64,6 +72,8 @@ class Template:
     multi_node: bool  # the serving processes span pods the spec does not count (Ray, workerSpec)
     implied: Implied | None = None
     extra: tuple[Container, ...] = field(default_factory=tuple)
+    credentials_from: tuple[str, ...] = ()  # where its Secrets come from besides the spec
+    serves: Serves | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -103,12 +113,17 @@ def pod_templates(obj: Mapping[str, Any], runtimes: Mapping[str, tuple[str, ...]
             extra: tuple[Container, ...] = ()
             multi_node = bool(row.get("multi_node")) or isinstance(pod.get("workerSpec"), dict) or (
                 "multi_node_when" in row and _at(obj, tuple(row["multi_node_when"].split("."))) is not None)
+            credentials = (row["credentials_from"],) if row.get("credentials_from") else ()
+            if row.get("service_account_credentials") and isinstance(pod.get("serviceAccountName"), str):
+                credentials = (f"service account {pod['serviceAccountName']} (KServe's storage initializer reads its Secrets)",)
             if row.get("reader") == "kserve":
                 extra, implied = _kserve_containers(pod, where, runtimes)
             elif row.get("reader") == "kserve-runtime":
                 implied = _runtime_default(obj)
+            serves = spec.get("serves")
+            served = Serves(serves["server"], serves["when"].rsplit(".", 1)[-1]) if serves and _at(obj, tuple(serves["when"].split("."))) else None
             found.append(Template(role, where, pod, meta, size,
-                                  row.get("long_running", True), multi_node, implied, extra))
+                                  row.get("long_running", True), multi_node, implied, extra, credentials, served))
     return found
 
 

@@ -15,8 +15,9 @@
 * ``satisfied_by_alias``: each required name satisfied that way, with the alias and where it is;
 * ``near_misses``: misspelt env names, judged by the env provider itself (its alias table and
   similarity rule) against the declared env, per container;
-* ``opaque_secret_sources``: Secrets of unknown keys (``envFrom``, a whole-volume mount): they
-  may hold anything, so ``missing_secrets`` stays empty.
+* ``opaque_secret_sources``: Secrets of unknown keys (``envFrom``, a whole-volume mount) and
+  credentials that come from outside the spec (a KServe runtime's InferenceServices, an
+  InferenceService's service account): they may hold anything, so ``missing_secrets`` stays empty.
 
 A literal env value made only of references to variables that come from Secrets
 (``HUGGING_FACE_HUB_TOKEN: $(HF_TOKEN)``) comes from those Secrets too.
@@ -37,7 +38,7 @@ def judged(w: dict[str, Any], declared: Mapping[str, dict[str, Any]], required: 
     """A workload with what needs the declared secrets and env (see the module docstring)."""
     refs: list[dict[str, Any]] = []
     provided: dict[str, dict[str, Any]] = {}  # name -> where it is provided
-    opaque: set[str] = set()
+    opaque: set[str] = set(w.get("credentials_from") or ())
     everyone = [*w["init_containers"], *w["containers"]]
     for c in everyone:
         for e in c["env"]:

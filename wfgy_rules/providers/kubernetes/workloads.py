@@ -69,7 +69,7 @@ def workload(obj: Mapping[str, Any], template: Template, where: JsonPath, shown:
     if template.extra:
         merged = next((_mapping(c) for _, c in listed if _mapping(c).get("name") == KSERVE_CONTAINER), {})
         listed = [(i, c) for i, c in listed if _mapping(c).get("name") != KSERVE_CONTAINER]
-    containers = [container_facts(c, (*spec_at, "containers", i), owner, False, pos, settings, template.implied) for i, c in listed]
+    containers = [container_facts(c, (*spec_at, "containers", i), owner, False, pos, settings, template.implied, template.serves) for i, c in listed]
     containers += [container_facts({"name": KSERVE_CONTAINER, **extra.spec, **merged}, (*where, *extra.where), owner, False, pos, settings, template.implied)
                    for extra in template.extra]
     inits = [container_facts(c, (*spec_at, "initContainers", i), owner, True, pos, settings)
@@ -100,6 +100,7 @@ def workload(obj: Mapping[str, Any], template: Template, where: JsonPath, shown:
         "init_containers": inits,
         "volumes": volumes,
         "secret_volumes": _secret_volumes(spec, spec_at, volumes, pos),
+        "credentials_from": list(template.credentials_from),
         "gpu": sum(c["gpu"] for c in containers),
         "gate": _gate(inits, containers, annotations),
     }

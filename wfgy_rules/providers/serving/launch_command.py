@@ -5,9 +5,10 @@ A launch is rarely the bare engine. `find_engine` looks through what stands in f
 * environment assignments and ``env [-i] [-u NAME] VAR=x …`` (their values join the
   environment the engine sees), ``exec``, ``nohup``, ``command``;
 * a shell running a string: ``sh -c "…"`` / ``bash -lc "…"``: the string is split as the shell
-  would (quotes, ``;``, ``&&``, ``||``, ``|``, ``&``), ``export VAR=x`` and ``VAR=x`` before a
-  command are applied, ``$VAR`` / ``${VAR}`` / ``${VAR:-default}`` are expanded, and the first
-  command that starts an engine is the launch;
+  would (quotes, ``;``, ``&&``, ``||``, ``|``, ``&``, newlines; a backslash before a newline
+  continues the line), ``export VAR=x`` and ``VAR=x`` before a command are applied,
+  ``$VAR`` / ``${VAR}`` / ``${VAR:-default}`` are expanded, and the first command that
+  starts an engine is the launch;
 * a Python interpreter (``python``, ``python3.11``, ``/usr/bin/python3``) running ``-m MODULE``
   or an engine's entry script (``python /usr/local/bin/vllm serve …``);
 * an executable named by path (``/opt/venv/bin/vllm``, ``./llama-server``);
@@ -41,8 +42,8 @@ LAUNCHERS = {"torchrun": None, "accelerate": "launch", "deepspeed": None, "mpiru
 GATE = ("wfgy-rules", "preflight")
 SHELL_KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time"}  # the command follows
 PYTHON_VALUED_OPTIONS = {"-W", "-X", "-Q"}
-OPERATORS = {";", "&&", "||", "|", "&", "(", ")", ";;", "|&"}
-PUNCTUATION = set("();|&")  # runs of these split into operators; redirections stay words
+OPERATORS = {";", "&&", "||", "|", "&", "(", ")", ";;", "|&", "\n"}
+PUNCTUATION = set("();|&\n")  # runs of these split into operators; redirections stay words
 EXPANSION = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 MAX_DEPTH = 4
 
@@ -144,7 +145,8 @@ class _Walk:
 
     def script(self, script: str, env: dict[str, str], depth: int) -> Any:
         try:
-            lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
+            lexer = shlex.shlex(script.replace("\\\n", ""), posix=True, punctuation_chars="();<>|&\n")
+            lexer.whitespace = " \t\r"  # a newline ends a command, as ; does
             lexer.whitespace_split = True
             tokens = [part for token in lexer for part in _operators(token)]
         except ValueError:
