@@ -26,22 +26,42 @@ def test_the_example_shows_the_tokenizer_drift_first(example):
     lines = done.stdout.splitlines()
     assert lines[:2] == ["declared → effective", "model_card ↔ runtime"]
     tokenizer = next(line for line in lines if "tokenizer_sha" in line)
-    assert tokenizer.split()[:6] == ["≠", "drifted", "tokenizer_sha", "↔", "runtime.model_dir.tokenizer.sha256", "ad4c1b9"]
-    assert "4fb10a16563f" in tokenizer and tokenizer.endswith("another fingerprint")
+    locked, now = json.loads((example / "model-card.json").read_text())["tokenizer_sha"], _tokenizer_sha(example)
+    assert tokenizer.split() == ["≠", "drifted", "tokenizer_sha", "↔", "runtime.model_dir.tokenizer.sha256", locked[:12], now[:12]]
+    assert lines[lines.index(tokenizer) + 1].strip() == "tokenizer_config.json: add_eos_token false → true"  # what changed
     assert lines.index(tokenizer) < 5
+    assert max(map(len, lines)) <= 100
     assert any(line.split()[:3] == ["=", "equal", "customer_name"] for line in lines)
     assert any(line.split()[:3] == ["+", "extra", "ticket_id"] and "no default, not declared" in line for line in lines)
     assert run_cli("diff", "--exit-code", cwd=example).returncode == 1
+
+
+def _tokenizer_sha(project: Path) -> str:
+    return json.loads(run_cli("facts", "--provider", "runtime", cwd=project).stdout)["runtime"]["model_dir"]["tokenizer"]["sha256"]
 
 
 def test_json_and_markdown(example):
     data = json.loads(run_cli("diff", "--format", "json", cwd=example).stdout)
     assert data["mode"] == "declared-vs-effective" and data["drifted"] is True
     row = next(r for r in data["rows"] if r["field"].startswith("tokenizer_sha"))
-    assert row["declared"] == "ad4c1b9" and row["mark"] == "drifted" and len(row["effective"]) == 64
+    locked = json.loads((example / "model-card.json").read_text())["tokenizer_sha"]
+    assert (row["declared"], row["effective"], row["mark"]) == (locked, _tokenizer_sha(example), "drifted")  # whole hashes
+    assert row["note"] == "tokenizer_config.json: add_eos_token false → true"
     markdown = run_cli("diff", "--format", "markdown", cwd=example).stdout
     assert markdown.startswith("### wfgy-rules diff: declared → effective")
-    assert "| ≠ drifted | `tokenizer_sha ↔ runtime.model_dir.tokenizer.sha256` | ad4c1b9 |" in markdown
+    assert f"| ≠ drifted | `tokenizer_sha ↔ runtime.model_dir.tokenizer.sha256` | {locked[:27]}… |" in markdown
+
+
+def test_paths_are_shown_from_where_you_run_as_eval_shows_them():
+    diff = run_cli("diff", "--config", "policies.example/wfgy.yaml", cwd=REPO).stdout
+    evaluated = run_cli("eval", "--config", "policies.example/wfgy.yaml", "--only", "prompt.*", cwd=REPO).stdout
+    assert "policies.example/prompts/support.jinja:4: no default, not declared" in diff
+    assert "policies.example/prompts/support.jinja:4:25: ticket_id" in evaluated
+    rows = json.loads(run_cli("diff", "--config", "policies.example/wfgy.yaml", "--format", "json", cwd=REPO).stdout)["rows"]
+    assert {"section": "secrets", "field": "OPENAI_API_KEY", "declared": "required",
+            "effective": "present (dir:policies.example/secrets)", "mark": "equal"} in rows
+    inside = run_cli("diff", cwd=EXAMPLE).stdout  # from the config's own directory: as configured
+    assert "prompts/support.jinja:4: no default, not declared" in inside and "present (dir:secrets)" in inside
 
 
 def test_two_bundles_say_what_changed(example, tmp_path):

@@ -34,8 +34,10 @@ def statuses(project: Path, *args: str, env: dict[str, str] | None = None) -> di
 def test_the_demo_catches_the_tokenizer_mismatch_and_aborts():
     done = run_cli("eval", "--config", "policies.example/wfgy.yaml", cwd=REPO)
     assert done.returncode == 1
-    assert "✖ checkpoint ↔ tokenizer ...................... FAIL" in done.stdout
-    assert "• model acme/support-llm-7b tokenizer-sha = ad4c1b9; runtime tokenizer-sha = " in done.stdout
+    assert any(line.startswith("✖ checkpoint ↔ tokenizer ..") and line.split()[-2:] == ["FAIL", "semvers.tokenizer-sha"]
+               for line in done.stdout.splitlines())
+    assert "• model acme/support-llm-7b tokenizer-sha = " in done.stdout
+    assert ": tokenizer_config.json: add_eos_token false → true\n" in done.stdout  # the planted change, named
     assert "prompts/support.jinja:4:25: ticket_id (jinja2) has no default" in done.stdout
     assert done.stdout.rstrip().endswith("→ Aborting deploy (use --force to override)")
     forced = run_cli("eval", "--config", "policies.example/wfgy.yaml", "--force", cwd=REPO)

@@ -175,7 +175,9 @@ def test_a_sentencepiece_only_model_dir_is_fingerprinted(tmp_path):
     (tmp_path / "model").mkdir()
     shutil.copyfile(CORPUS / "mistral" / "mistral_instruct_tokenizer_240323.model.v3", tmp_path / "model" / "tokenizer.model.v3")
     card = build_model_card(tmp_path / "model", [], "mistral/v3", {}).card
-    assert card == {"model": "mistral/v3", "tokenizer_sha": describe_model_dir(tmp_path / "model")["tokenizer"]["sha256"]}
+    tokenizer = describe_model_dir(tmp_path / "model")["tokenizer"]
+    assert card == {"model": "mistral/v3", "tokenizer_sha": tokenizer["sha256"], "files": {"tokenizer": tokenizer["per_file"]}}
+    assert list(tokenizer["per_file"]) == ["tokenizer.model.v3"]
 
 
 @pytest.mark.usefixtures("no_cuda")

@@ -41,6 +41,16 @@ def test_a_complete_model_dir(hf_model_dir):
     facts = model_facts(hf_model_dir)
     shas = [facts["tokenizer"].pop("sha256"), facts["tokenizer"]["chat_template"].pop("sha256"), facts["checkpoint"].pop("sha256")]
     assert all(len(sha) == 64 and int(sha, 16) >= 0 for sha in shas) and len(set(shas)) == 3
+    records = {section: facts[section].pop("per_file") for section in ("config", "tokenizer", "generation_config", "checkpoint")}
+    records["chat_template"] = facts["tokenizer"]["chat_template"].pop("per_file")
+    assert sorted(records["tokenizer"]) == ["tokenizer.json", "tokenizer_config.json"]
+    assert records["tokenizer"]["tokenizer_config.json"]["values"]["eos_token"]["content"] == "<|eot_id|>"
+    assert "chat_template" not in records["tokenizer"]["tokenizer_config.json"]["values"]  # it has its own fingerprint
+    assert records["config"] == {"config.json": {"values": json.loads((hf_model_dir / "config.json").read_text())}}
+    assert records["generation_config"] == {"generation_config.json": {"values": {"bos_token_id": 9, "eos_token_id": [10, 11]}}}
+    assert list(records["checkpoint"]) == ["model.safetensors"] and len(records["checkpoint"]["model.safetensors"]["sha256"]) == 64
+    chat_template = records["chat_template"]["chat_template"]
+    assert (chat_template["source"], chat_template["sha256"], len(chat_template["lines"].split())) == ("tokenizer_config.json", shas[1], 1)
     assert facts == {
         "present": True,
         "path": "model",
@@ -172,7 +182,8 @@ def test_absent_files_are_facts(hf_model_dir):
         (hf_model_dir / name).unlink()
     facts = model_facts(hf_model_dir)
     assert facts["config"]["present"] is False and facts["config"]["eos_token_ids"] == []
-    assert facts["generation_config"] == {"present": False, "eos_token_ids": [], "bos_token_id": None}
+    assert facts["generation_config"] == {"present": False, "eos_token_ids": [], "bos_token_id": None, "per_file": {}}
+    assert facts["config"]["per_file"] == {} and facts["tokenizer"]["per_file"] == {}
     assert facts["tokenizer"]["present"] is False
     assert {facts["tokenizer"][key] for key in ("sha256", "format", "vocab_size", "added_tokens", "eos_token")} == {None}
     assert facts["tokenizer"]["chat_template"]["present"] is False and facts["tokenizer"]["chat_template"]["sha256"] is None
@@ -218,8 +229,11 @@ def test_chat_template(hf_model_dir, in_config, jinja_file, expected):
     if jinja_file is not None:
         (hf_model_dir / "chat_template.jinja").write_text(jinja_file, encoding="utf-8")
     facts = model_facts(hf_model_dir)["tokenizer"]["chat_template"]
-    assert (facts.pop("sha256") is not None) == expected["present"]
+    sha = facts.pop("sha256")
+    assert (sha is not None) == expected["present"]
+    record = facts.pop("per_file").get("chat_template")
     assert facts == expected
+    assert record is None if sha is None else (record["source"], record["sha256"]) == (facts["source"], sha)
 
 
 def test_chat_template_fingerprint(hf_model_dir):
@@ -250,6 +264,7 @@ def test_embedding_rows_from_a_sharded_checkpoint(hf_model_dir, write_safetensor
     write_json(hf_model_dir / "model.safetensors.index.json", {"metadata": {"total_size": 576}, "weight_map": weight_map})
     facts = model_facts(hf_model_dir)["checkpoint"]
     sha = facts.pop("sha256")
+    per_file = facts.pop("per_file")
     assert facts == {
         "present": True,
         "files": sorted(shards),
@@ -258,10 +273,14 @@ def test_embedding_rows_from_a_sharded_checkpoint(hf_model_dir, write_safetensor
         "embedding_rows": 32,
         "error": None,
     }
+    assert list(per_file) == ["model.safetensors.index.json", *sorted(shards)]  # what each file holds of the fingerprint
+    assert per_file["model-00001-of-00002.safetensors"]["sha256"] == hashlib.sha256(
+        b'{"model.layers.0.mlp.up_proj.weight":["F16",[8,4]]}').hexdigest()
     expected = {"lm_head.weight": ["F16", [32, 4]], "model.embed_tokens.weight": ["F16", [32, 4]], "model.layers.0.mlp.up_proj.weight": ["F16", [8, 4]]}
     assert sha == hashlib.sha256(json.dumps(expected, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     (hf_model_dir / "model.safetensors.index.json").unlink()  # no index: every header is read
-    assert model_facts(hf_model_dir)["checkpoint"] == {**facts, "sha256": sha}
+    unindexed = model_facts(hf_model_dir)["checkpoint"]
+    assert unindexed == {**facts, "sha256": sha, "per_file": {name: per_file[name] for name in shards}}
     for name in shards:  # re-sharded into one file: the same checkpoint
         (hf_model_dir / name).unlink()
     write_safetensors(hf_model_dir / "model.safetensors", {t: shape for shapes in reversed(shards.values()) for t, shape in shapes.items()})
@@ -366,7 +385,7 @@ def test_an_unreadable_safetensors_header_is_a_fact(hf_model_dir, content, error
     (hf_model_dir / "model.safetensors").write_bytes(content)
     facts = model_facts(hf_model_dir)
     assert facts["checkpoint"] == {"present": True, "files": ["model.safetensors"], "tensors": None, "sha256": None,
-                                   "embedding_tensor": None, "embedding_rows": None, "error": error}
+                                   "embedding_tensor": None, "embedding_rows": None, "error": error, "per_file": {}}
     assert facts["tokenizer"]["vocab_size"] == 12  # the rest of the directory is still described
 
 
@@ -381,7 +400,8 @@ def test_an_index_naming_a_missing_shard_is_a_fact(hf_model_dir):
 def test_no_checkpoint(hf_model_dir):
     (hf_model_dir / "model.safetensors").unlink()
     assert model_facts(hf_model_dir)["checkpoint"] == {"present": False, "files": [], "tensors": None, "sha256": None,
-                                                       "embedding_tensor": None, "embedding_rows": None, "error": None}
+                                                       "embedding_tensor": None, "embedding_rows": None, "error": None,
+                                                       "per_file": {}}
 
 
 _SECTION = {"config.json": "config", "tokenizer.json": "tokenizer", "tokenizer_config.json": "tokenizer",

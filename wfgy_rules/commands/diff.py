@@ -5,6 +5,10 @@
 * ``--facts F``: the same over a bundle written by ``wfgy-rules facts``;
 * ``--facts OLD --facts NEW``: what changed between two bundles (`wfgy_rules.diff.bundles`).
 
+Paths in the rows are shown from the working directory, as in every other command; a
+bundle's are taken as relative to the config found here (``--config``, or the nearest
+``wfgy.yaml``), as ``eval --facts`` takes them. Text rows fit 100 columns.
+
 Exit 0 (``--exit-code``: 1 when something drifted or is missing), 2 on invalid input.
 """
 
@@ -36,8 +40,10 @@ def run(config: str | None, facts: list[str], fmt: str, output: str | None, show
     bundles = [_read(path) for path in facts]
     if len(bundles) == 2:
         diff = bundles_diff(*bundles, Path(facts[0]).name, Path(facts[1]).name)
+    elif bundles:
+        diff = declared_vs_effective(bundles[0], _config_dir(config))
     else:
-        diff = declared_vs_effective(bundles[0] if bundles else _gather(config))
+        diff = declared_vs_effective(*_gather(config))
     text = FORMATS[fmt](diff, show_all)
     if output:
         write_atomic(Path(output), text)
@@ -52,8 +58,15 @@ def _read(path: str) -> Bundle:
     return read_bundle(Path(path))
 
 
-def _gather(config_path: str | None) -> Bundle:
+def _gather(config_path: str | None) -> tuple[Bundle, Path]:
+    """The facts gathered now, and the config's directory their paths are relative to."""
     config = load_config(find_config(config_path))
     names = [name for name in PROVIDERS if name in registry.names()]
     ctx = ProviderContext(base_dir=config.base_dir, environ=dict(os.environ))
-    return gather(names, config.providers, ctx, config.provider_timeouts)
+    return gather(names, config.providers, ctx, config.provider_timeouts), config.base_dir
+
+
+def _config_dir(config_path: str | None) -> Path | None:
+    """The directory of the config a bundle's paths are relative to, as for ``eval --facts``."""
+    path = find_config(config_path)
+    return path.resolve().parent if path is not None else None

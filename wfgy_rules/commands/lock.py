@@ -3,11 +3,13 @@
 Run it where the image is built and tested (in the image). It records the installed
 versions of the runtime provider's packages and of the serving engine (vLLM, SGLang or TGI's
 ``text-generation-server``, when one is installed), the compiled CUDA, torch's git revision
-and the model directory's tokenizer, chat template and checkpoint fingerprints, vocab size
-and context length, so the deploy-time gate (SemVers Diff) compares against what was really
-built. Keys already in the card that ``lock`` does not produce (``requires_gpu``, ``custom``
-…) are kept; the keys it produces are replaced, and when a model directory is locked its keys
-that it no longer gives (a chat template removed) are removed, never left stale.
+and the model directory's tokenizer, chat template and checkpoint fingerprints (with what
+each file behind them held: ``files``), vocab size and context length, so the deploy-time
+gate (SemVers Diff) compares against what was really built, and names the file that changed
+when a fingerprint no longer matches. Keys already in the card that ``lock`` does not
+produce (``requires_gpu``, ``custom`` …) are kept; the keys it produces are replaced, and
+when a model directory is locked its keys that it no longer gives (a chat template removed)
+are removed, never left stale.
 
 Nothing is left out silently: every key it could not record is a ``warning:`` line on stderr
 with the reason (``torch not recorded: torch is not installed here``), keys alike grouped
@@ -46,13 +48,20 @@ def run(config: str | None, model_dir: str | None, model: str | None, output: st
     stale = set(MODEL_DIR_KEYS) if directory is not None else set()
     merged = {**{k: v for k, v in existing.items() if k not in stale}, **locked.card}
     write_model_card(merged, target)
-    print(f"wrote {target} ({', '.join(f'{k}={v}' for k, v in sorted(locked.card.items()))})", file=sys.stderr)
+    print(f"wrote {target} ({', '.join(f'{k}={_shown(v)}' for k, v in sorted(locked.card.items()))})", file=sys.stderr)
     for line in _warnings(locked.unrecorded, merged):
         print(line, file=sys.stderr)
     if any(key in locked.unrecorded for key in (*packages, *_ENVIRONMENT_KEYS)):
         print("hint: lock records what is installed where it runs; run it in the image "
               "(docker run --entrypoint wfgy-rules IMAGE lock …) to pin the image's packages and CUDA", file=sys.stderr)
     return 0
+
+
+def _shown(value: object) -> object:
+    """A card value for the ``wrote`` line: ``files`` as the number of files it records."""
+    if isinstance(value, dict) and all(isinstance(group, dict) for group in value.values()):
+        return f"{sum(len(group) for group in value.values())} file records"
+    return value
 
 
 def _warnings(unrecorded: dict[str, str], card: dict) -> list[str]:

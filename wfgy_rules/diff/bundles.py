@@ -8,6 +8,11 @@ lists of objects by their identifying key (``prompts.files[path=prompts/a.jinja]
 whole elements (``…placeholders[{"column":25,"line":4,"name":"ticket_id"}]``). Marks: ``equal``, ``drifted`` (both bundles
 have the field with different values; ``level`` when both are versions), ``missing`` (gone
 from NEW), ``extra`` (new in NEW). A provider that failed in a bundle shows as its error.
+
+Per-file records (``per_file``, `wfgy_rules.diff.records`) are not taken apart: a fingerprint
+beside them that drifted names what changed in them (``tokenizer_config.json: add_eos_token
+false → true``), as a failing rule does; records with no fingerprint beside them
+(``runtime.model_dir.config.per_file``) are one row, with the changes as its note.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wfgy_rules.diff import Diff, Row
+from wfgy_rules.diff import Diff, Row, records
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.jsonvalues import canonical
 from wfgy_rules.model import Bundle
@@ -36,8 +41,25 @@ def bundles_diff(old: Bundle, new: Bundle, old_name: str = "OLD", new_name: str 
             rows.append(_provider_row(provider, old, new))
             continue
         for field in sorted(set(left) | set(right)):
-            rows.append(_row(provider, field, left.get(field, _ABSENT), right.get(field, _ABSENT)))
+            rows.extend(_field_rows(provider, field, left, right))
     return Diff("bundles", tuple(rows), "old", "new", old_name, new_name)
+
+
+def _field_rows(provider: str, field: str, left: dict[str, Any], right: dict[str, Any]) -> list[Row]:
+    """The row of one field; per-file records go to the fingerprint beside them when there is one."""
+    old, new = left.get(field, _ABSENT), right.get(field, _ABSENT)
+    parent, _, name = field.rpartition(".")
+    if name == records.RECORDS_KEY:
+        if f"{parent}.sha256" in left or f"{parent}.sha256" in right:
+            return []
+        row = _row(provider, field, old, new)
+        note = records.changes_note(old, new) if row.mark == "drifted" else row.note
+        return [Row(provider, field, records.names(row.left), records.names(row.right), row.mark, note=note or row.note)]
+    row = _row(provider, field, old, new)
+    if name == "sha256" and row.mark == "drifted":
+        note = records.changes_note(left.get(f"{parent}.{records.RECORDS_KEY}"), right.get(f"{parent}.{records.RECORDS_KEY}"))
+        row = Row(provider, field, row.left, row.right, row.mark, row.level, note or row.note)
+    return [row]
 
 
 class _Absent:
@@ -91,7 +113,9 @@ def flatten(value: Any, prefix: str) -> dict[str, Any]:
 
 
 def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
+    if path.endswith("." + records.RECORDS_KEY):
+        out[path] = value  # compared whole (see the module docstring)
+    elif isinstance(value, dict):
         if not value:
             out[path] = {}
         for key in value:

@@ -1,12 +1,16 @@
 """``diff --format text|json|markdown``: one small function per format, in `FORMATS`.
 
-Text is a table per section, the mark first so drift stands out::
+Text is a table per section, the mark first so drift stands out, that fits `WIDTH` (100)
+columns: a field too long for its column gets a line of its own with the values below it,
+and a note that does not fit after the values goes on the lines below, under the field::
 
     model_card ↔ runtime
-      ≠ drifted   tokenizer_sha ↔ runtime.model_dir.tokenizer.sha256  ad4c1b9  d5b64bb613c8ae54…  another fingerprint
-      = equal     vocab_size ↔ runtime.model_dir.config.vocab_size    128      128
+      ≠ drifted   tokenizer_sha ↔ runtime.model_dir.tokenizer.sha256            34ae92b5ccea  a9be45b6f511
+                  tokenizer_config.json: add_eos_token false → true
+      = equal     vocab_size ↔ runtime.model_dir.config.vocab_size              128           128
 
-Long values are shortened (the JSON keeps them whole); ``—`` is a side with no value.
+Hashes show their first 12 digits (`wfgy_rules.reporters.short_hashes`) and other long values
+are shortened (the JSON keeps them whole); ``—`` is a side with no value.
 What a bundle holds is escaped as the reports escape it (`wfgy_rules.reporters.escaping`):
 in text no control character (a value cannot start a line or send a terminal escape), in
 Markdown no markup, mention or autolink either.
@@ -15,14 +19,19 @@ Markdown no markup, mention or autolink either.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from wfgy_rules.diff import Diff, Row
 from wfgy_rules.reporters import escaping
+from wfgy_rules.reporters.short_hashes import shorten
 
 SYMBOLS = {"equal": "=", "drifted": "≠", "missing": "-", "extra": "+", "unpaired": "·"}
+WIDTH = 100
 _MAX_CELL = 28
+_INDENT, _GAP = "  ", "  "
 
 
 def cell(value: Any, limit: int = _MAX_CELL) -> str:
@@ -35,10 +44,6 @@ def cell(value: Any, limit: int = _MAX_CELL) -> str:
 
 def _shown(diff: Diff, show_all: bool) -> list[Row]:
     return [r for r in diff.rows if show_all or diff.mode != "bundles" or r.mark != "equal"]
-
-
-def _note(row: Row) -> str:
-    return row.note
 
 
 def _titles(diff: Diff) -> tuple[str, str]:
@@ -62,21 +67,61 @@ def render_text(diff: Diff, show_all: bool = False) -> str:
     lines = [f"{left} → {right}"]
     if not rows:
         lines.append("  no differences")
-    widths = [max([len(c) for c in column] or [0]) for column in zip(*[_cells(r) for r in rows])] if rows else []
-    section = None
+    sections: dict[str, list[list[str]]] = {}
     for row in rows:
-        if row.section != section:
-            section = row.section
-            lines.append(escaping.text(section))
-        cells = _cells(row)
-        text = "  " + "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths[:-1])) + ("  " + cells[-1] if cells[-1] else "")
-        lines.append(text.rstrip())
+        sections.setdefault(row.section, []).append(_cells(row))
+    for section, cells in sections.items():  # each section aligned on its own
+        lines.append(escaping.text(section))
+        layout = _Layout.of(cells)
+        for row_cells in cells:
+            lines.extend(layout.lines(*row_cells))
     lines.append(_summary_line(diff, show_all))
     return "\n".join(lines) + "\n"
 
 
 def _cells(row: Row) -> list[str]:
-    return [f"{SYMBOLS[row.mark]} {row.mark}", *map(escaping.text, (row.field, cell(row.left), cell(row.right), _note(row)))]
+    """mark, field, left, right, note: escaped, hashes shortened (`wfgy_rules.reporters.short_hashes`)."""
+    values = (row.field, cell(_short(row.left)), cell(_short(row.right)), shorten(row.note))
+    return [f"{SYMBOLS[row.mark]} {row.mark}", *map(escaping.text, values)]
+
+
+def _short(value: Any) -> Any:
+    return shorten(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Columns that fit `WIDTH`: a field too long for its column gets a line of its own, a
+    note that does not fit after the values goes on the lines below, under the field."""
+
+    mark: int
+    field: int
+    left: int
+
+    @classmethod
+    def of(cls, cells: list[list[str]]) -> _Layout:
+        mark, left, right = (max([len(c[i]) for c in cells] or [0]) for i in (0, 2, 3))
+        room = WIDTH - len(_INDENT) - mark - left - right - 3 * len(_GAP)
+        return cls(mark, min(max([len(c[1]) for c in cells] or [0]), room), left)
+
+    def lines(self, mark: str, field: str, left: str, right: str, note: str) -> list[str]:
+        head = _INDENT + mark.ljust(self.mark) + _GAP
+        under = " " * len(head)
+        values = (left.ljust(self.left) + _GAP + right).rstrip()
+        if len(field) <= self.field:
+            lines = [head + field.ljust(self.field) + _GAP + values]
+        else:
+            lines = [head + line for line in _wrapped(field, WIDTH - len(head))]
+            lines.append(" " * (len(head) + self.field) + _GAP + values)
+        if note and len(lines[-1]) + len(_GAP) + len(note) <= WIDTH:
+            lines[-1] += _GAP + note
+        elif note:
+            lines.extend(under + line for line in _wrapped(note, WIDTH - len(under)))
+        return [line.rstrip() for line in lines]
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
 
 
 def render_json(diff: Diff, show_all: bool = False) -> str:

@@ -11,12 +11,17 @@ only the header is read. ``checkpoint_facts(path)`` gives ``runtime.model_dir.ch
     embedding_tensor: model.embed_tokens.weight
     embedding_rows: 128256
     error: null                     # e.g. "model.safetensors: shorter than the 8-byte header length"
+    per_file:                       # each file's part of the fingerprint (`lock` writes it to the card)
+      model.safetensors.index.json: {sha256: …}   # its weight_map: which tensor is in which shard
+      model-00001-of-00002.safetensors: {sha256: …}   # its tensors' names, dtypes and shapes
 
 **The fingerprint** is ``canonical_sha256`` of ``{tensor name: [dtype, shape]}`` over the
 tensors the checkpoint loads: those of ``model.safetensors.index.json``'s ``weight_map``
 (each read from the header of the shard the map names) when the index exists, else those of
 every ``*.safetensors`` file. Weights, data offsets, ``__metadata__`` and the way tensors are
-split into shards are left out, so re-sharding or re-saving the same checkpoint keeps it. It
+split into shards are left out, so re-sharding or re-saving the same checkpoint keeps it
+(``per_file`` does change then: it says what is in which file, and is compared only when the
+fingerprint differs). It
 changes when a tensor is added, removed, renamed, re-typed (bf16 → fp8) or re-shaped: a
 checkpoint of another architecture, size or quantisation. A checkpoint re-trained with the
 same shapes keeps it (telling those apart needs the weights).
@@ -36,6 +41,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from wfgy_rules.providers.model.file_records import digest_record
 from wfgy_rules.providers.model.model_files import LFS_POINTER, canonical_sha256, lfs_pointer_problem, read_json
 
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
@@ -58,32 +64,38 @@ def checkpoint_facts(path: Path) -> dict[str, Any]:
     """``runtime.model_dir.checkpoint`` for the directory ``path`` (see the module docstring)."""
     files = sorted(p.name for p in path.glob("*.safetensors"))
     facts = {"present": bool(files), "files": files, "tensors": None, "sha256": None,
-             "embedding_tensor": None, "embedding_rows": None, "error": None}
+             "embedding_tensor": None, "embedding_rows": None, "error": None, "per_file": {}}
     if not files:
         return facts
+    index = read_json(path / SAFETENSORS_INDEX)
     try:
-        tensors = _tensors(path, files)
+        tensors, shard_of = _tensors(path, files, index)
     except _Unreadable as exc:
         return {**facts, "error": str(exc)}
     fingerprint = {name: [entry.get("dtype"), entry.get("shape")] for name, entry in tensors.items()}
+    per_file = {SAFETENSORS_INDEX: digest_record(index["weight_map"])} if index is not None else {}
+    for file in sorted(set(shard_of.values())):
+        per_file[file] = digest_record({name: fingerprint[name] for name, shard in shard_of.items() if shard == file})
     name = _embedding_name(tensors)
     shape = tensors[name].get("shape") if name is not None else None
     rows = shape[0] if isinstance(shape, list) and shape else None
     return {**facts, "tensors": len(tensors), "sha256": canonical_sha256(fingerprint), "embedding_tensor": name,
-            "embedding_rows": rows if isinstance(rows, int) and not isinstance(rows, bool) else None}
+            "embedding_rows": rows if isinstance(rows, int) and not isinstance(rows, bool) else None, "per_file": per_file}
 
 
-def _tensors(path: Path, files: list[str]) -> dict[str, dict[str, Any]]:
-    """``{tensor: header entry}`` of what the checkpoint loads: the index's weight_map, else every file."""
-    index = read_json(path / SAFETENSORS_INDEX)
+def _tensors(path: Path, files: list[str], index: dict[str, Any] | None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """``{tensor: header entry}`` of what the checkpoint loads (the index's weight_map, else
+    every file), and ``{tensor: the file it is read from}``."""
     if index is None:
         tensors: dict[str, dict[str, Any]] = {}
+        shard_of: dict[str, str] = {}
         for file in files:
             for name, entry in _entries(path / file).items():
                 if name in tensors:
                     raise _Unreadable(f"{file}: tensor {name} is also in another safetensors file and there is no {SAFETENSORS_INDEX}")
                 tensors[name] = entry
-        return tensors
+                shard_of[name] = file
+        return tensors, shard_of
     weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict) or not all(isinstance(file, str) for file in weight_map.values()):
         raise _Unreadable(f"{SAFETENSORS_INDEX}: weight_map is not an object of tensor → file names")
@@ -98,7 +110,7 @@ def _tensors(path: Path, files: list[str]) -> dict[str, dict[str, Any]]:
         if name not in headers[file]:
             raise _Unreadable(f"{SAFETENSORS_INDEX}: {name} is not in the header of {file}")
         tensors[name] = headers[file][name]
-    return tensors
+    return tensors, {name: weight_map[name] for name in tensors}
 
 
 def _entries(file: Path) -> dict[str, dict[str, Any]]:

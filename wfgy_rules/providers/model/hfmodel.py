@@ -14,11 +14,13 @@ template is parsed (never rendered) with jinja2, imported on first use.
       pad_token_id: null
       model_type: llama
       transformers_version: 4.44.2
+      per_file: {config.json: {values: {vocab_size: 128256, …}}}   # what `lock` records (below)
     tokenizer:                      # the tokenizer files (`wfgy_rules.providers.model.tokenizer_files`)
       present: true                 # some vocabulary file exists (readable or not: see error)
       format: tokenizer.json        # tokenizer.json | tekken | sentencepiece | gpt2-bpe | wordpiece | null
       files: [tokenizer.json, tokenizer.model, tokenizer_config.json, special_tokens_map.json]   # what sha256 covers
       sha256: 9e7f02d…              # the ids-relevant fingerprint; `wfgy-rules lock` writes it as tokenizer_sha
+      per_file: {tokenizer.json: {sha256: …}, tokenizer_config.json: {sha256: …, values: {add_eos_token: false, …}}, …}
       error: null                   # e.g. "tokenizer.model: truncated varint at byte 253150" (sha256 is then null)
       vocab_size: 128256            # max token id + 1, added tokens included
       max_id: 128255
@@ -35,9 +37,16 @@ template is parsed (never rendered) with jinja2, imported on first use.
         sha256: 41c0…                   # its own fingerprint; `lock` writes it as chat_template_sha
         parseable: false                # null when there is no template
         error: {line: 3, message: "unexpected '}'"}   # line within the template
-    generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], bos_token_id: 128000}
+        per_file: {chat_template: {source: tokenizer_config.json, sha256: 41c0…, lines: "1a2b3c4d …"}}
+    generation_config: {present: true, eos_token_ids: [128001, 128008, 128009], bos_token_id: 128000,
+                        per_file: {generation_config.json: {values: {…}}}}
     checkpoint: {present: true, files: […], tensors: 291, sha256: 5c2e…, embedding_tensor: model.embed_tokens.weight,
-                 embedding_rows: 128256, error: null}   # `wfgy_rules.providers.model.checkpoint_files`
+                 embedding_rows: 128256, error: null, per_file: {…}}   # `wfgy_rules.providers.model.checkpoint_files`
+
+Each ``per_file`` is ``{name: record}``: what each file behind a fingerprint (or a small JSON
+file behind the card's values) holds, as `wfgy_rules.providers.model.file_records` describes;
+``wfgy-rules lock`` writes them to the card's ``files``, so a fingerprint that no longer
+matches names the file, key and both values that changed. Empty when the file is absent.
 
 A missing config.json or generation_config.json gives ``present: false`` and null values
 (empty lists for ``eos_token_ids``); without a vocabulary file the tokenizer's special tokens,
@@ -67,6 +76,7 @@ from typing import Any
 
 from wfgy_rules.errors import ProviderError
 from wfgy_rules.providers.model.checkpoint_files import checkpoint_facts
+from wfgy_rules.providers.model.file_records import lines_record, settings_record
 from wfgy_rules.providers.model.model_files import canonical_sha256, read_json, read_text
 from wfgy_rules.providers.prompts.templates.jinja_extension import generation_block
 from wfgy_rules.providers.model.tokenizer_files import read_tokenizer_files
@@ -108,7 +118,12 @@ def _config_facts(config: dict[str, Any] | None) -> dict[str, Any]:
         "pad_token_id": _top_or_text(doc, "pad_token_id"),
         "model_type": doc.get("model_type"),
         "transformers_version": doc.get("transformers_version"),
+        "per_file": _settings("config.json", config),
     }
+
+
+def _settings(name: str, document: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if document is None else {name: settings_record(document, in_fingerprint=False)}
 
 
 def _top_or_text(config: dict[str, Any], key: str) -> Any:
@@ -132,6 +147,7 @@ def _generation_facts(generation: dict[str, Any] | None) -> dict[str, Any]:
         "present": generation is not None,
         "eos_token_ids": _id_list(doc.get("eos_token_id")),
         "bos_token_id": doc.get("bos_token_id"),
+        "per_file": _settings("generation_config.json", generation),
     }
 
 
@@ -146,6 +162,7 @@ def _tokenizer_facts(path: Path) -> dict[str, Any]:
         "format": files.format,
         "files": files.files,
         "sha256": files.sha256,
+        "per_file": files.per_file,
         "error": files.error,
         "vocab_size": files.vocab_size,
         "max_id": files.max_id,
@@ -160,14 +177,17 @@ def _tokenizer_facts(path: Path) -> dict[str, Any]:
     }
 
 
+_NO_CHAT_TEMPLATE: dict[str, Any] = {
+    "present": False, "source": None, "sha256": None, "parseable": None, "error": None, "undeclared": [], "per_file": {},
+}
 _CHECKPOINT_UNREADABLE: dict[str, Any] = {
     "present": True, "files": [], "tensors": None, "sha256": None, "embedding_tensor": None, "embedding_rows": None, "error": None,
+    "per_file": {},
 }
 _TOKENIZER_UNREADABLE: dict[str, Any] = {
-    "present": True, "format": None, "files": [], "sha256": None, "error": None, "vocab_size": None, "max_id": None,
-    "added_tokens": None, "model_type": None, "bos_token": None, "eos_token": None, "bos_token_id": None,
-    "eos_token_id": None, "tokenizer_class": None,
-    "chat_template": {"present": False, "source": None, "sha256": None, "parseable": None, "error": None, "undeclared": []},
+    "present": True, "format": None, "files": [], "sha256": None, "per_file": {}, "error": None, "vocab_size": None,
+    "max_id": None, "added_tokens": None, "model_type": None, "bos_token": None, "eos_token": None, "bos_token_id": None,
+    "eos_token_id": None, "tokenizer_class": None, "chat_template": _NO_CHAT_TEMPLATE,
 }
 
 
@@ -185,13 +205,14 @@ def _special_token(name: str, *sources: dict[str, Any]) -> str | None:
 def _chat_template_facts(path: Path, tokenizer_config: dict[str, Any]) -> dict[str, Any]:
     templates, source = _chat_templates(path, tokenizer_config)
     if not templates:
-        return {"present": False, "source": None, "sha256": None, "parseable": None, "error": None, "undeclared": []}
+        return dict(_NO_CHAT_TEMPLATE)
     from wfgy_rules.providers.prompts.templates.placeholders import chat_template_undeclared
 
     error = _first_syntax_error(templates)
     fingerprint = canonical_sha256([[name, text] for name, text in templates])
     undeclared = chat_template_undeclared(templates)
-    return {"present": True, "source": source, "sha256": fingerprint, "parseable": error is None, "error": error, "undeclared": undeclared}
+    return {"present": True, "source": source, "sha256": fingerprint, "parseable": error is None, "error": error, "undeclared": undeclared,
+            "per_file": {"chat_template": lines_record(templates, source, fingerprint)}}
 
 
 def _chat_templates(path: Path, tokenizer_config: dict[str, Any]) -> tuple[list[tuple[str | None, str]], str | None]:

@@ -8,6 +8,13 @@ runtime provider reports there, and every later gate compares its own runtime wi
       "checkpoint_sha": "5c2e…",          # runtime.model_dir.checkpoint.sha256
       "context_length": 131072,           # the max_model_len vLLM derives from config.json
       "cuda": "12.1",
+      "files": {                          # what each fingerprint was made of, file by file
+        "tokenizer": {"tokenizer.json": {"sha256": "…"}, "tokenizer_config.json": {"sha256": "…", "values": {…}}},
+        "chat_template": {"chat_template": {"source": "tokenizer_config.json", "sha256": "41c0…", "lines": "…"}},
+        "checkpoint": {"model.safetensors.index.json": {"sha256": "…"}, "model-00001-of-00004.safetensors": …},
+        "config": {"config.json": {"values": {…}}},
+        "generation_config": {"generation_config.json": {"values": {…}}}
+      },
       "model": "acme/support-bot-8b",
       "pytorch_sha": "d44533f9…",         # runtime.torch_build.git_version
       "requires_gpu": true,
@@ -22,7 +29,11 @@ runtime provider reports there, and every later gate compares its own runtime wi
 Every value comes from the same functions as the ``runtime`` facts, so a card built from a
 model directory always matches that directory's facts. ``context_length`` is the context vLLM
 derives from ``config.json`` (`wfgy_rules.providers.model.vllm_context`), the number a serving
-config's ``max_model_len`` must not exceed.
+config's ``max_model_len`` must not exceed. ``files`` holds the runtime facts' ``per_file``
+records of each section (`wfgy_rules.providers.model.file_records`): when a fingerprint no
+longer matches, the SemVers Diff rules and ``diff`` compare them with the model directory's
+and name the file, key and values that changed. A card without them (locked by an older
+release) is still judged on the whole fingerprints.
 
 What is unknown is left out of the card rather than written as null, and said: each key that
 could not be recorded is in ``Locked.unrecorded`` with the reason (torch not installed here,
@@ -52,7 +63,9 @@ from wfgy_rules.providers.runtime import SERVING_ENGINES, compiled_cuda, looked_
 from wfgy_rules.resources import resource_path
 
 # The card keys a model directory gives; lock replaces or removes all of them together.
-MODEL_DIR_KEYS = ("tokenizer_sha", "chat_template_sha", "checkpoint_sha", "vocab_size", "context_length")
+MODEL_DIR_KEYS = ("tokenizer_sha", "chat_template_sha", "checkpoint_sha", "vocab_size", "context_length", "files")
+# The card's ``files`` groups, each the ``per_file`` of a model-directory section (the chat template's is under the tokenizer).
+FILE_GROUPS = ("tokenizer", "chat_template", "checkpoint", "config", "generation_config")
 # The keys the caller declares; every other key is observed, and a card with none of those pins nothing.
 DECLARED_KEYS = frozenset({"model", "requires_gpu", "min_gpu_memory_gib"})
 NO_MODEL_DIR = "no model directory (--model-dir, or providers.runtime.model_dir in wfgy.yaml)"
@@ -147,9 +160,17 @@ def _record_model_dir(model_dir: Path, card: dict[str, Any], unrecorded: dict[st
     config = facts["config"]
     card["vocab_size"] = config["vocab_size"]
     unrecorded["vocab_size"] = "config.json has no vocab_size" if config["present"] else "no config.json"
+    files = {group: _per_file(facts, group) for group in FILE_GROUPS}
+    card["files"] = {group: records for group, records in files.items() if records} or None
+    unrecorded["files"] = "no file of the model directory to record"
     shape = model_shape(read_json(model_dir / "config.json"), _tokenizer_config(model_dir))
     card["context_length"] = shape["derived_context"]
     unrecorded["context_length"] = shape["derived_context_from"] if shape["present"] else "no config.json"
+
+
+def _per_file(facts: dict[str, Any], group: str) -> dict[str, Any]:
+    section = facts["tokenizer"]["chat_template"] if group == "chat_template" else facts[group]
+    return section.get("per_file") or {}
 
 
 def _tokenizer_config(model_dir: Path) -> dict[str, Any] | None:

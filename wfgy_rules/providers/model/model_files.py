@@ -82,6 +82,20 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def canonical_sha256(value: Any) -> str:
     """sha256 (hex) of ``value`` as canonical JSON: sorted keys, compact, UTF-8."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text_sha256(canonical_json(value))
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text `canonical_sha256` hashes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_object(members: dict[str, str]) -> str:
+    """`canonical_json` of an object whose members' canonical JSON is already known (a large
+    vocabulary is serialised once for its own digest and for the fingerprint it is part of)."""
+    return "{" + ",".join(f"{canonical_json(key)}:{members[key]}" for key in sorted(members)) + "}"
+
+
+def text_sha256(text: str) -> str:
     # surrogatepass: a vocabulary may hold lone surrogates ("\ud83d"), which plain UTF-8 refuses.
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

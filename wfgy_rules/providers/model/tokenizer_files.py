@@ -8,7 +8,10 @@
      "special_tokens_map.json": {…},          # whole
      "added_tokens.json": {…}}                # whole (slow tokenizers' added tokens)
 
-An absent file is an absent key, never an empty one. The vocabulary files, and what of them
+An absent file is an absent key, never an empty one. ``per_file`` holds each file's part of
+the fingerprint (`wfgy_rules.providers.model.file_records`): the digest of what is hashed of
+it and, for tokenizer_config.json and special_tokens_map.json, the values of their keys, so
+a changed fingerprint names the file and the key. The vocabulary files, and what of them
 is hashed (so that re-serialising the same tokenizer keeps the fingerprint):
 
 | file | format | content hashed | vocab_size |
@@ -51,11 +54,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wfgy_rules.providers.model.file_records import Record, digest_record, settings_record
 from wfgy_rules.providers.model.model_files import (
-    canonical_sha256,
+    canonical_json,
+    canonical_object,
     read_bytes,
     read_json,
     read_text,
+    text_sha256,
 )
 from wfgy_rules.providers.model.sentencepiece_model import SentencePieceError, read_model
 
@@ -84,6 +90,15 @@ class Vocabulary:
     model_type: str | None = None
     added_tokens: int | None = None
     special_tokens: dict[str, str] = field(default_factory=dict)  # what the file itself names bos/eos/unk/pad
+    part_keys: dict[str, str] | None = None  # {file: its key in content}, when several files make one vocabulary (GPT-2)
+
+    def texts(self) -> tuple[str, dict[str, str]]:
+        """The canonical JSON of ``content`` and of each file's part of it, each serialised once."""
+        if self.part_keys is None:
+            text = canonical_json(self.content)
+            return text, {self.files[0]: text}
+        parts = {name: canonical_json(self.content[key]) for name, key in self.part_keys.items()}
+        return canonical_object({key: parts[name] for name, key in self.part_keys.items()}), parts
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,7 @@ class TokenizerFiles:
     model_type: str | None = None
     added_tokens: int | None = None
     special_tokens: dict[str, str] = field(default_factory=dict)
+    per_file: dict[str, Record] = field(default_factory=dict)
 
 
 def read_tokenizer_files(path: Path, tokenizer_config: dict[str, Any] | None, special_tokens_map: dict[str, Any] | None) -> TokenizerFiles:
@@ -112,11 +128,17 @@ def read_tokenizer_files(path: Path, tokenizer_config: dict[str, Any] | None, sp
     if not vocabularies:
         return TokenizerFiles()
     primary = vocabularies[0]
-    document: dict[str, Any] = {"vocabularies": {"+".join(v.files): v.content for v in vocabularies}}
+    vocabulary_texts: dict[str, str] = {}
+    per_file: dict[str, Record] = {}
+    for vocabulary in vocabularies:
+        vocabulary_texts["+".join(vocabulary.files)], parts = vocabulary.texts()
+        per_file.update({name: {"sha256": text_sha256(text)} for name, text in parts.items()})
+    document = {"vocabularies": canonical_object(vocabulary_texts)}
     for name, doc in (("tokenizer_config.json", _config_for_fingerprint(tokenizer_config)),
                       ("special_tokens_map.json", special_tokens_map), ("added_tokens.json", added_tokens_json)):
         if doc is not None:
-            document[name] = doc
+            document[name] = canonical_json(doc)
+            per_file[name] = digest_record(doc) if name == "added_tokens.json" else settings_record(doc)
     pairs = primary.pairs + _added_pairs(tokenizer_config or {}, added_tokens_json or {})
     ids = [token_id for _, token_id in pairs] + ([primary.vocab_size - 1] if primary.vocab_size else [])
     max_id = max(ids, default=None)
@@ -125,13 +147,14 @@ def read_tokenizer_files(path: Path, tokenizer_config: dict[str, Any] | None, sp
     return TokenizerFiles(
         format=primary.format,
         files=files,
-        sha256=canonical_sha256(document),
+        sha256=text_sha256(canonical_object(document)),
         ids=dict(pairs),
         vocab_size=None if max_id is None else max_id + 1,
         max_id=max_id,
         model_type=primary.model_type,
         added_tokens=primary.added_tokens,
         special_tokens=primary.special_tokens,
+        per_file=per_file,
     )
 
 
@@ -230,7 +253,7 @@ def _gpt2(path: Path) -> list[Vocabulary]:
         raise _Malformed("vocab.json: expected {token: id} with non-negative integer ids")
     lines = [" ".join(line.split()) for line in merges.splitlines() if not line.startswith("#version")]
     return [Vocabulary("gpt2-bpe", ("vocab.json", "merges.txt"), {"vocab": vocab, "merges": [m for m in lines if m]},
-                       list(vocab.items()), model_type="BPE")]
+                       list(vocab.items()), model_type="BPE", part_keys={"vocab.json": "vocab", "merges.txt": "merges"})]
 
 
 def _wordpiece(path: Path) -> list[Vocabulary]:
