@@ -18,6 +18,17 @@ Files are read with the same safe loader as policies (no object tags, no duplica
 size-limited). A file that is missing or malformed makes every rule reading ``file`` an
 ``error`` result naming the file: a guard over a config that is not there fails closed.
 
+A file of several YAML documents (a ``---`` stream: ``helm template`` or ``kustomize build``
+output) becomes the list of its documents, empty ones left out, so a team can write its own
+rule over a whole rendered chart::
+
+    - id: team.every-deployment-has-replicas
+      facts: [file]
+      for_each: "file.chart[?kind == 'Deployment']"
+      assert: "item.spec.replicas >= `2`"
+
+A file of one document stays that document (a mapping, as before).
+
 The facts are the files' data; their positions stay in the files. SARIF and GitHub
 annotations place a result of a rule over ``file.serving.max_model_len`` at
 ``max_model_len:`` in ``deploy/serving.yaml`` (a ``for_each`` element at its entry), read
@@ -27,9 +38,10 @@ again from where this config names the file (`wfgy_rules.reporters.locations`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from wfgy_rules.documents.yamlio import load_file
+from wfgy_rules.documents.yamlio import load_stream, load_text, read_text
 from wfgy_rules.errors import PolicyError, ProviderError
 from wfgy_rules.providers.base import ProviderContext
 
@@ -55,7 +67,14 @@ class FileProvider:
         facts: dict[str, Any] = {}
         for name, path in sorted(config.get("files", {}).items()):
             try:
-                facts[name] = load_file(ctx.resolve(path), path).data
+                facts[name] = _data(ctx.resolve(path), path)
             except PolicyError as exc:
                 raise ProviderError("; ".join(exc.lines())) from None
         return facts
+
+
+def _data(path: Path, shown: str) -> Any:
+    """One document's data, or the list of a stream's documents (see the module docstring)."""
+    text = read_text(path, shown)
+    documents = load_stream(text, shown)
+    return [d.data for d in documents] if len(documents) > 1 else load_text(text, shown).data
