@@ -182,7 +182,7 @@ def test_paths_are_relative_to_the_repository_root_not_the_working_directory(pro
 
 def test_a_run_without_a_config_points_at_where_wfgy_yaml_would_be(tmp_path):
     (tmp_path / "facts.json").write_text(json.dumps({"secrets": {"required": ["OPENAI_API_KEY"], "present": {}, "missing": ["OPENAI_API_KEY"]}}))
-    run = json.loads(run_cli("eval", "--facts", "facts.json", "--only", "boot.secrets-present", "--format", "sarif", cwd=tmp_path).stdout)["runs"][0]
+    run = json.loads(run_cli("eval", "--defaults", "--facts", "facts.json", "--only", "boot.secrets-present", "--format", "sarif", cwd=tmp_path).stdout)["runs"][0]
     assert [r["locations"][0]["physicalLocation"] for r in run["results"]] == [
         {"artifactLocation": {"uri": "wfgy.yaml"}, "region": {"startLine": 1, "startColumn": 1}}]
 

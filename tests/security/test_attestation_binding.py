@@ -73,12 +73,30 @@ def test_the_full_run_records_stage_selection_and_every_rule_judged(failing, key
     assert "; stage all; judged 2 rules (1 fail, 1 pass); selection: every rule;" in done.stdout
 
 
-def test_skipping_every_rule_signs_a_pass_that_require_pass_refuses(failing, keys):
-    pem, pub, _ = keys
-    out = attest(failing, pem, "skipped.json", "--skip", "*")
-    predicate = payload_of(out)["predicate"]
-    assert predicate["outcome"] == "pass"  # nothing was judged, so nothing failed
-    assert predicate["judged"] == {} and predicate["selection"]["skip"] == ["*"]
+def judging_nothing(root: Path, pem: Path, name: str, *args: str) -> Path:
+    """``eval --attest`` of a run that judges no rule: exit 2, and nothing is signed."""
+    out = root.parent / name
+    done = run_cli("eval", *args, "--attest", str(out), "--sign-key", str(pem), cwd=root)
+    assert done.returncode == 2 and "error: nothing was judged" in done.stderr, done.stderr
+    assert not out.exists()
+    return out
+
+
+def no_rule_judged(root: Path, pem: Path, private, skip: list[str]) -> Path:
+    """A genuine verdict re-signed as a pass that judged no rule, as a wfgy-rules that signed
+    such runs wrote them."""
+    statement = payload_of(attest(root, pem, "judged.json"))
+    statement["predicate"].update(outcome="pass", judged={}, failing=[])
+    statement["predicate"]["selection"]["skip"] = skip
+    path = root.parent / "no-rule.json"
+    path.write_text(signed(private, json.dumps(statement).encode()))
+    return path
+
+
+def test_skipping_every_rule_signs_nothing_and_a_verdict_of_no_rule_is_refused(failing, keys):
+    pem, pub, private = keys
+    judging_nothing(failing, pem, "skipped.json", "--skip", "*")
+    out = no_rule_judged(failing, pem, private, ["*"])
     assert verify(out, pub).returncode == 0  # genuine: the signature holds
     for extra in ([], ["--allow-selection"]):
         done = verify(out, pub, "--require-pass", *extra)
@@ -111,10 +129,7 @@ def test_rules_disabled_in_the_config_are_recorded_and_a_run_of_none_is_refused(
     assert done.returncode == 0 and "selection: disabled team.max-len;" in done.stdout
 
     config.write_text(TEAM_CONFIG + "rules:\n  team.max-len: {enabled: false}\n  team.replicas: {enabled: false}\n")
-    out = attest(failing, pem, "none.json")
-    assert payload_of(out)["predicate"]["judged"] == {}
-    done = verify(out, pub, "--require-pass")
-    assert done.returncode == 1 and "the verdict judged no rule" in done.stderr
+    judging_nothing(failing, pem, "none.json")  # every rule disabled: skipped, so no verdict
 
 
 def test_the_verifier_pins_the_stage_and_the_policy_digest(failing, keys):

@@ -47,7 +47,7 @@ def test_a_lone_surrogate_escape_in_a_bundle_is_judged_and_reported(tmp_path):
     bundle = tmp_path / "b.json"
     bundle.write_text('{"env": {"names": ["a\\ud800"], "declared": [], "missing": [], "empty": [], "near_misses": [], "values": {}, "kinds": {}, "keys": []}}')
     for fmt in FORMATS:
-        done = run_bytes(["eval", "--facts", str(bundle), "--only", "boot.*", "-f", fmt], tmp_path, {})
+        done = run_bytes(["eval", "--defaults", "--facts", str(bundle), "--only", "boot.*", "-f", fmt], tmp_path, {})
         assert done.returncode in (0, 1) and b"internal error" not in done.stderr, (fmt, done.stderr)
 
 
