@@ -12,7 +12,8 @@
   the required name also reads: ``HUGGING_FACE_HUB_TOKEN`` satisfies ``HF_TOKEN``
   (huggingface_hub reads both); ``HUGGINGFACEHUB_API_TOKEN`` does not (only LangChain's
   legacy code reads it; a vLLM pod with it alone cannot download a gated model);
-* ``satisfied_by_alias``: each required name satisfied that way, with the alias and where it is;
+* ``satisfied_by_alias``: each required name satisfied that way, with the alias, the tools that
+  read both (``readers``) and where it is;
 * ``near_misses``: misspelt env names, judged by the env provider itself (its alias table and
   similarity rule) against the declared env, per container;
 * ``opaque_secret_sources``: Secrets of unknown keys (``envFrom``, a whole-volume mount) and
@@ -79,7 +80,8 @@ def judged(w: dict[str, Any], declared: Mapping[str, dict[str, Any]], required: 
             missing.append(name)
             continue
         at = provided[alias]
-        by_alias.append({"required": name, "found": alias, "readers": sorted(set(tables().readers.get(alias, ()))),
+        shared = set(tables().readers.get(alias, ())) & set(tables().readers.get(name, ()))
+        by_alias.append({"required": name, "found": alias, "readers": sorted(shared),
                          "workload": w["label"], "container": at.get("container"),
                          "path": at.get("path", w["path"]), "line": at.get("line", w["line"]), "column": at.get("column", w["column"])})
     return {
