@@ -194,10 +194,12 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *map(int, children)]
 
 
-def status_kib(pid: int, field: str) -> int:
-    """A ``/proc/PID/status`` figure in KiB (VmRSS, VmHWM); 0 once the process is gone."""
+def status_kib(pid: int, field: str, source: str = "status") -> int:
+    """A memory figure of a process in KiB, 0 once it is gone: from ``/proc/PID/status``
+    (VmRSS, VmHWM) or, with ``source="smaps_rollup"``, Pss (its resident pages, each shared
+    one split between the processes that share it: what the processes together are charged)."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
+        text = Path(f"/proc/{pid}/{source}").read_text()
     except OSError:
         return 0
     for line in text.splitlines():

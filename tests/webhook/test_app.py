@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -86,7 +87,8 @@ def test_a_judge_past_the_deadline_is_killed_and_replaced():
             for _ in range(2):
                 pids.append(app.judges.pids())
                 started = time.monotonic()
-                await _review(app)
+                status, message = await _post(app, json.dumps(REVIEW).encode())
+                assert (status, message) == (200, "wfgy-rules webhook: deadline exceeded; failure mode fail")
                 assert time.monotonic() - started < 0.9  # answered at the deadline, not after the judge's second
         finally:
             app.judges.stop()
@@ -96,20 +98,6 @@ def test_a_judge_past_the_deadline_is_killed_and_replaced():
     assert first != second  # the judge that overran was replaced
     for pid in (first, second):
         assert not _alive(pid)  # killed and reaped: nothing judges on after the answer
-
-
-async def _review(app: WebhookApp) -> None:
-    messages = [{"type": "http.request", "body": json.dumps(REVIEW).encode(), "more_body": False}]
-    sent = []
-
-    async def receive():
-        return messages.pop(0)
-
-    async def send(message):
-        sent.append(message)
-
-    await app({"type": "http", "path": "/validate", "method": "POST", "headers": []}, receive, send)
-    assert json.loads(sent[1]["body"])["response"]["status"]["message"].startswith("wfgy-rules webhook: deadline exceeded")
 
 
 def _alive(pid: int) -> bool:
@@ -197,9 +185,9 @@ def test_a_judge_that_could_not_be_forked_is_forked_at_the_next_review(monkeypat
         await app.judges.start()
         try:
             monkeypatch.setattr(os, "fork", fork)
-            slow = await _status(app, "slow")
+            slow = await _post(app, _with_uid("slow"))
             after = app.judges.pids()
-            fast = await _status(app, "fast")
+            fast = await _post(app, _with_uid("fast"))
             return slow, after, fast
         finally:
             monkeypatch.setattr(os, "fork", real_fork)
@@ -209,22 +197,6 @@ def test_a_judge_that_could_not_be_forked_is_forked_at_the_next_review(monkeypat
     assert (slow_status, slow_message) == (200, "wfgy-rules webhook: deadline exceeded; failure mode fail")
     assert after == []  # the replacement failed: no judge for now
     assert fast_status == 400 and len(forks) == 2  # judged (refused) by a judge forked for it
-
-
-async def _status(app: WebhookApp, uid: str) -> tuple[int, str]:
-    body = json.dumps({**REVIEW, "request": {**REVIEW["request"], "uid": uid}}).encode()
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent = []
-
-    async def receive():
-        return messages.pop(0)
-
-    async def send(message):
-        sent.append(message)
-
-    await app({"type": "http", "path": "/validate", "method": "POST", "headers": []}, receive, send)
-    answer = json.loads(sent[1]["body"])
-    return sent[0]["status"], answer.get("response", {}).get("status", {}).get("message", "")
 
 
 def test_a_share_given_up_while_waiting_is_never_granted():
@@ -247,3 +219,64 @@ def test_a_share_given_up_while_waiting_is_never_granted():
         return budget.free
 
     assert asyncio.run(scenario()) == 10
+
+
+class Hungry:
+    """Allocates ``request.size`` bytes (kept, with ``request.keep``), then refuses (a 400)."""
+
+    kept: list = []
+
+    def review(self, body):
+        food = bytearray(body["request"]["size"])
+        if body["request"].get("keep"):
+            Hungry.kept.append(food)
+        raise BadReview("fed")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA and /proc/self/status are Linux's")
+def test_a_judge_is_held_to_its_memory_allowance():
+    from wfgy_rules.webhook.judges import JUDGE_MEMORY
+
+    app = WebhookApp(Hungry(), timeout=5, log=io.StringIO(), judges=1)
+    seen = []
+
+    async def feed(size: int, keep: bool = False) -> None:
+        body = json.dumps({**REVIEW, "request": {**REVIEW["request"], "size": size, "keep": keep}}).encode()
+        before = app.judges.pids()
+        status = await _post(app, body)
+        seen.append((status, before != app.judges.pids()))
+
+    async def scenario():
+        await app.judges.start()
+        try:
+            await feed(JUDGE_MEMORY * 3)  # over the allowance: fails in the judge, which is replaced
+            await feed(1 << 20)  # a small review in the fresh judge
+            await feed(JUDGE_MEMORY * 7 // 8, keep=True)  # judged, but it keeps too much: replaced
+            await feed(1 << 20)
+        finally:
+            app.judges.stop()
+
+    asyncio.run(scenario())
+    assert seen == [((200, "wfgy-rules webhook: internal error: MemoryError; failure mode fail"), True),
+                    ((400, ""), False), ((400, ""), True), ((400, ""), False)]
+
+
+def _with_uid(uid: str) -> bytes:
+    return json.dumps({**REVIEW, "request": {**REVIEW["request"], "uid": uid}}).encode()
+
+
+async def _post(app: WebhookApp, body: bytes) -> tuple[int, str]:
+    """One review through a running app (its judges started): the status and the answer's
+    ``status.message``."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await app({"type": "http", "path": "/validate", "method": "POST", "headers": []}, receive, send)
+    answer = json.loads(sent[1]["body"])
+    return sent[0]["status"], answer.get("response", {}).get("status", {}).get("message", "")

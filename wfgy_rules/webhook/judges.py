@@ -10,7 +10,14 @@ main thread — where each rule's time budget and the regex time cap apply
 When the review's deadline passes first, the judge is killed (SIGKILL) and a fresh one
 forked in its place: nothing goes on judging after the answer. Waiting for an idle judge
 counts against the deadline too, so at most ``count`` reviews are parsed and judged at
-once, and the memory they take is ``count`` times the bounded cost of one.
+once.
+
+Memory: on Linux each judge may allocate ``JUDGE_MEMORY`` bytes beyond what it inherited
+(``RLIMIT_DATA``: its heap and private mappings). A review that needs more fails in that
+judge alone (``MemoryError``: answered per the failure mode), never in the server, and the
+judge is replaced; one left holding more than three quarters of its allowance after a
+review is replaced too, so that what a judge keeps between reviews cannot creep up. The
+bounds of `wfgy_rules.webhook.bounds` keep the costliest review well inside the allowance.
 
 Judges ignore SIGINT and SIGTERM (the server decides when they end), are killed by the
 kernel when the server dies (Linux ``PR_SET_PDEATHSIG``), keep none of the server's
@@ -36,6 +43,7 @@ from wfgy_rules.webhook.review import Reviewer, uid_of
 from wfgy_rules.workers import die_with_parent
 
 DEFAULT_JUDGES = 2
+JUDGE_MEMORY = 64 * 1024 * 1024
 _HEADER = struct.Struct("!I")  # a frame: its length, then a body (to a judge) or a JSON object (back)
 _ENDING = {signal.SIGINT, signal.SIGTERM}
 
@@ -113,7 +121,10 @@ class Judges:
             self._running.discard(judge)
             judge.end()
             raise
-        self._idle.put_nowait(judge)
+        if frame.get("retire"):
+            await self._replace(judge)
+        else:
+            self._idle.put_nowait(judge)
         return frame
 
     def stop(self) -> None:
@@ -123,7 +134,11 @@ class Judges:
             self._running.pop().end()
 
     async def _exchange(self, judge: _Judge, body: bytes) -> dict[str, Any]:
-        judge.writer.write(_HEADER.pack(len(body)) + body)
+        if len(body) < 1 << 16:
+            judge.writer.write(_HEADER.pack(len(body)) + body)  # one send for a usual review
+        else:
+            judge.writer.write(_HEADER.pack(len(body)))  # a large body is not copied to join them
+            judge.writer.write(body)
         await judge.writer.drain()
         while True:
             (size,) = _HEADER.unpack(await judge.reader.readexactly(_HEADER.size))
@@ -182,19 +197,53 @@ def _serve(reviewer: Reviewer, fd: int, mask: set[signal.Signals]) -> None:
         os.closerange(3, fd)  # the server's sockets, connections and other judges' channels
         os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))
         gc.freeze()  # what was inherited is never scanned, so its pages stay shared
+        ceiling = _cap_memory(JUDGE_MEMORY)
         channel = socket.socket(fileno=fd)
-        while (body := _received(channel)) is not None:
+        retire = False
+        while not retire and (body := _received(channel)) is not None:
             for frame in _frames(reviewer, body):
+                if frame["kind"] != "uid" and ceiling is not None and (_data_bytes() or 0) > ceiling - JUDGE_MEMORY // 4:
+                    frame["retire"] = True
+                retire = bool(frame.get("retire"))
                 data = json.dumps(frame).encode()
                 channel.sendall(_HEADER.pack(len(data)) + data)
-    except BaseException:  # noqa: BLE001 — the server went away, or the judge ran out of memory
+    except BaseException:  # noqa: BLE001 — the server went away, or a frame could not be sent
         code = 1
     finally:
         os._exit(code)
 
 
+def _cap_memory(allowance: int) -> int | None:
+    """Limit this process's data (heap and private mappings) to what it has plus
+    ``allowance``: the ceiling in bytes, or None where that cannot be done (not Linux)."""
+    data = _data_bytes()
+    if data is None:
+        return None
+    try:
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+        ceiling = data + allowance if hard == resource.RLIM_INFINITY else min(data + allowance, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (ceiling, hard))
+    except (ImportError, OSError, ValueError):
+        return None
+    return ceiling
+
+
+def _data_bytes() -> int | None:
+    """This process's data size (``VmData``), or None without ``/proc``."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def _frames(reviewer: Reviewer, body: bytearray) -> Iterator[dict[str, Any]]:
-    uid = ""
+    uid, failed = "", ""
     try:
         review = parse(body)
         uid = uid_of(review)
@@ -202,12 +251,14 @@ def _frames(reviewer: Reviewer, body: bytearray) -> Iterator[dict[str, Any]]:
         verdict = reviewer.review(review)
     except BadReview as exc:
         yield {"kind": "bad", "reason": str(exc)}
-    except MemoryError:
-        raise  # the judge ends; the server answers per the failure mode and forks another
-    except Exception as exc:  # noqa: BLE001 — answered per the failure mode; the judge goes on
-        yield {"kind": "error", "error": type(exc).__name__, "uid": uid}
+        return
+    except Exception as exc:  # noqa: BLE001 — answered per the failure mode
+        failed = type(exc).__name__
     else:
         yield {"kind": "verdict", "verdict": verdict.response, "record": verdict.record}
+        return
+    # out of the handler, so what the review built is freed before the answer is sent
+    yield {"kind": "error", "error": failed, "uid": uid, "retire": failed == "MemoryError"}
 
 
 def _received(channel: socket.socket) -> bytearray | None:
