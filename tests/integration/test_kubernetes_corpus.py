@@ -142,6 +142,26 @@ def test_no_false_alarm_on_real_manifests(real):
     assert sum(got.values()) >= 100  # the pack judges the corpus, not nothing
 
 
+def test_no_container_the_corpus_calls_a_client_router_or_ui_is_taken_for_a_server(tmp_path):
+    """Benchmark clients in server images, the vLLM router, the endpoint picker, web UIs, Ray
+    heads: each container ``expected.yaml`` marks ``server: null`` is no server in the facts."""
+    ours: dict[tuple[str, str, str, str], list[Any]] = {}
+    for index, group in enumerate(groups(EXPECTED["real"])):
+        config = tmp_path / f"facts-{index}.yaml"
+        config.write_text(yaml.safe_dump(config_for([e["file"] for e in group], None)))
+        done = run_cli("facts", "--config", str(config), "--provider", "kubernetes", cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stderr
+        for w in json.loads(done.stdout)["kubernetes"]["workloads"]:
+            for c in w["containers"]:
+                key = (str(Path(w["path"]).relative_to(CORPUS)), w["kind"], w["name"], c["name"])
+                ours.setdefault(key, []).append(c["serving"])
+    clients = [(e["file"], *w["object"].split("/", 1), c["name"]) for e in EXPECTED["real"] for w in e.get("workloads") or []
+               for c in w.get("containers") or [] if c.get("server") is None]
+    judged = [key for key in clients if key in ours]
+    assert len(judged) >= 20
+    assert [key for key in judged if any(ours[key]) and all(ours[key])] == []
+
+
 def test_every_planted_fault_is_caught_at_its_file_and_line(planted):
     got = findings(planted)
     missed = [(e["file"], e["fault"]) for e in EXPECTED["planted"] if got[(e["fault"]["rule"], e["file"], e["fault"]["line"])] == 0]
