@@ -20,7 +20,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from wfgy_rules import __version__
 from wfgy_rules.exit_codes import SUMMARY as EXIT_CODES
 from wfgy_rules.exit_codes import ExitCode
 from wfgy_rules.reporters import FORMATS
@@ -67,7 +66,9 @@ def _attest_options(attest: str | None, subject: list[str] | None, sign_key: str
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"wfgy-rules {__version__}")
+        from wfgy_rules.version import describe
+
+        typer.echo(f"wfgy-rules {describe()}")
         raise typer.Exit(0)
 
 

@@ -62,11 +62,20 @@ def test_policy_test_keys_name_the_closest_rule_and_field(project):
 def test_validate_leaves_a_manifest_of_several_documents_alone_but_not_a_policy_among_them(project):
     manifests = project / "deploy"
     manifests.mkdir()
-    shutil.copy(EXAMPLE / "kubernetes" / "webhook.yaml", manifests / "webhook.yaml")  # a Service, a Deployment, …
-    done = run_cli("validate", "deploy/webhook.yaml", cwd=project)
+    (manifests / "server.yaml").write_text(dedent("""
+        # the model server: a Service and its Deployment
+        apiVersion: v1
+        kind: Service
+        metadata: {name: llm}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: llm}
+    """))
+    done = run_cli("validate", "deploy/server.yaml", cwd=project)
     assert (done.returncode, done.stderr.splitlines()) == (2, [
-        "deploy/webhook.yaml:9:1: unknown file: expected kind Policy, Config, PolicyTest or PromptVars, or a model-card JSON"])
-    for args in (["--ignore-unknown", "deploy/webhook.yaml", "team.yaml"], ["."]):
+        "deploy/server.yaml:2:1: unknown file: expected kind Policy, Config, PolicyTest or PromptVars, or a model-card JSON"])
+    for args in (["--ignore-unknown", "deploy/server.yaml", "team.yaml"], ["."]):
         done = run_cli("validate", *args, cwd=project)
         assert done.returncode == 0 and "more than one YAML document" not in done.stderr, done.stderr
     (manifests / "bundle.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n" + (project / "team.yaml").read_text())

@@ -1,5 +1,6 @@
 """The pre-commit hooks (``.pre-commit-hooks.yaml``), installed and run for real by
-``pre-commit try-repo`` in a throwaway repository.
+``pre-commit try-repo`` in a throwaway repository, and the README's ``.pre-commit-config.yaml``
+entry as pasted (a branch, then pinned to its commit by ``pre-commit autoupdate``).
 
 The hook repository is a copy of this project's package files committed to a temporary git
 repository, so the test never runs git in the working tree (and works from an sdist). pre-commit
@@ -15,12 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.helpers import REPO, example_repository
+from tests.helpers import example_repository, git
+from tests.integration.readme_install import REPOSITORY_URL, install_snippets, package_repository
 
 pytestmark = pytest.mark.slow
 
-PACKAGE_FILES = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "wfgy_rules", "schemas", "rules")
 POLICY = """apiVersion: wfgy-rules/v1
 kind: Policy
 metadata: {name: team}
@@ -35,38 +37,30 @@ rules:
 pre_commit = pytest.importorskip("pre_commit", reason="pre-commit is not installed (pip install pre-commit, in the test extra)")
 
 
-def _git(cwd: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args], cwd=cwd, env=env, check=True, capture_output=True, timeout=60)
-
-
-def _repository(path: Path, files: dict[str, str] | None = None, copy_from: Path | None = None) -> Path:
+def _repository(path: Path, files: dict[str, str]) -> Path:
     path.mkdir()
-    for name in PACKAGE_FILES if copy_from else ():
-        source = copy_from / name
-        if source.is_dir():
-            shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, path / name)
-    for name, text in (files or {}).items():
+    for name, text in files.items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text, encoding="utf-8")
-    _git(path, "init", "-q")
-    _git(path, "add", "-A")
-    _git(path, "commit", "-q", "-m", "init")
+    git(path, "init", "-q")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "init")
     return path
 
 
-def _try_repo(hooks: Path, project: Path, hook: str, home: Path) -> subprocess.CompletedProcess:
+def _pre_commit(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WFGY_", "PRE_COMMIT"))}
     env.update(PRE_COMMIT_HOME=str(home), NO_COLOR="1", PRE_COMMIT_COLOR="never")
-    command = [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), hook, "--all-files", "--color", "never"]
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _try_repo(hooks: Path, project: Path, hook: str, home: Path) -> subprocess.CompletedProcess:
+    return _pre_commit(project, home, "try-repo", str(hooks), hook, "--all-files", "--color", "never")
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (pre-commit needs it)")
 def test_hooks_validate_policies_and_lint_prompts(tmp_path):
-    hooks = _repository(tmp_path / "hooks", copy_from=REPO)
+    hooks = package_repository(tmp_path / "hooks")
     project = _repository(tmp_path / "project", {
         "policies/team.yaml": POLICY,
         "policies/bad.yaml": POLICY.replace("severity: medium", "severity: hi"),  # any name: recognised by content
@@ -89,21 +83,36 @@ def test_hooks_validate_policies_and_lint_prompts(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (pre-commit needs it)")
-def test_hooks_pass_on_the_example_and_fail_on_a_stray_prompt_variable(tmp_path):
-    """End to end: a repository holding the example (workflow, Kubernetes manifests and all)
-    passes both hooks; a stray prompt variable fails prompt lint, a broken policy under
-    policies/ fails validate."""
-    hooks = _repository(tmp_path / "hooks", copy_from=REPO)
+def test_the_readme_entry_passes_on_the_example_as_pasted_and_autoupdate_pins_it(tmp_path):
+    """End to end, through the README's ``.pre-commit-config.yaml`` with only the URL pointed
+    at a local copy: ``rev: main`` installs and runs (pre-commit warns about a branch); a
+    repository holding the example (workflow, Kubernetes manifests and all) passes both
+    hooks; a stray prompt variable fails prompt lint, a broken policy under policies/ fails
+    validate. ``pre-commit autoupdate`` then pins the commit main points at, and once a
+    release is tagged, the tag."""
+    (snippet,) = [s for s in install_snippets("yaml") if "rev:" in s]
+    hooks = package_repository(tmp_path / "hooks")
     project = example_repository(tmp_path / "project")
+    config = project / ".pre-commit-config.yaml"
+    config.write_text(snippet.replace(REPOSITORY_URL, hooks.as_uri()))
+    assert yaml.safe_load(config.read_text())["repos"][0]["rev"] == "main"
+    git(project, "add", ".pre-commit-config.yaml")
     home = tmp_path / "cache"
-    for hook in ("wfgy-rules-validate", "wfgy-rules-prompt-lint"):
-        done = _try_repo(hooks, project, hook, home)
-        assert done.returncode == 0, done.stdout + done.stderr
+    done = _pre_commit(project, home, "run", "--all-files", "--color", "never")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "wfgy-rules validate....." in done.stdout and "wfgy-rules prompt lint....." in done.stdout
+    assert "appears to be a mutable reference" in done.stdout + done.stderr  # said, and it still runs
     prompt = project / "prompts" / "support.jinja"
     prompt.write_text(prompt.read_text() + "Coupon: {{ coupon_code }}\n")
-    done = _try_repo(hooks, project, "wfgy-rules-prompt-lint", home)
+    done = _pre_commit(project, home, "run", "wfgy-rules-prompt-lint", "--all-files", "--color", "never")
     assert done.returncode == 1 and "prompts/support.jinja:6:12: coupon_code (jinja2) has no default" in done.stdout, done.stdout
     policy = project / "policies" / "serving-limits.yaml"
     policy.write_text(policy.read_text().replace("severity: high", "severity: urgent", 1))
-    done = _try_repo(hooks, project, "wfgy-rules-validate", home)
+    done = _pre_commit(project, home, "run", "wfgy-rules-validate", "--all-files", "--color", "never")
     assert done.returncode == 1 and "policies/serving-limits.yaml:" in done.stdout and "severity: \"urgent\"" in done.stdout, done.stdout
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=hooks, capture_output=True, text=True, check=True).stdout.strip()
+    done = _pre_commit(project, home, "autoupdate")
+    assert done.returncode == 0 and yaml.safe_load(config.read_text())["repos"][0]["rev"] == head, done.stdout + done.stderr
+    git(hooks, "tag", "v0.1.0")
+    done = _pre_commit(project, home, "autoupdate")
+    assert done.returncode == 0 and yaml.safe_load(config.read_text())["repos"][0]["rev"] == "v0.1.0", done.stdout + done.stderr
