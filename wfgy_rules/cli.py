@@ -51,6 +51,8 @@ RootOpt = Annotated[Optional[str], typer.Option("--root", metavar="DIR", help="R
 StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Run the rules of this stage: ci (ci and any rules: what the repository shows), deploy (deploy and any rules: secrets, env, GPU too) or all.")]
 AttestOpt = Annotated[Optional[str], typer.Option("--attest", metavar="FILE", help="Write an in-toto Statement (v1) of the verdict: what was judged, policy and facts digests, outcome, failing and waived rules.")]
 SubjectOpt = Annotated[Optional[list[str]], typer.Option("--subject", metavar="NAME@sha256:HEX", help="With --attest: what was judged, e.g. the image digest (repeatable; default: the model card and the tokenizer fingerprint).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Text report: list every rule, passed and skipped too, with the full evidence of each failure.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Text report: only what fails the run, and the verdict.")]
 SignKeyOpt = Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="With --attest: sign the statement in a DSSE envelope with this ed25519 or ECDSA P-256 private key (needs wfgy-rules[attest]).")]
 DefaultsOpt = Annotated[bool, typer.Option("--defaults", help="Read no wfgy.yaml: judge the built-in packs (or --policy) with default settings. Without it, a run that finds no wfgy.yaml and has no --policy exits 2 (write one with 'wfgy-rules init').")]
 
@@ -86,13 +88,14 @@ def eval_command(config: ConfigOpt = None, policy: PolicyOpt = None, facts: Fact
                  attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None,
                  jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", help="With --facts DIR: judge bundles in N worker processes (default: the CPUs this process may use); the report is the same byte for byte.")] = None,
                  shard: Annotated[Optional[str], typer.Option("--shard", metavar="I/N", help="With --facts DIR and --format jsonl: judge only shard I of N (I from 1; stable by bundle file name); combine the N reports with 'wfgy-rules merge'.")] = None,
-                 defaults: DefaultsOpt = False) -> int:
+                 defaults: DefaultsOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> int:
     """Gather facts, evaluate the policies, report, and exit 1 when a blocking rule fails (the CI gate)."""
     from wfgy_rules.commands import evaluate
+    from wfgy_rules.reporters.text import verbosity
     from wfgy_rules.run.session import RunOptions
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force, stage=stage,
-                         jobs=jobs, shard=shard, defaults=defaults)
+                         jobs=jobs, shard=shard, defaults=defaults, verbosity=verbosity(verbose, quiet))
     return evaluate.run(options, color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
@@ -112,7 +115,7 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
                       env_out: Annotated[Optional[str], typer.Option("--env-out", metavar="FILE", help="Write the fallback environment as NAME=\"value\" lines (for an app in another container: set -a; . FILE; set +a).")] = None,
                       color: ColorOpt = "auto", root: RootOpt = None,
                       attest: AttestOpt = None, subject: SubjectOpt = None, sign_key: SignKeyOpt = None,
-                      defaults: DefaultsOpt = False) -> int:
+                      defaults: DefaultsOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False) -> int:
     """The deploy gate: eval with the remedies applied, then exec CMD with the remedied environment.
 
     \b
@@ -132,11 +135,13 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     Everything after CMD (or after '--') belongs to CMD.
     """
     from wfgy_rules.commands import preflight
+    from wfgy_rules.reporters.text import verbosity
     from wfgy_rules.run.session import RunOptions
 
     options = RunOptions(config, policy or [], facts, format, output, report or [], fail_on, only or [], skip or [], force)
     options.stage = stage
     options.defaults = defaults
+    options.verbosity = verbosity(verbose, quiet)
     return preflight.run(options, env_out, command or [], color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 

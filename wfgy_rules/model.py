@@ -120,6 +120,7 @@ class Result:
     target: str | None = None  # the bundle's file name with `eval --facts DIR`
     subject: dict[str, Any] | None = field(default=None, compare=False)  # scalar fields of the for_each element (waiver `match`)
     stage: str = DEFAULT_STAGE  # the rule's stage: ci, deploy or any
+    reason: str | None = field(default=None, compare=False)  # a skip's reason in words, for the text report (`policy.preconditions`)
 
     def sort_key(self) -> tuple:
         return (self.target or "", self.order, -1 if self.index is None else self.index, self.rule_id)

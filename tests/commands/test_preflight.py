@@ -86,7 +86,9 @@ def test_a_passing_run_execs_the_command_in_the_same_process(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert json.loads(out) == {"pid": proc.pid, "cuda": None}
-    assert "✔ GPU present" in err and "3 passed, 0 failed" in err  # the report is on stderr
+    assert err.endswith("3 passed, 0 failed\n") and "GPU present" not in err  # the report is on stderr; passes are counted
+    verbose = popen("preflight", "--verbose", "--", sys.executable, "-c", CHILD, cwd=tmp_path)
+    assert "✔ GPU present" in verbose.communicate(timeout=30)[1]  # and listed with --verbose
     done = run_cli("preflight", "--", sys.executable, "-c", "raise SystemExit(7)", cwd=tmp_path)
     assert done.returncode == 7
 

@@ -39,7 +39,7 @@ def _report(status: Status, action: str, severity: Severity, fail_on: Severity) 
     waiver = {"rule": "team.x", "reason": "r", "expires": "2099-01-01"} if status is Status.waived else None
     result = Result("team.x", "team", "x", severity, status, action, message="m", waiver=waiver)
     outcome = decide([result], fail_on, force=False)
-    return Report(outcome, (), "sha256:p", "sha256:f"), outcome.results[0]
+    return Report(outcome, (), "sha256:p", "sha256:f", verbosity="verbose"), outcome.results[0]
 
 
 @pytest.mark.parametrize("status,action,severity,fail_on,expected", CASES, ids=lambda v: getattr(v, "name", v))

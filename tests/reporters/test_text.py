@@ -19,10 +19,35 @@ from wfgy_rules.reporters.emit import use_color
 
 
 def test_every_line_names_its_rule(project):
-    lines = [line for line in report(project, "text").splitlines() if line[:1] in "✔✖⚠ℹ-"]
+    lines = [line for line in report(project, "text", "--verbose").splitlines() if line[:1] in "✔✖⚠ℹ-"]
     assert [line.split()[-1] for line in lines] == ["team.max-len", "team.replicas", "team.items", "team.items", "team.soft", "team.note", "ops.port", "ops.gpu"]
     assert lines[0] == "✖ max length fits context .. FAIL      team.max-len"
     assert lines[4] == "⚠ images pinned ............ WARN      team.soft"
+
+
+def test_the_default_shows_what_needs_a_person_then_skips_by_reason_then_the_counts(project):
+    out = report(project, "text")
+    assert [line for line in out.splitlines() if line[:1] in "✔✖⚠ℹ-"] == [
+        "✖ max length fits context .. FAIL      team.max-len",
+        "⚠ every item ok ............ WAIVED    team.items",
+        "✖ every item ok ............ FAIL      team.items",
+        "⚠ images pinned ............ WARN      team.soft",
+        "ℹ many replicas ............ FAIL      team.note",
+        "✖ port above 1000 .......... ERROR     ops.port",
+        "- 1 rule skipped: file.serving.gpu is false (ops.gpu)",  # no OK line: passes are only counted
+    ]
+    assert "  • max_model_len 8192 > context 4096\n    file.serving.max_model_len <= params.context → 8192 <= 4096\n" in out
+    assert "\n    file.serving.pinned = false\n" in out and "\n    file.serving.port = \"80\"\n" in out  # one line, no tree
+    assert out.endswith("1 passed, 4 failed, 1 errors, 1 skipped, 1 waived (3 blocking)\n→ Aborting deploy (use --force to override)\n")
+
+
+def test_quiet_prints_only_what_fails_the_run_and_the_verdict(project):
+    out = report(project, "text", "--quiet")
+    assert [line.split()[-1] for line in out.splitlines() if line[:1] in "✔✖⚠ℹ-"] == ["team.max-len", "team.items", "ops.port"]
+    assert "where" not in out and "skipped:" not in out and "WARN" not in out
+    assert out.endswith("(3 blocking)\n→ Aborting deploy (use --force to override)\n")
+    both = run_cli("eval", "--quiet", "--verbose", cwd=project)
+    assert (both.returncode, both.stderr) == (2, "error: --verbose and --quiet ask for opposite things: give one of them\n")
 
 
 class _Stream:

@@ -88,10 +88,12 @@ rules:
 
 def test_every_report_shows_the_values(tmp_path):
     project = write_project(tmp_path, f"sha: {SHA}\ndeclared: ad4c1b9\n", POLICY)
-    text = run_cli("eval", cwd=project)
+    text = run_cli("eval", cwd=project)  # flat, one line per field; the hash at 12 digits
     assert text.returncode == 1
+    assert f'    file.serving.sha = "{SHA[:12]}"\n    file.serving.declared = "ad4c1b9"\n0 passed, 1 failed' in text.stdout
+    text = run_cli("eval", "--verbose", cwd=project)  # the tree
     assert "    where starts_with(file.serving.sha, file.serving.declared) → false (boolean)\n" \
-           f'      file.serving.sha = "{SHA}" (string)\n' \
+           f'      file.serving.sha = "{SHA[:12]}" (string)\n' \
            '      file.serving.declared = "ad4c1b9" (string)\n' in text.stdout
     report = json.loads(run_cli("eval", "--format", "json", cwd=project).stdout)
     assert report["results"][0]["evidence"][0]["values"][1] == {"expr": "file.serving.declared", "depth": 0, "value": "ad4c1b9"}

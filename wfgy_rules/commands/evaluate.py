@@ -50,7 +50,8 @@ def run(options: RunOptions, color: str = "auto", root: str | None = None, attes
     if attestation.path:
         bundles = attestation.watch(bundles)
     outcome, facts_digest = judge(session, bundles, options.force)
-    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir, stage=session.stage)
+    report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir, stage=session.stage,
+                    verbosity=options.verbosity)
     emit(report, options.format, options.output, extra, color=color)
     check_judged(session, outcome)
     if attestation.path:
@@ -96,7 +97,7 @@ def _fleet(session, options: RunOptions, fleet, extra, color: str, root_dir, att
                          "(and only jsonl; no --attest)")
     outcome, facts_digest, bundles = judge_fleet(session, files, options.force, jobs)
     report = Report(outcome, session.rules, session.policy_set.digest, facts_digest, config=session.config, root=root_dir,
-                    stage=session.stage, bundles=bundles)
+                    stage=session.stage, bundles=bundles, verbosity=options.verbosity)
     emit(report, options.format, options.output, extra, color=color)
     check_judged(session, outcome)
     if attestation.path:

@@ -102,7 +102,7 @@ def _run(options: RunOptions, env_out: str | None, command: list[str], color: st
     proceed = outcome.exit_code == 0
     env = fallback_env(outcome.results, rules) if proceed else {}
     report = Report(outcome, session.rules, session.policy_set.digest, bundle.digest, mode="preflight", fallback_env=env,
-                    config=session.config, root=root_dir, stage=session.stage)
+                    config=session.config, root=root_dir, stage=session.stage, verbosity=options.verbosity)
     emit(report, options.format, options.output, extra, stream=sys.stderr, color=color)
     check_judged(session, outcome)
     if attestation.path:  # before exec: the verdict is on disk before the service starts

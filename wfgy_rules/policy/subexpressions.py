@@ -79,7 +79,7 @@ def _visit(node: dict, data: Any, depth: int, steps: list[Step], seen: set[str],
             if text in seen:
                 return
             seen.add(text)
-        value, error = _evaluate(node, data)
+        value, error = evaluate_node(node, data)
         steps.append(Step(depth, text, value, error))
         if error is not None and kind not in _OPERATORS:
             return
@@ -87,7 +87,7 @@ def _visit(node: dict, data: Any, depth: int, steps: list[Step], seen: set[str],
         return
     children = [c for c in node.get("children", []) if isinstance(c, dict)]
     if kind in ("and_expression", "or_expression"):
-        left, error = _evaluate(children[0], data)
+        left, error = evaluate_node(children[0], data)
         _visit(children[0], data, depth + 1, steps, seen, True)
         if error is None and (_truthy(left) == (kind == "and_expression")):
             _visit(children[1], data, depth + 1, steps, seen, True)
@@ -96,7 +96,7 @@ def _visit(node: dict, data: Any, depth: int, steps: list[Step], seen: set[str],
         _visit(child, data, depth + (0 if kind == "key_val_pair" else 1), steps, seen, True)
 
 
-def _evaluate(node: dict, data: Any) -> tuple[Any, str | None]:
+def evaluate_node(node: dict, data: Any) -> tuple[Any, str | None]:
     """The node's value through the same bounded closures as the rule (the interpreter only
     for a node they do not compile); a value too large to show is replaced by why."""
     try:

@@ -44,6 +44,7 @@ class Report:
     config: Any = field(default=None, compare=False)  # the run's `Config`: where results without a file point
     root: Path | None = None  # the repository root (``--root``); None: found from the working directory
     bundles: tuple[tuple[str | None, str], ...] = field(default=(), compare=False)  # (target, digest) of each bundle of a fleet
+    verbosity: str = "default"  # the text report: quiet, default or verbose (`wfgy_rules.reporters.text`)
 
     @cached_property
     def locator(self):

@@ -1,7 +1,8 @@
 """evaluate(rules, bundle) → results. No I/O; one clock: each rule's time budget.
 
 Per rule: disabled → ``skip``; a provider it reads failed or is missing from the bundle →
-``error``; ``when`` falsy → ``skip``; then ``assert`` is evaluated once, or once per
+``error``; ``when`` falsy → ``skip`` (with its reason in words, the first condition of the
+``when`` that did not hold: `wfgy_rules.policy.preconditions`); then ``assert`` is evaluated once, or once per
 ``for_each`` element (one ``fail`` result per failing element, or a single ``pass``).
 Any evaluation problem (a type mismatch, a non-version, an expression error, a value too
 large to build or show, a rule past its time budget) is an ``error`` result for that rule
@@ -30,6 +31,7 @@ from wfgy_rules.model import (
 from wfgy_rules.policy.deadlines import TimeUp, Watch, rule_seconds, watchdog
 from wfgy_rules.policy.expressions import Expr, truthy
 from wfgy_rules.policy.operators import OPERATORS
+from wfgy_rules.policy.preconditions import why_false
 from wfgy_rules.policy.subexpressions import Step, explain
 
 
@@ -69,7 +71,7 @@ def stopped(results: list[Result]) -> bool:
 
 def _evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:
     if not rule.enabled:
-        return [_result(rule, bundle, Status.skip, "disabled in config")]
+        return [_result(rule, bundle, Status.skip, "disabled in config", reason="disabled in config")]
     for name in rule.facts:
         if name in bundle.errors:
             return [_result(rule, bundle, Status.error, bundle.errors[name])]
@@ -79,7 +81,7 @@ def _evaluate_rule(rule: Rule, bundle: Bundle) -> list[Result]:
     context["params"] = rule.params
     try:
         if rule.when is not None and not truthy(rule.when.search(context)):
-            return [_result(rule, bundle, Status.skip, f"when is false: {rule.when.text}")]
+            return [_result(rule, bundle, Status.skip, f"when is false: {rule.when.text}", reason=why_false(rule.when, context))]
         if rule.for_each is None:
             return [_judge(rule, bundle, context, None)]
         items = rule.for_each.search(context)
@@ -209,7 +211,8 @@ def _location(item: Any) -> SourceLocation | None:
 
 
 def _result(rule: Rule, bundle: Bundle, status: Status, message: str, index: int | None = None,
-            location: SourceLocation | None = None, evidence: tuple[Evidence, ...] = (), subject: dict[str, Any] | None = None) -> Result:
+            location: SourceLocation | None = None, evidence: tuple[Evidence, ...] = (), subject: dict[str, Any] | None = None,
+            reason: str | None = None) -> Result:
     return Result(
         rule_id=rule.id,
         policy=rule.policy,
@@ -226,4 +229,5 @@ def _result(rule: Rule, bundle: Bundle, status: Status, message: str, index: int
         target=bundle.target,
         subject=subject,
         stage=rule.stage,
+        reason=reason,
     )

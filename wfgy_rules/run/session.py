@@ -46,6 +46,7 @@ class RunOptions:
     jobs: int | None = None  # eval --jobs: worker processes for --facts DIR (None: the CPUs this process may use)
     shard: str | None = None  # eval --shard I/N
     defaults: bool = False  # --defaults: no config read, the built-in packs (or --policy) with default settings
+    verbosity: str = "default"  # the text report: quiet (-q), default or verbose (-v)
 
 
 @dataclass(frozen=True)
