@@ -305,6 +305,16 @@ def test_later_declaration_wins():
     assert facts["missing"] == []
 
 
+def test_a_secret_the_secrets_provider_requires_is_judged_there_alone():
+    declared = ["OPENAI_API_KEY", "DB_PASSWORD", "LOG_LEVEL", "REGION"]
+    environ = {"DB_PASSWORD": " ", "REGION": "", "OPEN_API_KEY": "x"}
+    ctx = ProviderContext(environ=environ, secret_names=frozenset({"OPENAI_API_KEY", "DB_PASSWORD"}))
+    facts = EnvProvider().collect({"declared": declared}, ctx)
+    assert (facts["missing"], facts["empty"]) == (["LOG_LEVEL"], ["REGION"])
+    assert [d["name"] for d in facts["declared"]] == declared  # still declared
+    assert [m["declared"] for m in facts["near_misses"]] == ["OPENAI_API_KEY"]  # and a misspelling is still one
+
+
 def test_canary_never_appears_in_facts(tmp_path):
     (tmp_path / ".env.example").write_text(f"OPENAI_API_KEY={CANARY}  # secret\nLOG_LEVEL=\n")
     environ = {
