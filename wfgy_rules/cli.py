@@ -124,7 +124,9 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     warn      reported only
     block     its facts are gathered again (every remedy.interval, 2s backing off
               to 10s) until it passes or remedy.timeout (default: secret_timeout,
-              90s) runs out; then the run fails
+              90s) runs out; then the run fails. Not waited for (the message says
+              why) when nothing it reads can still arrive (the process environment,
+              a secrets dir that is not mounted) or the run has already failed
     fallback  remedy.env (e.g. CUDA_VISIBLE_DEVICES="") is set for CMD and written
               to --env-out; each downgrade is logged on stderr
 

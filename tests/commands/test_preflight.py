@@ -205,7 +205,8 @@ def test_help_teaches_remedies_and_exit_codes():
     done = run_cli("preflight", "--help")
     assert done.returncode == 0
     shown = " ".join(done.stdout.split())  # help is wrapped to the terminal's width
-    for text in ("[-- CMD ARGS...]", "fallback remedy.env", "--env-out FILE", "127 CMD not found", "130 interrupted", "termination-log"):
+    for text in ("[-- CMD ARGS...]", "fallback remedy.env", "--env-out FILE", "127 CMD not found", "130 interrupted", "termination-log",
+                 "Not waited for (the message says why) when nothing it reads can still arrive", "--defaults Read no wfgy.yaml"):
         assert text in shown, text
 
 
