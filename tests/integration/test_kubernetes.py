@@ -145,10 +145,12 @@ def test_the_config_map_loads_and_the_fleet_audit_judges_node_bundles(tmp_path):
     nodes.mkdir()
     for node, (driver, cuda, gib) in {"gpu-a": ("550.54.15", "12.4", 80), "gpu-b": ("525.85.12", "12.0", 80)}.items():
         nvml = {"available": True, "driver_version": driver, "cuda_driver_version": cuda, "device_count": 1, "max_memory_total_gib": gib}
-        (nodes / f"{node}.json").write_text(json.dumps({"nvml": nvml, "model_card": {"present": True, "path": "model-card.json", "declared": card}}))
+        serving = {"launch": {"engine": None, "gpu_only": None}}  # what `facts --provider serving` gives with no launch
+        (nodes / f"{node}.json").write_text(json.dumps({"nvml": nvml, "model_card": {"present": True, "path": "model-card.json", "declared": card},
+                                                       "serving": serving}))
     done = run_cli("eval", "--config", "wfgy.yaml", "--facts", "out", "--only", "fleet.*", "--only", "cuda.gpu-*", "-f", "json", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    failed = [(r["target"], r["rule_id"]) for r in json.loads(done.stdout)["results"] if r["status"] != "pass"]
+    failed = [(r["target"], r["rule_id"]) for r in json.loads(done.stdout)["results"] if r["status"] in ("fail", "error")]
     assert failed == [("gpu-b.json", "fleet.driver-floor")]
 
 
