@@ -74,6 +74,17 @@ def test_a_pod_with_more_env_entries_than_the_bound_is_denied(shipped):
         "denied by wfgy-rules: pod/llm/wide has 5000 env and envFrom entries; this webhook judges at most 4096")
 
 
+def test_a_pod_with_more_arguments_than_the_bound_is_denied(shipped):
+    containers = [{"name": f"c{i}", "image": "vllm/vllm-openai:v0.6.3", "command": ["vllm", "serve"],
+                   "args": [f"--x{j}" for j in range(1000)]} for i in range(5)]
+    started = time.monotonic()
+    status, answer = shipped.request("POST", "/validate", body(pod(containers)))
+    assert time.monotonic() - started < 2
+    assert status == 200 and answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["message"] == (
+        "denied by wfgy-rules: pod/llm/wide has 5010 command and args entries; this webhook judges at most 4096")
+
+
 def test_a_body_with_too_many_values_is_refused_before_it_is_parsed(shipped):
     wide = pod([{"name": "server", "image": "x", "args": ["1"] * 200_000}])
     status, answer = shipped.request("POST", "/validate", body(wide))
@@ -167,11 +178,11 @@ def _cpu_seconds(pid: int) -> float:
 def _worst_cases() -> list[bytes]:
     """Bodies near the default 3 MiB limit that cost the most to read or judge: the issue's
     100,000-container Pod (refused unread), and Pods just inside every bound — env entries,
-    args, labels, tolerations (objects) — filled with text up to the limit."""
+    arguments, labels, tolerations (objects) — filled with text up to the limit."""
     many = pod([{"name": f"c{i:x}", "image": "x"} for i in range(100_000)])
     envs = pod([{"name": f"c{i}", "image": "vllm/vllm-openai:v0.6.3",
                  "env": [{"name": f"OPEN_API_KEY_{j}", "value": "v" * 680} for j in range(16)]} for i in range(256)])
-    args = pod([{"name": "server", "image": "vllm/vllm-openai:v0.6.3", "args": [f"--x{i:05}=" + "a" * 19 for i in range(99_000)]}])
+    args = pod([{"name": "server", "image": "vllm/vllm-openai:v0.6.3", "args": [f"--x{i:04}=" + "a" * 740 for i in range(4094)]}])
     labels = pod([{"name": "server", "image": "x"}])
     labels["metadata"]["labels"] = {f"example.com/k{i:05}": "v" * 6 for i in range(99_000)}
     objects = pod([{"name": "server", "image": "x"}], tolerations=[{"key": f"k{i:05}", "operator": "Exists", "effect": "NoSchedule"} for i in range(24_000)])

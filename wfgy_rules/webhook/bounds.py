@@ -20,7 +20,9 @@ After parsing, the object under review (its containers wherever they sit: a Pod'
 ``spec``, a template's ``spec.template.spec``):
 
 * at most ``MAX_CONTAINERS`` containers, init and ephemeral containers included;
-* at most ``MAX_ENV`` ``env`` and ``envFrom`` entries over all of them.
+* at most ``MAX_ENV`` ``env`` and ``envFrom`` entries over all of them;
+* at most ``MAX_ARGS`` ``command`` and ``args`` entries over all of them (each is read by
+  the launch parser, which recognises the model server a container runs).
 
 An object over these is **denied** (``allowed: false``, code 403), whatever the failure
 mode: a Pod the webhook will not judge is not admitted unjudged.
@@ -43,10 +45,12 @@ from wfgy_rules.errors import WfgyError
 MAX_VALUES = 100_000
 MAX_CONTAINERS = 256
 MAX_ENV = 4096
+MAX_ARGS = 4096
 MAX_WARNING = 256  # characters per warning, as kube-apiserver truncates them
 MAX_WARNINGS_TEXT = 4096  # characters of all warnings together, as kube-apiserver keeps them
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 ENV_LISTS = ("env", "envFrom")
+ARGS_LISTS = ("command", "args")
 
 
 class BadReview(WfgyError):
@@ -73,17 +77,24 @@ def parse(raw: bytes | bytearray) -> Any:
 
 
 def excess(obj: dict[str, Any]) -> str | None:
-    """Why the object is beyond what the webhook judges (too many containers or env
-    entries), or None."""
-    containers = env = 0
+    """Why the object is beyond what the webhook judges (too many containers, env entries
+    or arguments), or None."""
+    containers = env = args = 0
     for container in _containers(obj):
         containers += 1
-        env += sum(len(container[key]) for key in ENV_LISTS if isinstance(container.get(key), list))
+        env += _entries(container, ENV_LISTS)
+        args += _entries(container, ARGS_LISTS)
     if containers > MAX_CONTAINERS:
         return f"{containers} containers; this webhook judges at most {MAX_CONTAINERS}"
     if env > MAX_ENV:
         return f"{env} env and envFrom entries; this webhook judges at most {MAX_ENV}"
+    if args > MAX_ARGS:
+        return f"{args} command and args entries; this webhook judges at most {MAX_ARGS}"
     return None
+
+
+def _entries(container: dict[str, Any], keys: tuple[str, ...]) -> int:
+    return sum(len(container[key]) for key in keys if isinstance(container.get(key), list))
 
 
 def _containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
