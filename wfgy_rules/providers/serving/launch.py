@@ -29,6 +29,8 @@ and no error quotes a value that could be a credential.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -85,7 +87,8 @@ class _Reading:
         self.given: dict[str, str] = {}  # canonical flag -> last raw value ("" for a switch)
         self.spellings: set[str] = set()  # the spellings used, normalised
         self.positionals: list[str] = []
-        self.unknown: list[str] = []
+        self.unknown: set[str] = set()
+        self.long_names = sorted(s for s in self.engine.flags if s.startswith("--"))  # for argparse's unique prefixes
         self.errors: list[str] = []
         self.config_file: str | None = None
 
@@ -148,9 +151,10 @@ class _Reading:
         flag = self.engine.flags.get(base)
         if flag is not None or not (self.engine.dialect.abbreviations and base.startswith("--")):
             return flag, base
-        matches = {s: f for s, f in self.engine.flags.items() if s.startswith(base) and s.startswith("--")}
+        start = bisect.bisect_left(self.long_names, base)  # the long names starting with base are one run
+        matches = list(itertools.takewhile(lambda s: s.startswith(base), itertools.islice(self.long_names, start, start + 2)))
         if len(matches) == 1:
-            return next(iter(matches.items()))[::-1]
+            return self.engine.flags[matches[0]], matches[0]
         return None, base
 
     def _take(self, flag: Flag, spelling: str, inline: str | None, words: list[str], index: int):
@@ -175,9 +179,7 @@ class _Reading:
         return taken, index
 
     def _unknown(self, word: str, name: str, inline: str | None, words: list[str], index: int) -> int:
-        shown_name = word.split("=", 1)[0]
-        if shown_name not in self.unknown:
-            self.unknown.append(shown_name)
+        self.unknown.add(word.split("=", 1)[0])
         if inline is not None or "=" in word or index >= len(words) or _is_option(words[index]):
             return index
         launch = self.found.launch
