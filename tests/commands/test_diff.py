@@ -28,7 +28,7 @@ def test_the_example_shows_the_tokenizer_drift_first(example):
     tokenizer = next(line for line in lines if "tokenizer_sha" in line)
     locked, now = json.loads((example / "model-card.json").read_text())["tokenizer_sha"], _tokenizer_sha(example)
     assert tokenizer.split() == ["≠", "drifted", "tokenizer_sha", "↔", "runtime.model_dir.tokenizer.sha256", locked[:12], now[:12]]
-    assert lines[lines.index(tokenizer) + 1].strip() == "tokenizer_config.json: add_eos_token false → true"  # what changed
+    assert lines[lines.index(tokenizer) + 1].strip() == "↳ tokenizer_config.json: add_eos_token false → true"  # what changed
     assert lines.index(tokenizer) < 5
     assert max(map(len, lines)) <= 100
     assert any(line.split()[:3] == ["=", "equal", "customer_name"] for line in lines)

@@ -87,10 +87,10 @@ def test_diff_names_the_same_change_and_so_do_two_bundles(locked, tmp_path):
     _edit_json(locked / "model" / "generation_config.json", eos_token_id=[2])
     lines = run_cli("diff", cwd=locked).stdout.splitlines()
     row = next(i for i, line in enumerate(lines) if "tokenizer_sha ↔" in line)
-    assert lines[row + 1].strip() == "tokenizer_config.json: add_eos_token false → true"
+    assert lines[row + 1].strip() == "↳ tokenizer_config.json: add_eos_token false → true"
     generation = next(line for line in lines if "generation_config.json" in line)
     assert generation.split() == ["≠", "drifted", "generation_config.json", "recorded", "changed"]
-    assert lines[lines.index(generation) + 1].strip() == "generation_config.json: eos_token_id [2, 4] → [2]"
+    assert lines[lines.index(generation) + 1].strip() == "↳ generation_config.json: eos_token_id [2, 4] → [2]"
     assert lines[lines.index(generation) - 1] == "model files" and max(map(len, lines)) <= 100
     new = tmp_path / "new.json"
     assert run_cli("facts", "--output", str(new), cwd=locked).returncode == 0

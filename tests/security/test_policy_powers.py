@@ -20,7 +20,7 @@ from tests.helpers import TEAM_POLICY, run_cli
 from wfgy_rules.policy.functions import FUNCTION_NAMES
 
 CUSTOM = {"version_cmp", "version_satisfies", "version_drift", "regex_match", "close_matches",
-          "add", "subtract", "multiply", "divide", "mod", "round"}
+          "add", "subtract", "multiply", "divide", "mod", "round", "record_changes"}
 IO_WORDS = ("open", "read", "write", "file", "path", "dir", "glob", "exec", "eval", "system", "shell", "spawn",
             "popen", "process", "import", "load", "env", "getenv", "http", "url", "fetch", "request", "socket",
             "net", "dns", "include", "time", "now", "date", "random", "uuid")

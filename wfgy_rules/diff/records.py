@@ -3,7 +3,7 @@
 The card's ``files`` (written by ``wfgy-rules lock``) and the model directory's ``per_file``
 facts hold, file by file, what each fingerprint was made of
 (`wfgy_rules.providers.model.file_records`). The diff compares them as the SemVers Diff rules
-do (`wfgy_rules.policy.file_changes`), so ``diff``, ``diff --facts OLD --facts NEW`` and a
+do (`wfgy_rules.policy.record_changes`), so ``diff``, ``diff --facts OLD --facts NEW`` and a
 failing ``semvers.*-sha`` rule name the same change::
 
     ≠ drifted  tokenizer_sha ↔ runtime.model_dir.tokenizer.sha256  34ae92b5ccea  a9be45b6f511
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wfgy_rules.diff import Row
-from wfgy_rules.policy.file_changes import file_changes
+from wfgy_rules.policy.record_changes import record_changes
 
 # card fingerprint key -> (its files group, the effective records)
 FINGERPRINTS = {
@@ -76,7 +76,7 @@ def settings_rows(card_files: Any, effective: Callable[[str], Any]) -> list[Row]
 
 
 def changes_note(locked: Any, found: Any) -> str:
-    return "; ".join(file_changes(locked, found if isinstance(found, dict) else {}))
+    return "; ".join(record_changes(locked, found if isinstance(found, dict) else {}))
 
 
 def names(records: Any) -> str | None:

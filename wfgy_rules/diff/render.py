@@ -1,13 +1,14 @@
 """``diff --format text|json|markdown``: one small function per format, in `FORMATS`.
 
 Text is a table per section, the mark first so drift stands out, that fits `WIDTH` (100)
-columns: a field too long for its column gets a line of its own with the values below it,
-and a note that does not fit after the values goes on the lines below, under the field::
+columns (`_Layout`): a field too long for its column gets a line of its own with the values
+below it, and a note that does not fit after the values goes on a line below::
 
     model_card ↔ runtime
-      ≠ drifted   tokenizer_sha ↔ runtime.model_dir.tokenizer.sha256            34ae92b5ccea  a9be45b6f511
-                  tokenizer_config.json: add_eos_token false → true
-      = equal     vocab_size ↔ runtime.model_dir.config.vocab_size              128           128
+      ≠ drifted   tokenizer_sha ↔ runtime.model_dir.tokenizer.sha256   34ae92b5ccea  a9be45b6f511
+                ↳ tokenizer_config.json: add_eos_token false → true
+      = equal     chat_template_sha ↔ runtime.model_dir.tokenizer.chat_template.sha256
+                ↳                                                      6b2545329425  6b2545329425
 
 Hashes show their first 12 digits (`wfgy_rules.reporters.short_hashes`) and other long values
 are shortened (the JSON keeps them whole); ``—`` is a side with no value.
@@ -19,7 +20,6 @@ Markdown no markup, mention or autolink either.
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +31,7 @@ from wfgy_rules.reporters.short_hashes import shorten
 SYMBOLS = {"equal": "=", "drifted": "≠", "missing": "-", "extra": "+", "unpaired": "·"}
 WIDTH = 100
 _MAX_CELL = 28
-_INDENT, _GAP = "  ", "  "
+_INDENT, _GAP, _BELOW = "  ", "  ", "↳ "
 
 
 def cell(value: Any, limit: int = _MAX_CELL) -> str:
@@ -91,8 +91,11 @@ def _short(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Columns that fit `WIDTH`: a field too long for its column gets a line of its own, a
-    note that does not fit after the values goes on the lines below, under the field."""
+    """Columns that fit `WIDTH`. A field too long for its column gets a line of its own (a field
+    is never broken: it is a name to copy), with the values on the next line; a note that does
+    not fit after the values goes below, split at its ``; `` when it needs more than one line.
+    Every line below a row starts with ``↳``: each line begins with the report's own text, never
+    with what a fact holds (`wfgy_rules.reporters.escaping`)."""
 
     mark: int
     field: int
@@ -106,22 +109,29 @@ class _Layout:
 
     def lines(self, mark: str, field: str, left: str, right: str, note: str) -> list[str]:
         head = _INDENT + mark.ljust(self.mark) + _GAP
-        under = " " * len(head)
+        below = " " * (len(head) - len(_BELOW)) + _BELOW
         values = (left.ljust(self.left) + _GAP + right).rstrip()
         if len(field) <= self.field:
             lines = [head + field.ljust(self.field) + _GAP + values]
         else:
-            lines = [head + line for line in _wrapped(field, WIDTH - len(head))]
-            lines.append(" " * (len(head) + self.field) + _GAP + values)
+            lines = [head + field, below + " " * self.field + _GAP + values]
         if note and len(lines[-1]) + len(_GAP) + len(note) <= WIDTH:
             lines[-1] += _GAP + note
         elif note:
-            lines.extend(under + line for line in _wrapped(note, WIDTH - len(under)))
+            lines.extend(below + part for part in _parts(note, WIDTH - len(below)))
         return [line.rstrip() for line in lines]
 
 
-def _wrapped(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+def _parts(note: str, width: int) -> list[str]:
+    """``note`` in lines of at most ``width``, broken only after its ``; `` (one part longer
+    than ``width`` stays whole)."""
+    parts: list[str] = []
+    for piece in note.split("; "):
+        if parts and len(parts[-1]) + 2 + len(piece) <= width:
+            parts[-1] += "; " + piece
+        else:
+            parts.append(piece)
+    return parts
 
 
 def render_json(diff: Diff, show_all: bool = False) -> str:

@@ -11,11 +11,11 @@
 ``mod(a, b)``                          ``divide(`1`, `4`)`` is ``0.25``; ``mod`` takes the
                                        sign of ``b`` (Python's ``%``)
 ``round(n, digits)``                   ``n`` rounded to ``digits`` decimals (0–12; half to even)
-``file_changes(locked, found)``        what changed between two ``{file: record}`` objects
+``record_changes(locked, found)``      what changed between two ``{file: record}`` objects
                                        (the card's ``files.*`` and a model directory's
                                        ``per_file``): ``["tokenizer_config.json:
                                        add_eos_token false → true"]``
-                                       (`wfgy_rules.policy.file_changes`); ``[]`` for null
+                                       (`wfgy_rules.policy.record_changes`); ``[]`` for null
 =====================================  ==================================================
 
 The arithmetic is type-strict like the rest of the dialect: a string, boolean or null
@@ -39,7 +39,7 @@ from jmespath import functions
 from wfgy_rules.errors import EvaluationError
 from wfgy_rules.jsonvalues import MAX_RENDERED_VALUES, a_type_name, within
 from wfgy_rules.policy import versions
-from wfgy_rules.policy.file_changes import file_changes
+from wfgy_rules.policy.record_changes import record_changes
 from wfgy_rules.policy.regexes import search as regex_search
 
 _VERSIONISH = {"types": ["string", "number"]}
@@ -72,8 +72,8 @@ class WfgyFunctions(functions.Functions):
         return difflib.get_close_matches(name, strings, n=3, cutoff=0.8)
 
     @functions.signature({"types": ["object", "null"]}, {"types": ["object", "null"]})
-    def _func_file_changes(self, locked, found):
-        return file_changes(locked, found)
+    def _func_record_changes(self, locked, found):
+        return record_changes(locked, found)
 
     @functions.signature({"types": []})
     def _func_to_string(self, value):

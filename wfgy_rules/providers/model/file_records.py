@@ -5,7 +5,7 @@ A fingerprint (``tokenizer.sha256``, ``chat_template.sha256``, ``checkpoint.sha2
 digest over several files. Beside it, each section of ``runtime.model_dir`` has ``per_file``,
 ``{name: record}``, and ``wfgy-rules lock`` writes the same records to the card's ``files``
 (``files.tokenizer``, ``files.chat_template``, ``files.checkpoint``, ``files.config``,
-``files.generation_config``). Comparing the two (`wfgy_rules.policy.file_changes`) gives
+``files.generation_config``). Comparing the two (`wfgy_rules.policy.record_changes`) gives
 ``tokenizer_config.json: add_eos_token false → true`` or ``chat_template: 1 line changed
 (line 3)`` instead of two hashes. A record holds any of::
 

@@ -1,4 +1,4 @@
-"""``file_changes(locked, found)``: what changed between the card's per-file records and the
+"""``record_changes(locked, found)``: what changed between the card's per-file records and the
 model directory's, in the words a person acts on. Cases as data: records in, lines out."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from wfgy_rules.policy.expressions import compile_expr
-from wfgy_rules.policy.file_changes import MAX_CHANGES, file_changes
+from wfgy_rules.policy.record_changes import MAX_CHANGES, record_changes
 from wfgy_rules.providers.model.file_records import line_hash, lines_record, settings_record
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
@@ -47,13 +47,13 @@ CASES = [
 
 @pytest.mark.parametrize(("locked", "found", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_changes(locked, found, expected):
-    assert file_changes(locked, found) == expected
+    assert record_changes(locked, found) == expected
 
 
 def test_many_changes_are_cut_with_a_count():
     locked = {f"shard-{i:02}.safetensors": {"sha256": SHA_A} for i in range(20)}
     found = {name: {"sha256": SHA_B} for name in locked}
-    lines = file_changes(locked, found)
+    lines = record_changes(locked, found)
     assert len(lines) == MAX_CHANGES and lines[-1] == f"… and {20 - MAX_CHANGES + 1} more"
 
 
@@ -64,7 +64,7 @@ def test_a_named_template_starts_with_its_name():
 
 
 def test_policies_call_it_as_a_function():
-    expr = compile_expr("join('; ', file_changes(model_card.declared.files.tokenizer, runtime.tokenizer.per_file))")
+    expr = compile_expr("join('; ', record_changes(model_card.declared.files.tokenizer, runtime.tokenizer.per_file))")
     data = {"model_card": {"declared": {"files": {"tokenizer": {"tokenizer.json": {"sha256": SHA_A}}}}},
             "runtime": {"tokenizer": {"per_file": {"tokenizer.json": {"sha256": SHA_B}}}}}
     assert expr.search(data) == "tokenizer.json changed"

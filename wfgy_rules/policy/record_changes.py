@@ -1,6 +1,6 @@
 """What changed between two sets of per-file records: the lines a fingerprint mismatch shows.
 
-``file_changes(locked, found)`` compares ``{name: record}`` as `wfgy-rules lock` writes them
+``record_changes(locked, found)`` compares ``{name: record}`` as `wfgy-rules lock` writes them
 to the card's ``files`` and the runtime facts show them (``per_file``; the record format is
 `wfgy_rules.providers.model.file_records`), and says, per file, what a person acts on::
 
@@ -29,7 +29,7 @@ MAX_LINE_NUMBERS = 3
 _VALUE_CHARS = 60
 
 
-def file_changes(locked: Any, found: Any) -> list[str]:
+def record_changes(locked: Any, found: Any) -> list[str]:
     """One line per change between two ``{name: record}`` objects (see the module docstring)."""
     if not isinstance(locked, dict) or not isinstance(found, dict):
         return []
