@@ -33,7 +33,7 @@ def locked(tmp_path: Path) -> Path:
     _edit_json(tmp_path / "model" / "tokenizer_config.json", add_eos_token=False)
     done = run_cli("lock", "--model", "acme/bot", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "files=6 file records" in done.stderr.splitlines()[0]
+    assert done.stderr.startswith("wrote model-card.json (") and "files=6 file records" in done.stderr.splitlines()[0]
     assert run_cli("validate", "model-card.json", cwd=tmp_path).returncode == 0  # the strict card schema knows `files`
     return tmp_path
 

@@ -11,6 +11,8 @@ produce (``requires_gpu``, ``custom`` …) are kept; the keys it produces are re
 when a model directory is locked its keys that it no longer gives (a chat template removed)
 are removed, never left stale.
 
+Paths are shown from where it runs, as in every command (``wrote model-card.json``).
+
 Nothing is left out silently: every key it could not record is a ``warning:`` line on stderr
 with the reason (``torch not recorded: torch is not installed here``), keys alike grouped
 on one line. Recording nothing of what the card is for (run outside the image, without a
@@ -29,6 +31,7 @@ from wfgy_rules.errors import Problem, UsageError
 from wfgy_rules.providers.model.model_card_lock import MODEL_DIR_KEYS, build_model_card, write_model_card
 from wfgy_rules.providers.runtime import DEFAULT_PACKAGES
 from wfgy_rules.run.config import find_config, load_config
+from wfgy_rules.shown_paths import shown_path
 
 # Keys whose value depends on where lock runs: missing ones say to run it in the image.
 _ENVIRONMENT_KEYS = ("cuda", "pytorch_sha", "serving engine")
@@ -48,7 +51,7 @@ def run(config: str | None, model_dir: str | None, model: str | None, output: st
     stale = set(MODEL_DIR_KEYS) if directory is not None else set()
     merged = {**{k: v for k, v in existing.items() if k not in stale}, **locked.card}
     write_model_card(merged, target)
-    print(f"wrote {target} ({', '.join(f'{k}={_shown(v)}' for k, v in sorted(locked.card.items()))})", file=sys.stderr)
+    print(f"wrote {shown_path(target)} ({', '.join(f'{k}={_shown(v)}' for k, v in sorted(locked.card.items()))})", file=sys.stderr)
     for line in _warnings(locked.unrecorded, merged):
         print(line, file=sys.stderr)
     if any(key in locked.unrecorded for key in (*packages, *_ENVIRONMENT_KEYS)):
@@ -82,7 +85,8 @@ def _existing(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read the existing card", [Problem(str(path), f"cannot read the existing card: {exc}")]) from None
+        raise UsageError(f"{shown_path(path)}: cannot read the existing card",
+                         [Problem(shown_path(path), f"cannot read the existing card: {exc}")]) from None
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: not a JSON object", [Problem(str(path), "the existing card is not a JSON object")])
+        raise UsageError(f"{shown_path(path)}: not a JSON object", [Problem(shown_path(path), "the existing card is not a JSON object")])
     return data

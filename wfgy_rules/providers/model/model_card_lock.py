@@ -61,6 +61,7 @@ from wfgy_rules.providers.model.model_files import read_json
 from wfgy_rules.providers.model.shape import model_shape
 from wfgy_rules.providers.runtime import SERVING_ENGINES, compiled_cuda, looked_up, package_versions, torch_build
 from wfgy_rules.resources import resource_path
+from wfgy_rules.shown_paths import shown_path
 
 # The card keys a model directory gives; lock replaces or removes all of them together.
 MODEL_DIR_KEYS = ("tokenizer_sha", "chat_template_sha", "checkpoint_sha", "vocab_size", "context_length", "files")
@@ -148,7 +149,7 @@ def _record_model_dir(model_dir: Path, card: dict[str, Any], unrecorded: dict[st
     facts = _describe(model_dir)
     tokenizer = facts["tokenizer"]
     if tokenizer["sha256"] is None and not allow_unfingerprinted:
-        raise Unfingerprinted(f"{model_dir}: {_why_unfingerprinted(tokenizer)}; the card would have no tokenizer_sha "
+        raise Unfingerprinted(f"{shown_path(model_dir)}: {_why_unfingerprinted(tokenizer)}; the card would have no tokenizer_sha "
                               "and the gate would skip the tokenizer check (--allow-unfingerprinted writes it anyway)")
     card["tokenizer_sha"] = tokenizer["sha256"]
     unrecorded["tokenizer_sha"] = _why_unfingerprinted(tokenizer)
@@ -196,7 +197,7 @@ def _why_unfingerprinted(tokenizer: dict[str, Any]) -> str:
 
 def _describe(model_dir: Path) -> dict[str, Any]:
     if not model_dir.is_dir():
-        raise UsageError(f"{model_dir}: not a directory (expected a Hugging Face model directory)")
+        raise UsageError(f"{shown_path(model_dir)}: not a directory (expected a Hugging Face model directory)")
     try:
         described = describe_model_dir(model_dir)
     except ProviderError as exc:
