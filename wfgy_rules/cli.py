@@ -53,7 +53,7 @@ AttestOpt = Annotated[Optional[str], typer.Option("--attest", metavar="FILE", he
 SubjectOpt = Annotated[Optional[list[str]], typer.Option("--subject", metavar="NAME@sha256:HEX", help="With --attest: what was judged, e.g. the image digest (repeatable; default: the model card and the tokenizer fingerprint).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Text report: list every rule, passed and skipped too, with the full evidence of each failure.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Text report: only what fails the run, and the verdict.")]
-SignKeyOpt = Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="With --attest: sign the statement in a DSSE envelope with this ed25519 or ECDSA P-256 private key (needs wfgy-rules[attest]).")]
+SignKeyOpt = Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="With --attest: sign the statement in a DSSE envelope with this ed25519 or ECDSA P-256 private key (needs the attest extra: pip install cryptography).")]
 DefaultsOpt = Annotated[bool, typer.Option("--defaults", help="Read no wfgy.yaml: judge the built-in packs (or --policy) with default settings. Without it, a run that finds no wfgy.yaml and has no --policy exits 2 (write one with 'wfgy-rules init').")]
 
 

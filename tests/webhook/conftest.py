@@ -18,7 +18,7 @@ import pytest
 
 from tests.helpers import cli_command
 
-pytest.importorskip("uvicorn", reason="the serve extra is not installed (pip install 'wfgy-rules[serve]')")
+pytest.importorskip("uvicorn", reason="the serve extra is not installed (pip install uvicorn)")
 x509 = pytest.importorskip("cryptography.x509")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402

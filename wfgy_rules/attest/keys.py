@@ -1,7 +1,7 @@
 """Signing keys for DSSE envelopes: ed25519 or ECDSA P-256 (SHA-256, DER signatures, as
 ``securesystemslib``'s ``ecdsa-sha2-nistp256``), PEM files, through ``cryptography``.
 
-``cryptography`` is the optional extra ``attest`` (``pip install 'wfgy-rules[attest]'``):
+``cryptography`` is the optional extra ``attest`` (``pip install cryptography``, or the ``[attest]`` extra):
 unsigned statements need only hashlib, and the gate's cold start never pays for it. A
 key's id is the sha256 (hex) of its public key's DER SubjectPublicKeyInfo, so anyone with
 the public key can compute it.
@@ -15,7 +15,7 @@ from typing import Any
 
 from wfgy_rules.errors import Problem, UsageError
 
-EXTRA_HINT = "signing and verifying need the 'cryptography' package: pip install 'wfgy-rules[attest]'"
+EXTRA_HINT = "signing and verifying need the 'cryptography' package (the attest extra): pip install cryptography"
 
 
 def _crypto() -> Any:

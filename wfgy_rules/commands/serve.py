@@ -2,7 +2,7 @@
 
 Loads the config and policies once (invalid input: exit 2 before listening), checks the
 cert and key, then serves until SIGTERM. Needs the ``serve`` extra (uvicorn):
-``pip install 'wfgy-rules[serve]'``. See `wfgy_rules.webhook.server` for the behaviour.
+``pip install uvicorn`` (the ``[serve]`` extra). See `wfgy_rules.webhook.server` for the behaviour.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from wfgy_rules.errors import Problem, UsageError
 def run(cert: str, key: str, config: str | None, host: str, port: int, timeout: float, failure_mode: str,
         max_body: int, reload_interval: float, max_connections: int) -> int:
     if importlib.util.find_spec("uvicorn") is None:
-        raise UsageError("wfgy-rules serve needs the serve extra: pip install 'wfgy-rules[serve]'")
+        raise UsageError("wfgy-rules serve needs uvicorn (the serve extra): pip install uvicorn")
     from wfgy_rules.webhook.review import Reviewer
     from wfgy_rules.webhook.server import FAILURE_MODES, serve
     from wfgy_rules.webhook.tls import server_context
