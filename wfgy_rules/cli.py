@@ -130,6 +130,14 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     fallback  remedy.env (e.g. CUDA_VISIBLE_DEVICES="") is set for CMD and written
               to --env-out; each downgrade is logged on stderr
 
+    CMD itself is judged too: when it launches a serving engine (vllm serve, python -m
+    sglang.launch_server, text-generation-launcher, llama-server, through sh -c or an
+    interpreter), the serving-fit pack checks its flags against the model it names and the
+    GPUs this process sees (KV cache and weights vs memory, tensor parallel vs heads and
+    GPUs, dtype/quantization vs compute capability, torch arch list, incomplete checkpoints)
+    before the engine spends minutes loading: 'wfgy-rules facts --provider serving' shows
+    what it read. A GPU-only engine is never started with its GPUs hidden.
+
     The report goes to stderr (stdout belongs to CMD). When the run fails, its reason is
     also written to /dev/termination-log (or $WFGY_TERMINATION_LOG) when that file exists,
     so 'kubectl describe pod' shows it. When it passes, CMD replaces wfgy-rules (exec): the
