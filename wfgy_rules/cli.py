@@ -155,19 +155,21 @@ def preflight_command(command: Annotated[Optional[list[str]], typer.Argument(met
     return preflight.run(options, env_out, command or [], color=color, root=root, **_attest_options(attest, subject, sign_key))
 
 
-@app.command("facts", epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
-def facts_command(config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
+@app.command("facts", context_settings={"allow_interspersed_args": False}, epilog="Exit codes: 0 facts printed · 2 invalid input · 3 internal error.")
+def facts_command(command: Annotated[Optional[list[str]], typer.Argument(metavar="[-- CMD ARGS...]", help="A serving launch for the serving provider to read, as preflight would (never started), e.g. -- vllm serve ./model --max-model-len 8192.")] = None,
+                  config: ConfigOpt = None, provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Gather only this provider (repeatable; default: every provider the policies need).")] = None,
                   output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the bundle to this file (atomically) instead of stdout.")] = None,
                   policy: PolicyOpt = None, stage: StageOpt = None, only: OnlyOpt = None, skip: SkipOpt = None) -> int:
     """Print the fact bundle as JSON (never a secret value); judge it later with 'eval --facts'.
 
     Only what the selected rules read is gathered (--stage, --only, --skip). To judge an
     image in CI: docker run IMAGE wfgy-rules facts --stage deploy --only 'semvers.*' > facts.json,
-    then wfgy-rules eval --facts facts.json --only 'semvers.*'.
+    then wfgy-rules eval --facts facts.json --only 'semvers.*'. To see what the serving-fit
+    pack reads of a launch: wfgy-rules facts --provider serving -- vllm serve ./model.
     """
-    from wfgy_rules.commands import facts as command
+    from wfgy_rules.commands import facts
 
-    return command.run(config, provider or [], output, policy or [], stage or "all", only or [], skip or [])
+    return facts.run(config, provider or [], output, policy or [], stage or "all", only or [], skip or [], command or None)
 
 
 @app.command("validate", epilog="Exit codes: 0 every file is valid · 2 a file is invalid (FILE:LINE:COL errors on stderr).")

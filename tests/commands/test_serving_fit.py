@@ -368,3 +368,15 @@ def test_no_secret_flag_value_reaches_the_report(project):
     facts = run_cli("facts", "--provider", "serving", cwd=project,
                     env={"PYTHONPATH": str(REPO / "tests" / "gpus"), "FAKE_GPUS": "A10G"})
     assert canary not in facts.stdout + facts.stderr
+
+
+def test_facts_shows_what_the_gate_reads_of_a_launch_without_starting_it(project):
+    model(project, "llama31", LLAMA_31_8B)
+    environ = {"PATH": f"{project / 'bin'}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO / "tests" / "gpus"),
+               "FAKE_GPUS": "A10G", "HOME": str(project)}
+    done = run_cli("facts", "--provider", "serving", "--", "vllm", "serve", "./llama31", "-tp", "1", cwd=project, env=environ)
+    assert done.returncode == 0, done.stderr
+    serving = json.loads(done.stdout)["serving"]
+    assert STARTED not in done.stdout
+    assert (serving["launch"]["source"], serving["launch"]["engine"], serving["model"]["located"]) == ("command", "vllm", "launch")
+    assert serving["fit"]["kv_bytes_per_token"] == 131072 and serving["gpus"]["visible_count"] == 1

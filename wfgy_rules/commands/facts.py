@@ -27,7 +27,9 @@ from wfgy_rules.run.session import gather_now, open_session
 
 
 def run(config: str | None, providers: list[str], output: str | None, policies: list[str], stage: str = "all",
-        only: list[str] | None = None, skip: list[str] | None = None) -> int:
+        only: list[str] | None = None, skip: list[str] | None = None, command: list[str] | None = None) -> int:
+    """Gather and write the bundle; ``command`` is a launch the ``serving`` provider reads as
+    ``preflight -- CMD`` would hand it (nothing is started)."""
     session = open_session(config, policies, only=only, skip=skip, stage=stage)
     if providers:
         unknown = sorted(set(providers) - registry.names())
@@ -36,7 +38,7 @@ def run(config: str | None, providers: list[str], output: str | None, policies: 
         names = providers
     else:
         names = session.providers
-    bundle = gather_now(session, names)
+    bundle = gather_now(session, names, command)
     text = bundle.to_text()
     if output:
         write_atomic(Path(output), text)

@@ -37,8 +37,8 @@ class ProviderContext:
     ``base_dir`` is the directory of ``wfgy.yaml`` (relative paths in provider config resolve
     against it); ``environ`` is the process environment (tests pass their own);
     ``secret_names`` are the names the config declares secret, whose values no provider may
-    publish. ``command`` is the argv ``preflight`` will exec after ``--`` (None for every other
-    run), so a provider can judge what is about to be started; ``settings`` is every
+    publish. ``command`` is the argv ``preflight`` will exec after ``--`` (or that ``facts --``
+    names; None for every other run), so a provider can judge what is about to be started; ``settings`` is every
     provider's section of ``wfgy.yaml`` (read-only), for a provider that reads a path another
     provider configures (``serving`` falls back to ``providers.runtime.model_dir``).
     ``deadline`` is when the provider's timeout runs out (`time.monotonic` seconds;
@@ -50,7 +50,7 @@ class ProviderContext:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     secret_names: frozenset[str] = frozenset()  # declared secret anywhere in the config: never published
     deadline: float | None = None  # time.monotonic() when the provider's timeout runs out
-    command: tuple[str, ...] | None = None  # preflight's CMD ARGS…, as it will be exec'd
+    command: tuple[str, ...] | None = None  # the CMD ARGS… after `preflight --` (or `facts --`)
     settings: Mapping[str, Any] = field(default_factory=dict)  # every provider's config section
 
     def remaining(self) -> float | None:

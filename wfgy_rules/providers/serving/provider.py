@@ -1,7 +1,7 @@
 """``serving``: what the serving engine is about to be asked to do, and whether it will boot.
 
-Reads the launch (the very argv ``preflight`` execs after ``--``, else ``command`` in the
-config), finds the model it names, reads the model's shape and weights from its files
+Reads the launch (the very argv ``preflight`` execs after ``--``, or that ``facts --`` names;
+else ``command`` in the config), finds the model it names, reads the model's shape and weights from its files
 (headers only), what is installed as the engine will see it, the GPUs the process will see,
 and works out the fit. Nothing is imported from the engines and no weight is read: a 30-shard
 checkpoint costs milliseconds.
@@ -20,7 +20,7 @@ Config (``providers.serving`` in ``wfgy.yaml``)::
 Facts (``serving.*``)::
 
     launch:                           # `wfgy_rules.providers.serving.launch`
-      source: preflight               # preflight | config | null (no launch to judge)
+      source: command                 # command (the CMD ARGS after `preflight --` or `facts --`) | config | null
       engine: vllm                    # vllm | sglang | tgi | llama.cpp | null (not a known engine)
       gpu_only: true
       model: meta-llama/Llama-3.1-8B-Instruct
@@ -145,7 +145,7 @@ def _launch_input(config: Mapping[str, Any], ctx: ProviderContext) -> tuple[list
     """The argv to judge, where it came from, the engine's environment and the directory a
     relative model path is relative to."""
     if ctx.command:
-        return list(ctx.command), "preflight", dict(ctx.environ), Path.cwd()
+        return list(ctx.command), "command", dict(ctx.environ), Path.cwd()
     command = config.get("command")
     environ = {**ctx.environ, **(config.get("env") or {})}
     if isinstance(command, str):
