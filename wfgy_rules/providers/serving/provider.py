@@ -56,6 +56,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from wfgy_rules.documents.bounded_read import InputRefused, read_bounded
 from wfgy_rules.errors import EvaluationError, ProviderError
 from wfgy_rules.policy import versions
 from wfgy_rules.providers.base import ProviderContext
@@ -188,14 +189,10 @@ def _reader(base: Path):
 
     def read(name: str) -> str | None:
         path = Path(name) if Path(name).is_absolute() else base / name
-        try:
-            with path.open("rb") as stream:
-                data = stream.read(MAX_CONFIG_FILE_BYTES + 1)
-        except OSError:
+        try:  # a FIFO or device named there is refused, never waited on
+            return read_bounded(path, MAX_CONFIG_FILE_BYTES).decode("utf-8", "replace")
+        except (OSError, InputRefused):
             return None
-        if len(data) > MAX_CONFIG_FILE_BYTES:
-            return None
-        return data.decode("utf-8", "replace")
 
     return read
 
