@@ -252,3 +252,15 @@ def test_deeply_nested_json_is_not_verified(tmp_path, keys, depth):
     done = verify(payload, pub)
     assert done.returncode == 1
     assert done.stderr == f"not verified: {payload}: the signed payload is not JSON: JSON nested deeper than 512 levels\n"
+
+
+def test_the_verdict_binds_the_settings_it_was_judged_with(failing, keys):
+    """A waiver or a lower --fail-on turns a failing run into a pass; the settings' digest
+    says the two verdicts were not judged alike (and the same settings give the same one)."""
+    pem = keys[0]
+    first = payload_of(attest(failing, pem, "first.json"))["predicate"]["config_digest"]
+    again = payload_of(attest(failing, pem, "again.json"))["predicate"]["config_digest"]
+    (failing / "wfgy.yaml").write_text(TEAM_CONFIG + "fail_on: critical\n")
+    lenient = payload_of(attest(failing, pem, "lenient.json"))["predicate"]
+    assert first == again and first.startswith("sha256:")
+    assert lenient["config_digest"] != first and lenient["outcome"] == "pass"

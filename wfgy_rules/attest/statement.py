@@ -5,14 +5,17 @@
      "predicateType": "https://wfgy-rules.dev/attestation/verdict/v1",
      "predicate": {"tool": {"name": "wfgy-rules", "version": "0.1.0"}, "mode": "preflight",
                    "outcome": "fail", "forced": false, "fail_on": "low",
-                   "policy_digest": "sha256:…", "facts_digest": "sha256:…", "stage": "deploy",
+                   "policy_digest": "sha256:…", "facts_digest": "sha256:…", "config_digest": "sha256:…",
+                   "stage": "deploy",
                    "selection": {"only": [], "skip": ["gpu.*"], "disabled": ["team.legacy"]},
                    "judged": {"prompt.placeholders-resolved": "fail", "team.replicas": "pass", …},
                    "summary": {"pass": 12, "fail": 3, …},
                    "failing": ["prompt.placeholders-resolved", "semvers.tokenizer-sha"],
                    "blocking": […], "waived": […], "overridden": […]}}
 
-**What a verdict binds**: the policy (``policy_digest``), the ``stage`` the rules were chosen
+**What a verdict binds**: the policy (``policy_digest``), the settings it was judged with
+(``config_digest``: the config's severities, waivers, overrides and provider settings, as
+`wfgy_rules.run.fleet.config_digest` computes it for shards; only the digest), the ``stage`` the rules were chosen
 by (``ci``, ``deploy`` or ``all``), the ``selection`` that narrowed them (the ``--only`` and
 ``--skip`` globs as given, sorted; the ids of the chosen rules the config disables), and
 ``judged``: every rule that ran, with its verdict over all its results (the worst of
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from wfgy_rules.model import STAGE_SELECTIONS, Status
+from wfgy_rules.run.fleet import config_digest
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://wfgy-rules.dev/attestation/verdict/v1"
@@ -96,6 +100,7 @@ def build_statement(report: Any, subjects: list[dict[str, Any]], only: list[str]
         "fail_on": outcome.fail_on.name,
         "policy_digest": report.policy_digest,
         "facts_digest": report.facts_digest,
+        "config_digest": config_digest(report.config) if report.config is not None else None,
         "stage": report.stage,
         "selection": {"only": sorted(set(only)), "skip": sorted(set(skip)),
                       "disabled": sorted(rule.id for rule in report.rules if not rule.enabled)},
