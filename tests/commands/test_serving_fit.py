@@ -11,7 +11,6 @@ a ``*.dist-info/METADATA``), never imported. The config is the plain one a team 
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import stat
@@ -80,7 +79,7 @@ def install_vllm(project: Path, version: str, requires: list[str], architectures
     """vLLM as the gate finds it: its metadata and its model registry's source (never imported)."""
     info = project / "site" / f"vllm-{version}.dist-info"
     info.mkdir(parents=True)
-    lines = [f"Metadata-Version: 2.1", "Name: vllm", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    lines = ["Metadata-Version: 2.1", "Name: vllm", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
     (info / "METADATA").write_text("\n".join(lines) + "\n")
     registry = project / "site" / "vllm" / "model_executor" / "models"
     registry.mkdir(parents=True)
