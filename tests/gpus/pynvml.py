@@ -1,10 +1,10 @@
 """A stand-in for ``pynvml`` (nvidia-ml-py) in CLI tests: put ``tests/gpus`` first on
 ``PYTHONPATH`` and set ``FAKE_GPUS``; the CLI then sees those GPUs through the real bindings.
 
-The real module is loaded from the next ``pynvml.py`` on ``sys.path`` and executed into this
-one, so every class, constant and structure (``NVMLError`` and its subclasses, return codes,
-``c_nvmlMemory_t``) is the real one; only the calls that would reach ``libnvidia-ml`` are
-replaced. ``tests/providers/serving/test_fake_gpus.py`` checks each replaced name exists in
+The real module is loaded from the next ``pynvml.py`` on ``sys.path`` (as ``real``) and its
+names copied here, so every class, constant and structure (``NVMLError`` and its subclasses,
+return codes, ``c_nvmlMemory_t``) is the real one; only the calls that would reach
+``libnvidia-ml`` are replaced. ``tests/providers/serving/test_fake_gpus.py`` checks each replaced name exists in
 the real bindings.
 
 ``FAKE_GPUS``: ``none`` (the library is missing, as on a CPU host), ``driver-not-loaded``, or
@@ -15,15 +15,19 @@ GPU models joined by commas, each optionally ``*N``: ``A10G``, ``T4*2``, ``A100-
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve()
-_real = next(
-    p for p in (Path(entry or ".") / "pynvml.py" for entry in sys.path) if p.is_file() and p.resolve() != _HERE
-)
-exec(compile(_real.read_text(encoding="utf-8"), str(_real), "exec"), globals())  # the real bindings' names
+_PATH = next(p for p in (Path(entry or ".") / "pynvml.py" for entry in sys.path) if p.is_file() and p.resolve() != _HERE)
+_SPEC = importlib.util.spec_from_file_location("_real_pynvml", _PATH)
+real = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = real  # the bindings look themselves up there
+_SPEC.loader.exec_module(real)
+globals().update({name: value for name, value in vars(real).items() if not name.startswith("__")})  # the real names
+NVMLError = real.NVMLError
 
 MIB = 1024 * 1024
 # NVML's memory total and compute capability of the reference GPUs (DOMAIN.md, "Reference GPUs").
@@ -49,9 +53,9 @@ def _gpus() -> list[tuple[str, int, tuple[int, int]]]:
 def nvmlInit():  # noqa: N802 (the bindings' names)
     mode = os.environ.get("FAKE_GPUS", "none")
     if mode == "none":
-        raise NVMLError(NVML_ERROR_LIBRARY_NOT_FOUND)  # noqa: F821 (defined by the real bindings)
+        raise NVMLError(real.NVML_ERROR_LIBRARY_NOT_FOUND)
     if mode == "driver-not-loaded":
-        raise NVMLError(NVML_ERROR_DRIVER_NOT_LOADED)  # noqa: F821
+        raise NVMLError(real.NVML_ERROR_DRIVER_NOT_LOADED)
 
 
 def nvmlShutdown():  # noqa: N802
@@ -75,7 +79,7 @@ def nvmlDeviceGetCount():  # noqa: N802
 
 def nvmlDeviceGetHandleByIndex(index):  # noqa: N802
     if not 0 <= index < len(_gpus()):
-        raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)  # noqa: F821
+        raise NVMLError(real.NVML_ERROR_INVALID_ARGUMENT)
     return index
 
 
@@ -88,7 +92,7 @@ def nvmlDeviceGetUUID(handle):  # noqa: N802
 
 
 def nvmlDeviceGetMemoryInfo(handle):  # noqa: N802
-    info = c_nvmlMemory_t()  # noqa: F821
+    info = real.c_nvmlMemory_t()
     info.total = _gpus()[handle][1] * MIB
     return info
 
@@ -98,7 +102,7 @@ def nvmlDeviceGetCudaComputeCapability(handle):  # noqa: N802
 
 
 def nvmlDeviceGetMigMode(handle):  # noqa: N802
-    raise NVMLError(NVML_ERROR_NOT_SUPPORTED)  # noqa: F821
+    raise NVMLError(real.NVML_ERROR_NOT_SUPPORTED)
 
 
 REPLACED = (
